@@ -1,0 +1,10 @@
+//! sluice: an exactly-once Debezium change-data-capture sink.
+//!
+//! The crate follows the data path (see DESIGN.md):
+//!
+//! - [`event`]: the one [`ChangeEvent`](event::ChangeEvent) type that flows from decode to sink.
+//! - [`decode`]: Debezium JSON envelopes into change events.
+#![deny(missing_docs)]
+
+pub mod decode;
+pub mod event;
