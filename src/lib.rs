@@ -6,5 +6,9 @@
 //! - [`decode`]: Debezium JSON envelopes into change events.
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod decode;
 pub mod event;
+pub mod checkpoint;
+pub mod resolve;
+pub mod sink;

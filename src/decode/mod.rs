@@ -3,6 +3,36 @@
 //!
 //! The entry point is [`decode`]. It never panics on input: anything it cannot understand is a
 //! [`DecodeError`] naming the reason, which the pipeline turns into a stop or a dead letter.
+//!
+//! The work is split along the layers of the format, outermost first:
+//!
+//! - `converter`: bytes -> JSON, and the JsonConverter `{"schema", "payload"}` wrapper.
+//! - `envelope`: what kind of record this is (change, tombstone, message, transaction,
+//!   heartbeat, schema change) and the [`ChangeEvent`](crate::event::ChangeEvent) it becomes.
+//! - `source`: the `source` and `transaction` blocks.
+//! - `row`: a `before`/`after`/key struct into a [`Row`](crate::event::Row).
+//! - `schema`: a Connect field schema into its logical type and [`ColumnType`](crate::event::ColumnType).
+//! - `semantic`, `temporal`, `decimal`, `binary`: one payload value into a typed
+//!   [`Value`](crate::event::Value).
+
+mod binary;
+mod converter;
+mod decimal;
+mod envelope;
+mod row;
+mod schema;
+mod semantic;
+mod source;
+mod temporal;
+
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests_corpus;
+#[cfg(test)]
+mod tests_envelope;
+#[cfg(test)]
+mod tests_semantic;
 
 use crate::event::{Decoded, RawRecord};
 
@@ -48,8 +78,33 @@ pub enum DecodeError {
     },
 }
 
-/// Decodes one Kafka record carrying a Debezium change event.
-pub fn decode(record: &RawRecord, config: &DecodeConfig) -> Result<Decoded, DecodeError> {
-    let _ = (record, config);
-    Err(DecodeError::NotAnEnvelope("decoder not written yet".into()))
+impl DecodeError {
+    /// Shorthand for [`DecodeError::BadField`]; `field` is a dotted path such as `after.price`.
+    pub(crate) fn bad_field(field: &str, reason: impl Into<String>) -> Self {
+        DecodeError::BadField {
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
 }
+
+/// Decodes one Kafka record carrying a Debezium change event.
+///
+/// The value decides what the record is; the key is parsed only for row changes, because
+/// transaction, message and heartbeat keys have their own shapes and are never applied.
+pub fn decode(record: &RawRecord, config: &DecodeConfig) -> Result<Decoded, DecodeError> {
+    // Heartbeat topics carry no row data whatever their payload looks like.
+    if envelope::is_heartbeat_topic(&record.coordinates.topic) {
+        return Ok(Decoded::NotARow("heartbeat"));
+    }
+    let Some(bytes) = record.value.as_deref() else {
+        return Ok(Decoded::Tombstone);
+    };
+    let json = converter::parse(bytes, "value")?;
+    let value = converter::split(&json, config.value_schemas_enable);
+    envelope::decode_value(record, value, config)
+}
+
+/// Exact decimal text of a big-endian two's complement unscaled value (Connect `Decimal`
+/// bytes) at `scale`; the sink uses it for schemaless decimals.
+pub(crate) use decimal::from_unscaled_bytes;

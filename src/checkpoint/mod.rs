@@ -1,0 +1,244 @@
+//! Checkpoint: the committed offset of every partition, kept in the target database.
+//!
+//! The offsets of a batch are written in the same transaction as its rows, so the target's
+//! `sluice_offsets` row is the one source of truth for "where to resume". Each write is fenced
+//! by the epoch the worker got when it claimed the partition: a worker that lost the partition
+//! (a zombie) finds the epoch moved on, its update touches no row, and its transaction is
+//! rolled back.
+
+pub mod schema;
+
+use crate::sink::db::{Db, Tx};
+use crate::sink::render::Param;
+
+/// A topic-partition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+}
+
+/// What a worker holds after claiming a partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// Next offset to apply, when a checkpoint exists.
+    pub next_offset: Option<i64>,
+    /// The fencing epoch every commit must present.
+    pub epoch: i64,
+    /// What sluice last mirrored to the Kafka group.
+    pub mirrored_offset: Option<i64>,
+}
+
+/// One partition's new position in a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// Next offset to apply (last applied + 1).
+    pub next_offset: i64,
+    /// The epoch of the claim.
+    pub epoch: i64,
+}
+
+/// Checkpoint failures.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The partition was claimed by another worker since this one claimed it.
+    #[error("checkpoint for {topic}/{partition} is fenced: another worker owns it now (epoch {epoch} is stale)")]
+    Fenced {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The stale epoch.
+        epoch: i64,
+    },
+    /// Database error.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// The current time in ms since the epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn tp_params(group: &str, tp: &TopicPartition) -> Vec<Param> {
+    vec![
+        Param::Text(Some(group.to_string())),
+        Param::Text(Some(tp.topic.clone())),
+        Param::Int(tp.partition as i64),
+    ]
+}
+
+fn parse_opt(cell: &Option<String>) -> Option<i64> {
+    cell.as_deref().and_then(|s| s.parse().ok())
+}
+
+/// Claims partitions for `owner`: bumps each partition's epoch and returns the checkpoint.
+pub async fn claim(db: &Db, group: &str, owner: &str, tps: &[TopicPartition]) -> Result<Vec<Claim>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let mut claims = Vec::with_capacity(tps.len());
+    for tp in tps {
+        let mut params = tp_params(group, tp);
+        params.push(Param::Int(now_ms()));
+        tx.execute(
+            "INSERT INTO sluice_offsets (group_id, topic, kafka_partition, epoch, updated_at_ms) \
+             VALUES ($1, $2, $3, 0, $4) ON CONFLICT (group_id, topic, kafka_partition) DO NOTHING",
+            &params,
+        )
+        .await?;
+        params.pop();
+        params.push(Param::Text(Some(owner.to_string())));
+        let rows = tx
+            .query(
+                "UPDATE sluice_offsets SET epoch = epoch + 1, owner = $4 \
+                 WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 \
+                 RETURNING CAST(next_offset AS TEXT), CAST(epoch AS TEXT), CAST(mirrored_offset AS TEXT)",
+                &params,
+            )
+            .await?;
+        let row = rows.first().ok_or_else(|| sqlx::Error::RowNotFound)?;
+        claims.push(Claim {
+            tp: tp.clone(),
+            next_offset: parse_opt(&row[0]),
+            epoch: parse_opt(&row[1]).unwrap_or(0),
+            mirrored_offset: parse_opt(&row[2]),
+        });
+    }
+    tx.commit().await?;
+    Ok(claims)
+}
+
+/// Writes new positions inside the batch transaction, fenced by epoch. Must run first in the
+/// transaction so the row lock orders it against concurrent claims.
+pub async fn commit(tx: &mut Tx, group: &str, positions: &[Position]) -> Result<(), CheckpointError> {
+    let now = now_ms();
+    for p in positions {
+        let mut params = tp_params(group, &p.tp);
+        params.extend([Param::Int(p.next_offset), Param::Int(p.epoch), Param::Int(now)]);
+        let rows = tx
+            .query(
+                "UPDATE sluice_offsets SET next_offset = $4, updated_at_ms = $6 \
+                 WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5 \
+                 RETURNING CAST(next_offset AS TEXT)",
+                &params,
+            )
+            .await?;
+        if rows.is_empty() {
+            return Err(CheckpointError::Fenced {
+                topic: p.tp.topic.clone(),
+                partition: p.tp.partition,
+                epoch: p.epoch,
+            });
+        }
+        record_history(tx, group, &p.tp, None, Some(p.next_offset), "commit").await?;
+    }
+    Ok(())
+}
+
+/// Appends a row to `sluice_offsets_history`.
+pub async fn record_history(
+    tx: &mut Tx,
+    group: &str,
+    tp: &TopicPartition,
+    old: Option<i64>,
+    new: Option<i64>,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    let mut params = tp_params(group, tp);
+    params.extend([
+        old.map(Param::Int).unwrap_or(Param::Text(None)),
+        new.map(Param::Int).unwrap_or(Param::Text(None)),
+        Param::Text(Some(reason.to_string())),
+        Param::Int(now_ms()),
+    ]);
+    tx.execute(
+        "INSERT INTO sluice_offsets_history (group_id, topic, kafka_partition, old_offset, new_offset, reason, changed_at_ms) \
+         VALUES ($1, $2, $3, CAST($4 AS BIGINT), CAST($5 AS BIGINT), $6, $7)",
+        &params,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records what was mirrored to the Kafka group (after the Kafka commit succeeded).
+pub async fn record_mirrored(db: &Db, group: &str, positions: &[Position]) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    for p in positions {
+        let mut params = tp_params(group, &p.tp);
+        params.extend([Param::Int(p.next_offset), Param::Int(p.epoch)]);
+        tx.execute(
+            "UPDATE sluice_offsets SET mirrored_offset = $4 \
+             WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5",
+            &params,
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// A checkpoint row as `offsets show` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// Next offset to apply.
+    pub next_offset: Option<i64>,
+    /// Fencing epoch.
+    pub epoch: i64,
+    /// Last owner.
+    pub owner: Option<String>,
+    /// Last mirrored offset.
+    pub mirrored_offset: Option<i64>,
+}
+
+/// Every checkpoint row of a group.
+pub async fn load(db: &Db, group: &str) -> Result<Vec<Stored>, sqlx::Error> {
+    let rows = db
+        .query(
+            "SELECT topic, CAST(kafka_partition AS TEXT), CAST(next_offset AS TEXT), CAST(epoch AS TEXT), owner, \
+             CAST(mirrored_offset AS TEXT) FROM sluice_offsets WHERE group_id = $1 ORDER BY topic, kafka_partition",
+            &[Param::Text(Some(group.to_string()))],
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Stored {
+            tp: TopicPartition {
+                topic: r[0].clone().unwrap_or_default(),
+                partition: parse_opt(&r[1]).unwrap_or(0) as i32,
+            },
+            next_offset: parse_opt(&r[2]),
+            epoch: parse_opt(&r[3]).unwrap_or(0),
+            owner: r[4].clone(),
+            mirrored_offset: parse_opt(&r[5]),
+        })
+        .collect())
+}
+
+/// Moves checkpoints (an operator's reset): sets `next_offset` and the mirrored offset, bumps
+/// the epoch (fencing any worker still running), and records the change in the history.
+pub async fn reset(db: &Db, group: &str, targets: &[(TopicPartition, i64)], reason: &str) -> Result<(), sqlx::Error> {
+    let existing = load(db, group).await?;
+    let mut tx = db.begin().await?;
+    for (tp, offset) in targets {
+        let old = existing.iter().find(|s| &s.tp == tp).and_then(|s| s.next_offset);
+        let mut params = tp_params(group, tp);
+        params.extend([Param::Int(*offset), Param::Int(now_ms())]);
+        tx.execute(
+            "INSERT INTO sluice_offsets (group_id, topic, kafka_partition, next_offset, epoch, mirrored_offset, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, 1, $4, $5) ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE \
+             SET next_offset = excluded.next_offset, mirrored_offset = excluded.mirrored_offset, \
+             epoch = sluice_offsets.epoch + 1, updated_at_ms = excluded.updated_at_ms",
+            &params,
+        )
+        .await?;
+        record_history(&mut tx, group, tp, old, Some(*offset), reason).await?;
+    }
+    tx.commit().await
+}

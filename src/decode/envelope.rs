@@ -1,0 +1,146 @@
+//! The Debezium envelope: which kind of record a value is, and the change event it becomes.
+//!
+//! A Debezium topic carries more than row changes. Each kind is recognised from the payload's
+//! own shape (and the schema name when there is one), because topic names are configurable and
+//! the schema may be absent:
+//!
+//! | payload                               | result                        |
+//! |---------------------------------------|-------------------------------|
+//! | `op` in r, c, u, d, t                 | [`Decoded::Change`]           |
+//! | `op` = m (logical decoding message)   | `NotARow("message")`          |
+//! | `status` + `id`, no `op`              | `NotARow("transaction")`      |
+//! | only `ts_ms`, or Heartbeat schema     | `NotARow("heartbeat")`        |
+//! | `ddl` / `tableChanges` / `databaseName` | `NotARow("schema_change")`  |
+
+use super::converter::{self, json_type, Part};
+use super::{row, source, DecodeConfig, DecodeError};
+use crate::event::{ChangeEvent, Decoded, Op, RawRecord, Row};
+use serde_json::{Map, Value as Json};
+
+/// Debezium's default heartbeat topic prefix (`topic.heartbeat.prefix`).
+const HEARTBEAT_TOPIC_PREFIX: &str = "__debezium-heartbeat";
+
+/// Schema name of Debezium heartbeat values.
+const HEARTBEAT_SCHEMA: &str = "io.debezium.connector.common.Heartbeat";
+
+/// Whether a topic is a Debezium heartbeat topic.
+pub(crate) fn is_heartbeat_topic(topic: &str) -> bool {
+    topic.starts_with(HEARTBEAT_TOPIC_PREFIX)
+}
+
+/// Decodes a record whose value JSON has been parsed and unwrapped.
+pub(crate) fn decode_value(
+    record: &RawRecord,
+    value: Part<'_>,
+    config: &DecodeConfig,
+) -> Result<Decoded, DecodeError> {
+    let object = match value.payload {
+        // JsonConverter's form of a null value; treated like a Kafka null.
+        Json::Null => return Ok(Decoded::Tombstone),
+        Json::Object(object) => object,
+        other => {
+            return Err(DecodeError::NotAnEnvelope(format!(
+                "value is {}, not an object",
+                json_type(other)
+            )))
+        }
+    };
+    let op = match object.get("op") {
+        Some(Json::String(op)) => op.as_str(),
+        Some(other) => {
+            return Err(DecodeError::NotAnEnvelope(format!(
+                "`op` is {}, not a string",
+                json_type(other)
+            )))
+        }
+        None => return classify_without_op(value, object).map(Decoded::NotARow),
+    };
+    let op = match op {
+        "r" => Op::Read,
+        "c" => Op::Create,
+        "u" => Op::Update,
+        "d" => Op::Delete,
+        "t" => Op::Truncate,
+        "m" => return Ok(Decoded::NotARow("message")),
+        other => return Err(DecodeError::NotAnEnvelope(format!("unknown op {other:?}"))),
+    };
+    let event = change(record, value, object, op, config)?;
+    Ok(Decoded::Change(Box::new(event)))
+}
+
+/// Names the kind of a value that has no `op`, or says why it is not an envelope.
+fn classify_without_op(
+    value: Part<'_>,
+    object: &Map<String, Json>,
+) -> Result<&'static str, DecodeError> {
+    let schema_name = value.schema.and_then(|s| s.name()).unwrap_or("");
+    let has = |key: &str| object.contains_key(key);
+    if schema_name == HEARTBEAT_SCHEMA || (object.len() == 1 && has("ts_ms")) {
+        Ok("heartbeat")
+    } else if has("status") && has("id") {
+        Ok("transaction")
+    } else if has("ddl") || has("tableChanges") || has("databaseName") {
+        Ok("schema_change")
+    } else {
+        Err(DecodeError::NotAnEnvelope(
+            "value has no `op` and is not a transaction, heartbeat or schema change record".into(),
+        ))
+    }
+}
+
+/// Builds the change event of a row change or truncate.
+fn change(
+    record: &RawRecord,
+    value: Part<'_>,
+    object: &Map<String, Json>,
+    op: Op,
+    config: &DecodeConfig,
+) -> Result<ChangeEvent, DecodeError> {
+    let before = image(value, object, "before")?;
+    let after = image(value, object, "after")?;
+    if matches!(op, Op::Read | Op::Create | Op::Update) && after.is_none() {
+        return Err(DecodeError::NotAnEnvelope(format!(
+            "op {:?} has no `after` row image",
+            op.code()
+        )));
+    }
+    Ok(ChangeEvent {
+        coordinates: record.coordinates.clone(),
+        op,
+        key: key(record, config)?,
+        before,
+        after,
+        source: source::position(object.get("source"))?,
+        tx: source::transaction(object.get("transaction"))?,
+        kafka_timestamp_ms: record.timestamp_ms,
+    })
+}
+
+/// A `before` or `after` image: `None` when absent or null, typed when the envelope schema
+/// declares it.
+fn image(
+    value: Part<'_>,
+    object: &Map<String, Json>,
+    name: &str,
+) -> Result<Option<Row>, DecodeError> {
+    match object.get(name) {
+        None | Some(Json::Null) => Ok(None),
+        Some(payload) => {
+            let schema = value.schema.and_then(|s| s.field(name));
+            row::build(schema, payload, name).map(Some)
+        }
+    }
+}
+
+/// The record key as a row: empty for a null key (truncates, keyless tables).
+fn key(record: &RawRecord, config: &DecodeConfig) -> Result<Row, DecodeError> {
+    let Some(bytes) = record.key.as_deref() else {
+        return Ok(Row::default());
+    };
+    let json = converter::parse(bytes, "key")?;
+    let part = converter::split(&json, config.key_schemas_enable);
+    if part.payload.is_null() {
+        return Ok(Row::default());
+    }
+    row::build(part.schema, part.payload, "key")
+}

@@ -1,0 +1,138 @@
+//! Integer temporal encodings (days, and ms/µs/ns counts) into calendar values.
+//!
+//! Everything is computed with checked, floor-based arithmetic so that values before 1970 land
+//! on the right day and hostile values are errors, not overflows.
+
+use super::schema::Unit;
+use crate::event::Value;
+use chrono::{DateTime, Days, NaiveDate, NaiveTime};
+
+const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+
+impl Unit {
+    /// How many of this unit make one second.
+    fn per_second(self) -> i64 {
+        match self {
+            Unit::Millis => 1_000,
+            Unit::Micros => 1_000_000,
+            Unit::Nanos => 1_000_000_000,
+        }
+    }
+
+    /// Nanoseconds in one of this unit.
+    fn nanos(self) -> i64 {
+        1_000_000_000 / self.per_second()
+    }
+}
+
+/// Days since 1970-01-01 (Connect `Date`, `io.debezium.time.Date`), negative before.
+pub(crate) fn date(days: i64) -> Result<Value, String> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).ok_or("epoch")?;
+    let magnitude = Days::new(days.unsigned_abs());
+    let date = if days >= 0 {
+        epoch.checked_add_days(magnitude)
+    } else {
+        epoch.checked_sub_days(magnitude)
+    };
+    date.map(Value::Date)
+        .ok_or_else(|| format!("date {days} days from 1970-01-01 is out of range"))
+}
+
+/// Time of day as a count of `unit` since midnight.
+///
+/// PostgreSQL's `24:00:00` arrives as exactly one day; no `NaiveTime` can hold it, so it stays
+/// the text PostgreSQL itself prints and accepts.
+pub(crate) fn time(count: i64, unit: Unit) -> Result<Value, String> {
+    let out_of_range = || format!("time of day {count} ({unit:?}) is out of range");
+    let nanos = count.checked_mul(unit.nanos()).ok_or_else(out_of_range)?;
+    if nanos == NANOS_PER_DAY {
+        return Ok(Value::Text("24:00:00".into()));
+    }
+    if !(0..NANOS_PER_DAY).contains(&nanos) {
+        return Err(out_of_range());
+    }
+    let secs = (nanos / 1_000_000_000) as u32;
+    let frac = (nanos % 1_000_000_000) as u32;
+    NaiveTime::from_num_seconds_from_midnight_opt(secs, frac)
+        .map(Value::Time)
+        .ok_or_else(out_of_range)
+}
+
+/// Timestamp without zone as a count of `unit` since the epoch, negative before 1970.
+pub(crate) fn timestamp(count: i64, unit: Unit) -> Result<Value, String> {
+    let per_second = unit.per_second();
+    let secs = count.div_euclid(per_second);
+    // rem_euclid is in [0, per_second), so the product stays below one second in nanoseconds.
+    let frac = (count.rem_euclid(per_second) * unit.nanos()) as u32;
+    DateTime::from_timestamp(secs, frac)
+        .map(|t| Value::Timestamp(t.naive_utc()))
+        .ok_or_else(|| format!("timestamp {count} ({unit:?}) is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDateTime;
+
+    fn ts(text: &str) -> Value {
+        Value::Timestamp(NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").unwrap())
+    }
+
+    #[test]
+    fn dates() {
+        let d = |s: &str| Value::Date(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap());
+        assert_eq!(date(0), Ok(d("1970-01-01")));
+        assert_eq!(date(16816), Ok(d("2016-01-16")));
+        assert_eq!(date(-1), Ok(d("1969-12-31")));
+        assert_eq!(date(-719162), Ok(d("0001-01-01")));
+        assert!(date(i64::MAX).is_err());
+        assert!(date(i64::MIN).is_err());
+    }
+
+    #[test]
+    fn times() {
+        let t = |s: &str| Value::Time(NaiveTime::parse_from_str(s, "%H:%M:%S%.f").unwrap());
+        assert_eq!(time(0, Unit::Millis), Ok(t("00:00:00")));
+        assert_eq!(time(37_230_500, Unit::Millis), Ok(t("10:20:30.5")));
+        assert_eq!(time(37_230_123_456, Unit::Micros), Ok(t("10:20:30.123456")));
+        assert_eq!(
+            time(1_000_000_001, Unit::Nanos),
+            Ok(t("00:00:01.000000001"))
+        );
+        assert_eq!(
+            time(86_400_000_000, Unit::Micros),
+            Ok(Value::Text("24:00:00".into()))
+        );
+        assert!(time(-1, Unit::Micros).is_err());
+        assert!(time(86_400_000_001, Unit::Micros).is_err());
+        assert!(time(i64::MAX, Unit::Millis).is_err());
+    }
+
+    #[test]
+    fn timestamps_before_and_after_the_epoch() {
+        assert_eq!(timestamp(0, Unit::Millis), Ok(ts("1970-01-01 00:00:00")));
+        assert_eq!(
+            timestamp(-1, Unit::Millis),
+            Ok(ts("1969-12-31 23:59:59.999"))
+        );
+        assert_eq!(
+            timestamp(-1, Unit::Nanos),
+            Ok(ts("1969-12-31 23:59:59.999999999"))
+        );
+        assert_eq!(
+            timestamp(-1_500_000, Unit::Micros),
+            Ok(ts("1969-12-31 23:59:58.5"))
+        );
+        assert_eq!(
+            timestamp(1_795_319_038_403_273, Unit::Micros),
+            Ok(ts("2026-11-22 03:43:58.403273"))
+        );
+        // 1900-01-01 00:00:00.000001
+        assert_eq!(
+            timestamp(-2_208_988_799_999_999, Unit::Micros),
+            Ok(ts("1900-01-01 00:00:00.000001"))
+        );
+        assert!(timestamp(i64::MAX, Unit::Millis).is_err());
+        assert!(timestamp(i64::MIN, Unit::Millis).is_err());
+    }
+}

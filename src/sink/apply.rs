@@ -1,0 +1,248 @@
+//! Applying one table's changes of a batch: version guard, compaction, multi-row statements.
+
+use super::catalog::TableInfo;
+use super::db::Tx;
+use super::plan::{RowChange, TableOp};
+use super::render::{render, text, Param};
+use super::sql::{self, WriteKind, SQLITE_MAX_PARAMS};
+use super::versions;
+use super::SinkError;
+use crate::config::{Dialect, InsertMode};
+use crate::event::{Field, Value};
+use crate::resolve::{guard, Outcome, SkipReason, StoredVersion};
+use std::collections::{BTreeMap, HashMap};
+
+/// What one table's share of a batch did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TableStats {
+    /// Keys written that did not exist before.
+    pub inserted: u64,
+    /// Keys written that existed before.
+    pub updated: u64,
+    /// Keys deleted.
+    pub deleted: u64,
+    /// Truncates applied.
+    pub truncated: u64,
+    /// Changes skipped, by reason label.
+    pub skipped: BTreeMap<&'static str, u64>,
+}
+
+impl TableStats {
+    fn skip(&mut self, reason: SkipReason) {
+        *self.skipped.entry(reason.label()).or_default() += 1;
+    }
+}
+
+/// The final state of one key after the batch's changes to it.
+struct KeyState<'a> {
+    key_text: String,
+    /// The newest version known for the key: stored, or applied earlier in this batch.
+    version: Option<StoredVersion>,
+    existed: bool,
+    /// The last applied change and its merged row image (empty for a delete).
+    applied: Option<(&'a RowChange, Vec<Field>)>,
+}
+
+/// Applies one table's operations, in order.
+pub async fn apply_table(tx: &mut Tx, dialect: Dialect, info: &TableInfo, ops: &[TableOp], mode: InsertMode) -> Result<TableStats, SinkError> {
+    let mut stats = TableStats::default();
+    let label = info.name.label();
+    // Segments between truncates are compacted independently.
+    let mut segment: Vec<&RowChange> = Vec::new();
+    for op in ops {
+        match op {
+            TableOp::Row(change) => segment.push(change),
+            TableOp::Truncate { coordinates, version } => {
+                apply_rows(tx, dialect, info, &segment, mode, &mut stats).await?;
+                segment.clear();
+                let stored = versions::load(tx, &label, &[]).await?;
+                if guard(version, None, stored.get(versions::TRUNCATE_KEY).map(|s| &s.version)) != Outcome::Apply {
+                    stats.skip(SkipReason::BeforeTruncate);
+                    continue;
+                }
+                tx.execute(&sql::truncate(dialect, &info.name), &[]).await.map_err(|e| SinkError::db(e, coordinates))?;
+                versions::clear(tx, &label).await?;
+                versions::store(tx, &label, &[(versions::TRUNCATE_KEY.into(), StoredVersion { version: *version, deleted: true })]).await?;
+                stats.truncated += 1;
+            }
+        }
+    }
+    apply_rows(tx, dialect, info, &segment, mode, &mut stats).await?;
+    Ok(stats)
+}
+
+fn key_text(info: &TableInfo, key: &[Field], dialect: Dialect, change: &RowChange) -> Result<String, SinkError> {
+    let mut parts = Vec::with_capacity(key.len());
+    for field in key {
+        let column = info.column(&field.name).ok_or_else(|| SinkError::record(change, format!("key column {:?} missing in {}", field.name, info.name.label())))?;
+        let rendered = text(&field.value, &column.kind, dialect).map_err(|e| SinkError::record(change, format!("key column {}: {e}", field.name)))?;
+        parts.push(serde_json::Value::from(rendered));
+    }
+    Ok(serde_json::Value::Array(parts).to_string())
+}
+
+async fn apply_rows(tx: &mut Tx, dialect: Dialect, info: &TableInfo, changes: &[&RowChange], mode: InsertMode, stats: &mut TableStats) -> Result<(), SinkError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    if mode == InsertMode::Insert || info.key.is_empty() {
+        // Append-only: every change is its own row; there is no key to guard.
+        let rows: Vec<&RowChange> = changes.iter().copied().filter(|c| !c.delete).collect();
+        write_groups(tx, dialect, info, rows.iter().map(|c| (*c, c.values.clone())).collect(), WriteKind::Insert, mode).await?;
+        stats.inserted += rows.len() as u64;
+        return Ok(());
+    }
+    let label = info.name.label();
+    let mut keyed = Vec::with_capacity(changes.len());
+    for change in changes {
+        keyed.push((key_text(info, &change.key, dialect, change)?, *change));
+    }
+    let mut key_list: Vec<String> = keyed.iter().map(|(k, _)| k.clone()).collect();
+    key_list.sort();
+    key_list.dedup();
+    let stored = versions::load(tx, &label, &key_list).await?;
+    let truncated = stored.get(versions::TRUNCATE_KEY).map(|s| s.version);
+    let mut states: Vec<KeyState> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (key_text, change) in keyed {
+        let slot = *index.entry(key_text.clone()).or_insert_with(|| {
+            let prior = stored.get(&key_text).copied();
+            states.push(KeyState { key_text, version: prior, existed: prior.is_some_and(|p| !p.deleted), applied: None });
+            states.len() - 1
+        });
+        let state = &mut states[slot];
+        match guard(&change.version, state.version.as_ref(), truncated.as_ref()) {
+            Outcome::Drop(reason) => stats.skip(reason),
+            Outcome::Apply => {
+                state.version = Some(StoredVersion { version: change.version, deleted: change.delete });
+                let values = if change.delete {
+                    Vec::new()
+                } else {
+                    merge(state.applied.take().map(|(_, v)| v), &change.values)
+                };
+                state.applied = Some((change, values));
+            }
+        }
+    }
+    let applied: Vec<&KeyState> = states.iter().filter(|s| s.applied.is_some()).collect();
+    let deletes: Vec<&RowChange> = applied.iter().filter_map(|s| s.applied.as_ref().filter(|(c, _)| c.delete).map(|(c, _)| *c)).collect();
+    delete_keys(tx, dialect, info, &deletes).await?;
+    stats.deleted += deletes.len() as u64;
+    let mut rows = Vec::new();
+    for s in &applied {
+        if let Some((change, values)) = s.applied.as_ref().filter(|(c, _)| !c.delete) {
+            if s.existed { stats.updated += 1 } else { stats.inserted += 1 }
+            rows.push((*change, values.clone()));
+        }
+    }
+    write_groups(tx, dialect, info, rows, WriteKind::Upsert, mode).await?;
+    let entries: Vec<(String, StoredVersion)> = applied.iter().filter_map(|s| Some((s.key_text.clone(), s.version?))).collect();
+    versions::store(tx, &label, &entries).await?;
+    Ok(())
+}
+
+/// Folds a later row image into an earlier one: Debezium's TOAST placeholder keeps the earlier
+/// value (or, with no earlier value in the batch, the target's current one).
+fn merge(previous: Option<Vec<Field>>, next: &[Field]) -> Vec<Field> {
+    let Some(previous) = previous.filter(|p| !p.is_empty()) else {
+        return next.to_vec();
+    };
+    next.iter()
+        .map(|field| match (&field.value, previous.iter().find(|p| p.name == field.name)) {
+            (Value::Unavailable, Some(earlier)) => earlier.clone(),
+            _ => field.clone(),
+        })
+        .collect()
+}
+
+async fn delete_keys(tx: &mut Tx, dialect: Dialect, info: &TableInfo, keys: &[&RowChange]) -> Result<(), SinkError> {
+    let Some(any) = keys.first().copied() else {
+        return Ok(());
+    };
+    let key_columns: Vec<_> = info.key.iter().filter_map(|k| info.column(k)).collect();
+    let per_chunk = match dialect {
+        Dialect::Postgres => keys.len(),
+        Dialect::Sqlite => (SQLITE_MAX_PARAMS / key_columns.len().max(1)).max(1),
+    };
+    for chunk in keys.chunks(per_chunk) {
+        let statement = sql::delete(dialect, &info.name, &key_columns, chunk.len()).map_err(|e| SinkError::record(any, e.to_string()))?;
+        let mut matrix: Vec<Vec<Param>> = Vec::new();
+        for change in chunk {
+            let mut row = Vec::new();
+            for column in &key_columns {
+                let field = change.key.iter().find(|f| f.name == column.name).ok_or_else(|| SinkError::record(any, format!("key column {} missing", column.name)))?;
+                row.push(render(&field.value, &column.kind, dialect, &column.name).map_err(|e| SinkError::record(any, e.to_string()))?);
+            }
+            matrix.push(row);
+        }
+        tx.execute(&statement, &bind(dialect, matrix)).await.map_err(|e| SinkError::db(e, &any.coordinates))?;
+    }
+    Ok(())
+}
+
+/// Lays rows of parameters out for a statement: PostgreSQL gets one text array per column,
+/// SQLite the rows one after the other.
+fn bind(dialect: Dialect, matrix: Vec<Vec<Param>>) -> Vec<Param> {
+    match dialect {
+        Dialect::Sqlite => matrix.into_iter().flatten().collect(),
+        Dialect::Postgres => {
+            let width = matrix.first().map(Vec::len).unwrap_or(0);
+            let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(matrix.len()); width];
+            for row in matrix {
+                for (i, param) in row.into_iter().enumerate() {
+                    columns[i].push(match param {
+                        Param::Text(t) => t,
+                        Param::Int(n) => Some(n.to_string()),
+                        Param::Blob(b) => b.map(|b| b.iter().map(|x| format!("{x:02x}")).collect()),
+                        Param::TextArray(_) => None,
+                    });
+                }
+            }
+            columns.into_iter().map(Param::TextArray).collect()
+        }
+    }
+}
+
+/// Writes rows, grouped by the set of columns they carry (rows with TOAST placeholders leave
+/// those columns out, so the target keeps its values).
+async fn write_groups(tx: &mut Tx, dialect: Dialect, info: &TableInfo, rows: Vec<(&RowChange, Vec<Field>)>, kind: WriteKind, mode: InsertMode) -> Result<(), SinkError> {
+    let mut groups: BTreeMap<Vec<String>, Vec<(&RowChange, Vec<Field>)>> = BTreeMap::new();
+    for (change, fields) in rows {
+        let present: Vec<Field> = fields.into_iter().filter(|f| f.value != Value::Unavailable).collect();
+        let mut names: Vec<String> = present.iter().map(|f| f.name.clone()).collect();
+        names.sort();
+        groups.entry(names).or_default().push((change, present));
+    }
+    for (names, rows) in groups {
+        let columns: Vec<_> = info.columns.iter().filter(|c| names.contains(&c.name)).collect();
+        if columns.len() != names.len() {
+            let missing = names.iter().find(|n| info.column(n).is_none()).cloned().unwrap_or_default();
+            return Err(SinkError::record(rows[0].0, format!("table {} has no column {missing:?}", info.name.label())));
+        }
+        let update_only = mode == InsertMode::Update;
+        let per_chunk = match (dialect, update_only) {
+            (Dialect::Sqlite, true) => 1,
+            (Dialect::Sqlite, false) => (SQLITE_MAX_PARAMS / columns.len().max(1)).max(1),
+            (Dialect::Postgres, _) => rows.len(),
+        };
+        for chunk in rows.chunks(per_chunk) {
+            let statement = if update_only {
+                sql::update(dialect, &info.name, &columns, &info.key)
+            } else {
+                sql::insert(dialect, &info.name, &columns, &info.key, kind, chunk.len())
+            }
+            .map_err(|e| SinkError::record(chunk[0].0, e.to_string()))?;
+            let mut matrix = Vec::with_capacity(chunk.len());
+            for (change, fields) in chunk {
+                let mut row = Vec::with_capacity(columns.len());
+                for column in &columns {
+                    let value = fields.iter().find(|f| f.name == column.name).map(|f| &f.value).unwrap_or(&Value::Null);
+                    row.push(render(value, &column.kind, dialect, &column.name).map_err(|e| SinkError::record(change, e.to_string()))?);
+                }
+                matrix.push(row);
+            }
+            tx.execute(&statement, &bind(dialect, matrix)).await.map_err(|e| SinkError::db(e, &chunk[0].0.coordinates))?;
+        }
+    }
+    Ok(())
+}

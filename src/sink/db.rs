@@ -1,0 +1,173 @@
+//! The database handle: one enum over the sqlx drivers, so the rest of the sink is written once.
+//!
+//! Statements come from [`super::sql`] with dialect-specific placeholders; parameters are
+//! [`Param`]s (always bound, never interpolated). Reads return text cells, which is all the
+//! sink's own queries (catalog, checkpoint, versions) need.
+
+use super::render::Param;
+use crate::config::{Dialect, Secret, TargetUrl};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{Postgres, Row, Sqlite, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A connection pool to the target.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// PostgreSQL.
+    Pg(sqlx::PgPool),
+    /// SQLite.
+    Lite(sqlx::SqlitePool),
+}
+
+/// An open target transaction.
+pub enum Tx {
+    /// PostgreSQL.
+    Pg(Transaction<'static, Postgres>),
+    /// SQLite.
+    Lite(Transaction<'static, Sqlite>),
+}
+
+impl Db {
+    /// Connects (lazily: the first use opens the connection, so `validate` can report it).
+    pub async fn connect(url: &TargetUrl, username: Option<&str>, password: Option<&Secret>) -> Result<Db, sqlx::Error> {
+        match url.dialect {
+            Dialect::Postgres => {
+                let mut options = PgConnectOptions::from_str(&url.url)?;
+                if let Some(user) = username {
+                    options = options.username(user);
+                }
+                if let Some(password) = password {
+                    options = options.password(password.expose());
+                }
+                let pool = PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                Ok(Db::Pg(pool))
+            }
+            Dialect::Sqlite => {
+                let options = SqliteConnectOptions::from_str(&url.url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(30));
+                // One writer: SQLite serialises writers anyway, and one connection keeps
+                // BEGIN IMMEDIATE semantics simple.
+                let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+                Ok(Db::Lite(pool))
+            }
+        }
+    }
+
+    /// The dialect.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Db::Pg(_) => Dialect::Postgres,
+            Db::Lite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// Begins a transaction.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Pg(pool) => Tx::Pg(pool.begin().await?),
+            Db::Lite(pool) => Tx::Lite(pool.begin().await?),
+        })
+    }
+
+    /// Runs one statement outside a transaction.
+    pub async fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, sqlx::Error> {
+        let mut tx = self.begin().await?;
+        let n = tx.execute(sql, params).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Runs a query outside a transaction, returning text cells.
+    pub async fn query(&self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+        let mut tx = self.begin().await?;
+        let rows = tx.query(sql, params).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        match self {
+            Db::Pg(pool) => pool.close().await,
+            Db::Lite(pool) => pool.close().await,
+        }
+    }
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+type LiteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+fn bind_pg<'q>(mut q: PgQuery<'q>, params: &[Param]) -> PgQuery<'q> {
+    for p in params {
+        q = match p {
+            Param::Text(v) => q.bind(v.clone()),
+            Param::Blob(v) => q.bind(v.clone()),
+            Param::Int(v) => q.bind(*v),
+            Param::TextArray(v) => q.bind(v.clone()),
+        };
+    }
+    q
+}
+
+fn bind_lite<'q>(mut q: LiteQuery<'q>, params: &[Param]) -> Result<LiteQuery<'q>, sqlx::Error> {
+    for p in params {
+        q = match p {
+            Param::Text(v) => q.bind(v.clone()),
+            Param::Blob(v) => q.bind(v.clone()),
+            Param::Int(v) => q.bind(*v),
+            Param::TextArray(_) => {
+                return Err(sqlx::Error::Protocol("array parameters are PostgreSQL-only".into()))
+            }
+        };
+    }
+    Ok(q)
+}
+
+impl Tx {
+    /// Executes a statement; returns rows affected.
+    pub async fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, sqlx::Error> {
+        Ok(match self {
+            Tx::Pg(tx) => bind_pg(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
+            Tx::Lite(tx) => bind_lite(sqlx::query(sql), params)?.execute(&mut **tx).await?.rows_affected(),
+        })
+    }
+
+    /// Runs a query; every selected column must be text (cast it in the SQL).
+    pub async fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+        match self {
+            Tx::Pg(tx) => {
+                let rows = bind_pg(sqlx::query(sql), params).fetch_all(&mut **tx).await?;
+                rows.iter().map(|r| (0..r.len()).map(|i| r.try_get::<Option<String>, _>(i)).collect()).collect()
+            }
+            Tx::Lite(tx) => {
+                let rows = bind_lite(sqlx::query(sql), params)?.fetch_all(&mut **tx).await?;
+                rows.iter().map(|r| (0..r.len()).map(|i| r.try_get::<Option<String>, _>(i)).collect()).collect()
+            }
+        }
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Pg(tx) => tx.commit().await,
+            Tx::Lite(tx) => tx.commit().await,
+        }
+    }
+
+    /// Rolls back.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Pg(tx) => tx.rollback().await,
+            Tx::Lite(tx) => tx.rollback().await,
+        }
+    }
+}
+

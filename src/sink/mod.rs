@@ -1,0 +1,258 @@
+//! Sink: one target transaction per batch, holding the rows, the version guard's memory and the
+//! checkpoint, so a batch is applied exactly once or not at all.
+//!
+//! Data flow inside [`Sink::apply_batch`]: the fenced checkpoint update first (it orders this
+//! transaction against a rebalance's claim), then each table's changes in batch order, each
+//! table compacted to one statement per column set, then commit.
+
+pub mod apply;
+pub mod catalog;
+pub mod db;
+pub mod ident;
+pub mod plan;
+pub mod render;
+pub mod sql;
+pub mod types;
+pub mod versions;
+
+use crate::checkpoint::{self, CheckpointError, Position};
+use crate::config::{ConnectorConfig, InsertMode, SchemaEvolution};
+use crate::event::{ChangeEvent, Coordinates};
+use apply::TableStats;
+use catalog::{TableInfo, WantedColumn};
+use db::Db;
+use ident::TableName;
+use plan::{Planned, Planner, TableOp};
+use std::collections::{BTreeMap, HashMap};
+
+/// A sink failure, classified once: retry, fence, or a bad record.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The partition belongs to another worker now; the batch was rolled back.
+    #[error(transparent)]
+    Fenced(CheckpointError),
+    /// The database is unreachable or asked for a retry (connection lost, deadlock,
+    /// serialization failure, shutdown, out of resources). The batch was rolled back.
+    #[error("transient database error (will retry): {0}")]
+    Transient(sqlx::Error),
+    /// A record cannot be written to this target; retrying will not help.
+    #[error("record {coordinates}: {reason}")]
+    Record {
+        /// The record.
+        coordinates: Coordinates,
+        /// Why.
+        reason: String,
+    },
+    /// A permanent database error that is not tied to one known record.
+    #[error("database error at {coordinates}: {source}")]
+    Permanent {
+        /// A record of the failed statement.
+        coordinates: Coordinates,
+        /// The error.
+        source: sqlx::Error,
+    },
+}
+
+impl SinkError {
+    fn record(change: &plan::RowChange, reason: String) -> Self {
+        SinkError::Record { coordinates: change.coordinates.clone(), reason }
+    }
+
+    /// Classifies a database error from a statement of the batch.
+    pub fn db(error: sqlx::Error, coordinates: &Coordinates) -> Self {
+        if is_transient(&error) {
+            SinkError::Transient(error)
+        } else {
+            SinkError::Permanent { coordinates: coordinates.clone(), source: error }
+        }
+    }
+
+    /// Whether retrying the same batch may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SinkError::Transient(_))
+    }
+}
+
+impl From<sqlx::Error> for SinkError {
+    fn from(error: sqlx::Error) -> Self {
+        if is_transient(&error) {
+            SinkError::Transient(error)
+        } else {
+            SinkError::Permanent {
+                coordinates: Coordinates { topic: String::new(), partition: -1, offset: -1 },
+                source: error,
+            }
+        }
+    }
+}
+
+impl From<CheckpointError> for SinkError {
+    fn from(error: CheckpointError) -> Self {
+        match error {
+            CheckpointError::Db(e) => e.into(),
+            fenced => SinkError::Fenced(fenced),
+        }
+    }
+}
+
+/// The one place sqlx errors are classified: SQLSTATE classes 08 (connection), 40 (rollback:
+/// serialization failure, deadlock), 53 (insufficient resources), 57 (operator intervention),
+/// SQLite BUSY/LOCKED, and I/O or pool errors are transient; the rest are permanent.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            ["08", "40", "53", "57"].iter().any(|class| code.starts_with(class))
+                // SQLite: 5 = SQLITE_BUSY, 6 = SQLITE_LOCKED (and their extended codes).
+                || code == "5" || code == "6" || code.ends_with("05") && code.len() <= 4
+        }
+        _ => false,
+    }
+}
+
+/// Counters of one applied batch, per table.
+#[derive(Debug, Default, Clone)]
+pub struct BatchStats {
+    /// Per target table.
+    pub tables: BTreeMap<String, TableStats>,
+    /// Changes skipped before reaching a table (deletes/truncates disabled).
+    pub skipped: BTreeMap<&'static str, u64>,
+}
+
+/// The sink of one connector.
+pub struct Sink {
+    db: Db,
+    planner: Planner,
+    group: String,
+    insert_mode: InsertMode,
+    evolution: SchemaEvolution,
+    tombstone_retention_ms: i64,
+    tables: HashMap<TableName, TableInfo>,
+}
+
+impl Sink {
+    /// Opens the target and creates the internal tables.
+    pub async fn open(config: &ConnectorConfig) -> Result<Self, sqlx::Error> {
+        let db = Db::connect(&config.target, config.username.as_deref(), config.password.as_ref()).await?;
+        checkpoint::schema::ensure(&db).await?;
+        Ok(Sink {
+            db,
+            planner: Planner::new(config),
+            group: config.group_id(),
+            insert_mode: config.insert_mode,
+            evolution: config.schema_evolution,
+            tombstone_retention_ms: config.tombstone_retention_ms,
+            tables: HashMap::new(),
+        })
+    }
+
+    /// The database handle (checkpoint claims and reads use it too).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Plans every change; a change that cannot be planned is a bad record.
+    fn plan(&self, events: &[ChangeEvent], stats: &mut BatchStats) -> Result<Vec<(TableName, Vec<TableOp>)>, SinkError> {
+        let mut order: Vec<(TableName, Vec<TableOp>)> = Vec::new();
+        for event in events {
+            match self.planner.plan(event) {
+                Ok(Planned::Skip(reason)) => *stats.skipped.entry(reason.label()).or_default() += 1,
+                Ok(Planned::Write(table, op)) => match order.iter_mut().find(|(t, _)| *t == table) {
+                    Some((_, ops)) => ops.push(op),
+                    None => order.push((table, vec![op])),
+                },
+                Err(e) => return Err(SinkError::Record { coordinates: event.coordinates.clone(), reason: e.to_string() }),
+            }
+        }
+        Ok(order)
+    }
+
+    /// Applies a batch and its checkpoint positions in one transaction.
+    pub async fn apply_batch(&mut self, events: &[ChangeEvent], positions: &[Position]) -> Result<BatchStats, SinkError> {
+        let mut stats = BatchStats::default();
+        let planned = self.plan(events, &mut stats)?;
+        let mut tx = self.db.begin().await?;
+        checkpoint::commit(&mut tx, &self.group, positions).await?;
+        let result = self.apply_tables(&mut tx, &planned, &mut stats).await;
+        match result {
+            Ok(()) => {
+                tx.commit().await?;
+                Ok(stats)
+            }
+            Err(e) => {
+                // The catalog cache may hold DDL that is being rolled back.
+                self.tables.clear();
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn apply_tables(&mut self, tx: &mut db::Tx, planned: &[(TableName, Vec<TableOp>)], stats: &mut BatchStats) -> Result<(), SinkError> {
+        let dialect = self.db.dialect();
+        for (table, ops) in planned {
+            let info = self.table_for(tx, table, ops).await?;
+            let table_stats = apply::apply_table(tx, dialect, &info, ops, self.insert_mode).await?;
+            let entry = stats.tables.entry(table.label()).or_default();
+            entry.inserted += table_stats.inserted;
+            entry.updated += table_stats.updated;
+            entry.deleted += table_stats.deleted;
+            entry.truncated += table_stats.truncated;
+            for (reason, n) in table_stats.skipped {
+                *entry.skipped.entry(reason).or_default() += n;
+            }
+        }
+        Ok(())
+    }
+
+    /// The table, created or evolved so every column the ops write exists.
+    async fn table_for(&mut self, tx: &mut db::Tx, table: &TableName, ops: &[TableOp]) -> Result<TableInfo, SinkError> {
+        let mut wanted: Vec<WantedColumn> = Vec::new();
+        let mut key: Vec<String> = Vec::new();
+        let mut first = None;
+        for op in ops {
+            if let TableOp::Row(change) = op {
+                first.get_or_insert(change.coordinates.clone());
+                if key.is_empty() {
+                    key = change.key.iter().map(|f| f.name.clone()).collect();
+                }
+                for field in &change.values {
+                    if !wanted.iter().any(|w| w.name == field.name) {
+                        wanted.push(WantedColumn::from_field(field.name.clone(), field));
+                    }
+                }
+            }
+        }
+        let cached = self.tables.get(table).cloned();
+        if let Some(info) = &cached {
+            if wanted.iter().all(|w| info.column(&w.name).is_some()) {
+                return Ok(info.clone());
+            }
+        }
+        let coordinates = first.or_else(|| match ops.first() {
+            Some(TableOp::Truncate { coordinates, .. }) => Some(coordinates.clone()),
+            _ => None,
+        });
+        let existing = catalog::load(tx, table).await?;
+        let info = catalog::evolve(tx, self.db.dialect(), table, existing, &wanted, &key, self.evolution == SchemaEvolution::Basic)
+            .await
+            .map_err(|e| match e {
+                catalog::EvolveError::Db(db) => SinkError::from(db),
+                other => SinkError::Record {
+                    coordinates: coordinates.clone().unwrap_or(Coordinates { topic: String::new(), partition: -1, offset: -1 }),
+                    reason: other.to_string(),
+                },
+            })?;
+        self.tables.insert(table.clone(), info.clone());
+        Ok(info)
+    }
+
+    /// Deletes version tombstones past the retention (run now and then, not per batch).
+    pub async fn purge_tombstones(&self) -> Result<u64, sqlx::Error> {
+        let mut tx = self.db.begin().await?;
+        let n = versions::purge_tombstones(&mut tx, self.tombstone_retention_ms).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}

@@ -1,0 +1,187 @@
+//! Planning: which table a change goes to, its key, and the columns it writes.
+
+use super::ident::{IdentError, TableName};
+use crate::config::{ConnectorConfig, Dialect, PrimaryKeyMode};
+use crate::event::{ChangeEvent, Coordinates, Field, Op, Row, Value};
+use crate::resolve::{SkipReason, Version};
+
+/// A change to one row, in target terms.
+#[derive(Debug, Clone)]
+pub struct RowChange {
+    /// Kafka coordinates (for errors and the Kafka primary-key mode).
+    pub coordinates: Coordinates,
+    /// The source operation.
+    pub op: Op,
+    /// Key columns and values (empty when the table has no key).
+    pub key: Vec<Field>,
+    /// Every column to write (key columns included); empty for deletes.
+    pub values: Vec<Field>,
+    /// Whether this deletes the key.
+    pub delete: bool,
+    /// The source version.
+    pub version: Version,
+}
+
+/// A planned write to one table.
+#[derive(Debug, Clone)]
+pub enum TableOp {
+    /// A row change.
+    Row(RowChange),
+    /// Truncate the table.
+    Truncate {
+        /// Kafka coordinates.
+        coordinates: Coordinates,
+        /// The source version of the truncate.
+        version: Version,
+    },
+}
+
+/// The result of planning one change event.
+#[derive(Debug)]
+pub enum Planned {
+    /// Write to this table.
+    Write(TableName, TableOp),
+    /// Nothing to write; counted with the reason.
+    Skip(SkipReason),
+}
+
+/// How names are resolved for one connector.
+#[derive(Debug, Clone)]
+pub struct Planner {
+    dialect: Dialect,
+    table_name_format: String,
+    quote_identifiers: bool,
+    primary_key_mode: PrimaryKeyMode,
+    primary_key_fields: Vec<String>,
+    field_include: Vec<String>,
+    field_exclude: Vec<String>,
+    delete_enabled: bool,
+    truncate_enabled: bool,
+}
+
+impl Planner {
+    /// From the connector config.
+    pub fn new(config: &ConnectorConfig) -> Self {
+        Planner {
+            dialect: config.target.dialect,
+            table_name_format: config.table_name_format.clone(),
+            quote_identifiers: config.quote_identifiers,
+            primary_key_mode: config.primary_key_mode,
+            primary_key_fields: config.primary_key_fields.clone(),
+            field_include: config.field_include.clone(),
+            field_exclude: config.field_exclude.clone(),
+            delete_enabled: config.delete_enabled,
+            truncate_enabled: config.truncate_enabled,
+        }
+    }
+
+    /// The target table of an event: `collection.name.format` with `${topic}` (dots become
+    /// underscores, as in Debezium's JDBC sink) and `${source.<field>}` replaced.
+    pub fn table_name(&self, event: &ChangeEvent) -> Result<TableName, IdentError> {
+        let mut name = self
+            .table_name_format
+            .replace("${topic}", &event.coordinates.topic.replace('.', "_"));
+        for (field, value) in &event.source.fields {
+            name = name.replace(&format!("${{source.{field}}}"), value);
+        }
+        TableName::parse(&self.fold(&name), self.dialect)
+    }
+
+    /// Column and table names are kept as given when quoting; folded to lower case otherwise
+    /// (what an unquoted name becomes in PostgreSQL).
+    pub fn fold(&self, name: &str) -> String {
+        if self.quote_identifiers {
+            name.to_string()
+        } else {
+            name.to_lowercase()
+        }
+    }
+
+    fn keep(&self, topic: &str, column: &str) -> bool {
+        let listed = |list: &[String]| list.iter().any(|f| f == column || f == &format!("{topic}:{column}"));
+        (self.field_include.is_empty() || listed(&self.field_include)) && !listed(&self.field_exclude)
+    }
+
+    fn fields(&self, topic: &str, row: &Row) -> Vec<Field> {
+        row.fields
+            .iter()
+            .filter(|f| self.keep(topic, &f.name))
+            .map(|f| Field { name: self.fold(&f.name), ..f.clone() })
+            .collect()
+    }
+
+    /// Plans one change event.
+    pub fn plan(&self, event: &ChangeEvent) -> Result<Planned, PlanError> {
+        let table = self.table_name(event).map_err(PlanError::Ident)?;
+        let version = Version::of(event);
+        let coordinates = event.coordinates.clone();
+        if event.op == Op::Truncate {
+            if !self.truncate_enabled {
+                return Ok(Planned::Skip(SkipReason::TruncateDisabled));
+            }
+            return Ok(Planned::Write(table, TableOp::Truncate { coordinates, version }));
+        }
+        let topic = &event.coordinates.topic;
+        let delete = event.op == Op::Delete;
+        if delete && !self.delete_enabled {
+            return Ok(Planned::Skip(SkipReason::DeleteDisabled));
+        }
+        let image = if delete { event.before.as_ref() } else { event.after.as_ref() };
+        let mut values = if delete { Vec::new() } else { image.map(|r| self.fields(topic, r)).unwrap_or_default() };
+        let key = match self.primary_key_mode {
+            PrimaryKeyMode::None => Vec::new(),
+            PrimaryKeyMode::RecordKey => {
+                let key: Vec<Field> = event.key.fields.iter().map(|f| Field { name: self.fold(&f.name), ..f.clone() }).collect();
+                if key.is_empty() {
+                    return Err(PlanError::NoKey("the record key is null or empty".into()));
+                }
+                key
+            }
+            PrimaryKeyMode::RecordValue => {
+                let source = image.or(event.before.as_ref()).ok_or_else(|| PlanError::NoKey("no row image".into()))?;
+                self.primary_key_fields
+                    .iter()
+                    .map(|name| {
+                        source
+                            .get(name)
+                            .map(|f| Field { name: self.fold(&f.name), ..f.clone() })
+                            .ok_or_else(|| PlanError::NoKey(format!("primary key field {name:?} is missing")))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            PrimaryKeyMode::Kafka => kafka_key(&coordinates),
+        };
+        if !delete {
+            if image.is_none() {
+                return Err(PlanError::NoKey("the change has no after image".into()));
+            }
+            for k in key.iter().rev() {
+                if !values.iter().any(|v| v.name == k.name) {
+                    values.insert(0, k.clone());
+                }
+            }
+        }
+        Ok(Planned::Write(table, TableOp::Row(RowChange { coordinates, op: event.op, key, values, delete, version })))
+    }
+}
+
+fn kafka_key(c: &Coordinates) -> Vec<Field> {
+    use crate::event::ColumnType as T;
+    let field = |name: &str, value: Value, t: T| Field { name: name.into(), value, column_type: Some(t), optional: false };
+    vec![
+        field("__connect_topic", Value::Text(c.topic.clone()), T::Text { max_len: None }),
+        field("__connect_partition", Value::Int(c.partition as i64), T::Int32),
+        field("__connect_offset", Value::Int(c.offset), T::Int64),
+    ]
+}
+
+/// Why a change cannot be planned (permanent).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The target table name is not a valid identifier.
+    #[error(transparent)]
+    Ident(IdentError),
+    /// No primary key can be taken from the change.
+    #[error("no primary key: {0}")]
+    NoKey(String),
+}

@@ -1,0 +1,118 @@
+//! Reading and writing `sluice_row_versions` (the version guard's memory) in a batch.
+
+use super::db::Tx;
+use super::render::Param;
+use crate::checkpoint::now_ms;
+use crate::resolve::{StoredVersion, Version, VersionKind};
+use std::collections::HashMap;
+
+/// The row key that holds a table's last truncate.
+pub const TRUNCATE_KEY: &str = "";
+
+/// Loads the stored versions of `keys` (and the truncate marker) of one table.
+pub async fn load(tx: &mut Tx, table: &str, keys: &[String]) -> Result<HashMap<String, StoredVersion>, sqlx::Error> {
+    let mut out = HashMap::new();
+    let select = "SELECT row_key, CAST(version_kind AS TEXT), CAST(version_hi AS TEXT), CAST(version_lo AS TEXT), \
+                  CASE WHEN deleted THEN 't' ELSE 'f' END FROM sluice_row_versions WHERE table_name = $1 AND ";
+    let mut wanted: Vec<Option<String>> = keys.iter().cloned().map(Some).collect();
+    wanted.push(Some(TRUNCATE_KEY.into()));
+    let rows = match tx {
+        Tx::Pg(_) => {
+            tx.query(&format!("{select} row_key = ANY($2::text[])"), &[Param::Text(Some(table.into())), Param::TextArray(wanted)])
+                .await?
+        }
+        Tx::Lite(_) => {
+            let mut rows = Vec::new();
+            for chunk in wanted.chunks(super::sql::SQLITE_MAX_PARAMS / 2) {
+                let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                let mut params = vec![Param::Text(Some(table.into()))];
+                params.extend(chunk.iter().cloned().map(Param::Text));
+                rows.extend(tx.query(&format!("{select} row_key IN ({})", marks.join(", ")), &params).await?);
+            }
+            rows
+        }
+    };
+    for row in rows {
+        let num = |i: usize| row.get(i).cloned().flatten().and_then(|s| s.parse::<i64>().ok());
+        let (Some(key), Some(kind), Some(hi), Some(lo)) = (row[0].clone(), num(1).and_then(VersionKind::from_code), num(2), num(3)) else {
+            continue;
+        };
+        let deleted = row.get(4).cloned().flatten().as_deref() == Some("t");
+        out.insert(key, StoredVersion { version: Version { kind, hi, lo }, deleted });
+    }
+    Ok(out)
+}
+
+/// Upserts the versions that a batch applied to one table.
+pub async fn store(tx: &mut Tx, table: &str, entries: &[(String, StoredVersion)]) -> Result<(), sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    let conflict = "ON CONFLICT (table_name, row_key) DO UPDATE SET version_kind = excluded.version_kind, \
+                    version_hi = excluded.version_hi, version_lo = excluded.version_lo, \
+                    deleted = excluded.deleted, updated_at_ms = excluded.updated_at_ms";
+    let cols = "(table_name, row_key, version_kind, version_hi, version_lo, deleted, updated_at_ms)";
+    match tx {
+        Tx::Pg(_) => {
+            let column = |f: &dyn Fn(&(String, StoredVersion)) -> String| Param::TextArray(entries.iter().map(|e| Some(f(e))).collect());
+            let params = [
+                Param::Text(Some(table.into())),
+                column(&|e| e.0.clone()),
+                column(&|e| (e.1.version.kind as i64).to_string()),
+                column(&|e| e.1.version.hi.to_string()),
+                column(&|e| e.1.version.lo.to_string()),
+                column(&|e| e.1.deleted.to_string()),
+                Param::Int(now),
+            ];
+            tx.execute(
+                &format!(
+                    "INSERT INTO sluice_row_versions {cols} SELECT $1, u.k, CAST(u.kind AS SMALLINT), CAST(u.hi AS BIGINT), \
+                     CAST(u.lo AS BIGINT), CAST(u.del AS BOOLEAN), $7 FROM UNNEST($2::text[], $3::text[], $4::text[], \
+                     $5::text[], $6::text[]) AS u(k, kind, hi, lo, del) {conflict}"
+                ),
+                &params,
+            )
+            .await?;
+        }
+        Tx::Lite(_) => {
+            for chunk in entries.chunks(super::sql::SQLITE_MAX_PARAMS / 7) {
+                let rows: Vec<&str> = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()];
+                let mut params = Vec::with_capacity(chunk.len() * 7);
+                for (key, stored) in chunk {
+                    params.extend([
+                        Param::Text(Some(table.into())),
+                        Param::Text(Some(key.clone())),
+                        Param::Int(stored.version.kind as i64),
+                        Param::Int(stored.version.hi),
+                        Param::Int(stored.version.lo),
+                        Param::Int(stored.deleted as i64),
+                        Param::Int(now),
+                    ]);
+                }
+                tx.execute(&format!("INSERT INTO sluice_row_versions {cols} VALUES {} {conflict}", rows.join(", ")), &params).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Forgets every version of a table (after a truncate), keeping only the truncate marker.
+pub async fn clear(tx: &mut Tx, table: &str) -> Result<(), sqlx::Error> {
+    tx.execute("DELETE FROM sluice_row_versions WHERE table_name = $1", &[Param::Text(Some(table.into()))]).await?;
+    Ok(())
+}
+
+/// Deletes version tombstones older than the retention.
+pub async fn purge_tombstones(tx: &mut Tx, retention_ms: i64) -> Result<u64, sqlx::Error> {
+    let cutoff = now_ms() - retention_ms;
+    let deleted_true = match tx {
+        Tx::Pg(_) => "deleted",
+        Tx::Lite(_) => "deleted = 1",
+    };
+    tx.execute(
+        &format!("DELETE FROM sluice_row_versions WHERE {deleted_true} AND row_key <> '' AND updated_at_ms < $1"),
+        &[Param::Int(cutoff)],
+    )
+    .await
+}

