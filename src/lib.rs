@@ -6,9 +6,12 @@
 //! - [`decode`]: Debezium JSON envelopes into change events.
 #![deny(missing_docs)]
 
+pub mod checkpoint;
 pub mod config;
 pub mod decode;
 pub mod event;
-pub mod checkpoint;
 pub mod resolve;
 pub mod sink;
+pub mod source;
+pub mod telemetry;
+pub mod pipeline;

@@ -292,6 +292,28 @@ async fn postgres_oracle_comparison_detects_mismatch_and_accepts_match() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// bytea, int[], jsonb and >8 KB TOASTed values round-trip through the comparison as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_oracle_comparison_handles_toast_types() {
+    let oracle = Oracle::load(corpus_dir().join("toast/oracle/final.json"));
+    let db = Postgres::database();
+    let map = |t: &str| t.to_string();
+    load_oracle_tables(&db, &oracle, map).await;
+    assert_pg_matches(&db, &oracle, map).await;
+    let mut c = PgConnection::connect(&db).await.unwrap();
+    sqlx::raw_sql(
+        "UPDATE public.toast_default SET big_bytea = big_bytea || '\\x00'::bytea WHERE id = 1",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let err = check_pg_matches(&db, &oracle, map).await.unwrap_err();
+    assert!(
+        err.contains("differs id=\"1\": big_bytea: expected"),
+        "{err}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_dedicated_cluster_stops_and_starts() {
     let pg = Postgres::dedicated();

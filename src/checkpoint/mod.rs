@@ -80,7 +80,12 @@ fn parse_opt(cell: &Option<String>) -> Option<i64> {
 }
 
 /// Claims partitions for `owner`: bumps each partition's epoch and returns the checkpoint.
-pub async fn claim(db: &Db, group: &str, owner: &str, tps: &[TopicPartition]) -> Result<Vec<Claim>, sqlx::Error> {
+pub async fn claim(
+    db: &Db,
+    group: &str,
+    owner: &str,
+    tps: &[TopicPartition],
+) -> Result<Vec<Claim>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let mut claims = Vec::with_capacity(tps.len());
     for tp in tps {
@@ -116,11 +121,19 @@ pub async fn claim(db: &Db, group: &str, owner: &str, tps: &[TopicPartition]) ->
 
 /// Writes new positions inside the batch transaction, fenced by epoch. Must run first in the
 /// transaction so the row lock orders it against concurrent claims.
-pub async fn commit(tx: &mut Tx, group: &str, positions: &[Position]) -> Result<(), CheckpointError> {
+pub async fn commit(
+    tx: &mut Tx,
+    group: &str,
+    positions: &[Position],
+) -> Result<(), CheckpointError> {
     let now = now_ms();
     for p in positions {
         let mut params = tp_params(group, &p.tp);
-        params.extend([Param::Int(p.next_offset), Param::Int(p.epoch), Param::Int(now)]);
+        params.extend([
+            Param::Int(p.next_offset),
+            Param::Int(p.epoch),
+            Param::Int(now),
+        ]);
         let rows = tx
             .query(
                 "UPDATE sluice_offsets SET next_offset = $4, updated_at_ms = $6 \
@@ -167,7 +180,11 @@ pub async fn record_history(
 }
 
 /// Records what was mirrored to the Kafka group (after the Kafka commit succeeded).
-pub async fn record_mirrored(db: &Db, group: &str, positions: &[Position]) -> Result<(), sqlx::Error> {
+pub async fn record_mirrored(
+    db: &Db,
+    group: &str,
+    positions: &[Position],
+) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     for p in positions {
         let mut params = tp_params(group, &p.tp);
@@ -223,11 +240,19 @@ pub async fn load(db: &Db, group: &str) -> Result<Vec<Stored>, sqlx::Error> {
 
 /// Moves checkpoints (an operator's reset): sets `next_offset` and the mirrored offset, bumps
 /// the epoch (fencing any worker still running), and records the change in the history.
-pub async fn reset(db: &Db, group: &str, targets: &[(TopicPartition, i64)], reason: &str) -> Result<(), sqlx::Error> {
+pub async fn reset(
+    db: &Db,
+    group: &str,
+    targets: &[(TopicPartition, i64)],
+    reason: &str,
+) -> Result<(), sqlx::Error> {
     let existing = load(db, group).await?;
     let mut tx = db.begin().await?;
     for (tp, offset) in targets {
-        let old = existing.iter().find(|s| &s.tp == tp).and_then(|s| s.next_offset);
+        let old = existing
+            .iter()
+            .find(|s| &s.tp == tp)
+            .and_then(|s| s.next_offset);
         let mut params = tp_params(group, tp);
         params.extend([Param::Int(*offset), Param::Int(now_ms())]);
         tx.execute(

@@ -53,7 +53,8 @@ pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     if let crate::sink::db::Tx::Pg(_) = tx {
         // Serialise concurrent first starts: CREATE TABLE IF NOT EXISTS can race in PostgreSQL.
-        tx.execute("SELECT pg_advisory_xact_lock(7412093)", &[]).await?;
+        tx.execute("SELECT pg_advisory_xact_lock(7412093)", &[])
+            .await?;
     }
     for statement in ddl(db.dialect()) {
         tx.execute(&statement, &[]).await?;

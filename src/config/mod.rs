@@ -16,3 +16,4 @@ pub use connector::{
 };
 pub use secret::Secret;
 pub use url::{Dialect, TargetUrl};
+pub use worker::WorkerConfig;

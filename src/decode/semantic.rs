@@ -20,7 +20,11 @@ impl Logical<'_> {
         if payload.is_null() {
             return Ok(Value::Null);
         }
-        let bytes_allowed = matches!(self, Logical::Bytes);
+        // Any bytes-encoded type may carry the placeholder's bytes (a TOASTed numeric, too).
+        let bytes_allowed = matches!(
+            self,
+            Logical::Bytes | Logical::Decimal { .. } | Logical::Bits(_)
+        );
         if is_placeholder(payload, bytes_allowed) {
             return Ok(Value::Unavailable);
         }

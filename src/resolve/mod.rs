@@ -7,8 +7,8 @@
 
 pub mod version;
 
-pub use version::{Version, VersionKind};
 use std::cmp::Ordering;
+pub use version::{Version, VersionKind};
 
 /// What the target holds for a key (from `sluice_row_versions`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +57,11 @@ pub enum Outcome {
 ///
 /// `current` is the newest version seen for the key (stored, or applied earlier in the same
 /// batch); `truncated` is the table's last truncate version.
-pub fn guard(version: &Version, current: Option<&StoredVersion>, truncated: Option<&Version>) -> Outcome {
+pub fn guard(
+    version: &Version,
+    current: Option<&StoredVersion>,
+    truncated: Option<&Version>,
+) -> Outcome {
     if let Some(t) = truncated {
         if version.compare(t) == Some(Ordering::Less) {
             return Outcome::Drop(SkipReason::BeforeTruncate);
@@ -74,34 +78,102 @@ mod tests {
     use super::*;
 
     fn lsn(n: i64) -> Version {
-        Version { kind: VersionKind::PgLsn, hi: n, lo: 0 }
+        Version {
+            kind: VersionKind::PgLsn,
+            hi: n,
+            lo: 0,
+        }
     }
 
     #[test]
     fn guard_table() {
-        let live = |n| StoredVersion { version: lsn(n), deleted: false };
-        let tomb = |n| StoredVersion { version: lsn(n), deleted: true };
-        let fallback = Version { kind: VersionKind::TimestampOffset, hi: 1, lo: 1 };
-        let cases: &[(&str, Version, Option<StoredVersion>, Option<Version>, Outcome)] = &[
+        let live = |n| StoredVersion {
+            version: lsn(n),
+            deleted: false,
+        };
+        let tomb = |n| StoredVersion {
+            version: lsn(n),
+            deleted: true,
+        };
+        let fallback = Version {
+            kind: VersionKind::TimestampOffset,
+            hi: 1,
+            lo: 1,
+        };
+        let cases: &[(
+            &str,
+            Version,
+            Option<StoredVersion>,
+            Option<Version>,
+            Outcome,
+        )] = &[
             ("new key", lsn(5), None, None, Outcome::Apply),
             ("newer", lsn(6), Some(live(5)), None, Outcome::Apply),
-            ("equal re-applies", lsn(5), Some(live(5)), None, Outcome::Apply),
-            ("older skipped", lsn(4), Some(live(5)), None, Outcome::Drop(SkipReason::Stale)),
-            ("older than tombstone", lsn(4), Some(tomb(5)), None, Outcome::Drop(SkipReason::Stale)),
-            ("newer than tombstone", lsn(6), Some(tomb(5)), None, Outcome::Apply),
-            ("before truncate", lsn(4), None, Some(lsn(5)), Outcome::Drop(SkipReason::BeforeTruncate)),
+            (
+                "equal re-applies",
+                lsn(5),
+                Some(live(5)),
+                None,
+                Outcome::Apply,
+            ),
+            (
+                "older skipped",
+                lsn(4),
+                Some(live(5)),
+                None,
+                Outcome::Drop(SkipReason::Stale),
+            ),
+            (
+                "older than tombstone",
+                lsn(4),
+                Some(tomb(5)),
+                None,
+                Outcome::Drop(SkipReason::Stale),
+            ),
+            (
+                "newer than tombstone",
+                lsn(6),
+                Some(tomb(5)),
+                None,
+                Outcome::Apply,
+            ),
+            (
+                "before truncate",
+                lsn(4),
+                None,
+                Some(lsn(5)),
+                Outcome::Drop(SkipReason::BeforeTruncate),
+            ),
             ("after truncate", lsn(6), None, Some(lsn(5)), Outcome::Apply),
-            ("other clock applies", fallback, Some(live(5)), None, Outcome::Apply),
+            (
+                "other clock applies",
+                fallback,
+                Some(live(5)),
+                None,
+                Outcome::Apply,
+            ),
         ];
         for (name, version, current, truncated, expected) in cases {
-            assert_eq!(guard(version, current.as_ref(), truncated.as_ref()), *expected, "{name}");
+            assert_eq!(
+                guard(version, current.as_ref(), truncated.as_ref()),
+                *expected,
+                "{name}"
+            );
         }
     }
 
     #[test]
     fn mysql_and_fallback_versions_order() {
-        let a = Version { kind: VersionKind::MysqlBinlog, hi: 3, lo: 10 << 16 };
-        let b = Version { kind: VersionKind::MysqlBinlog, hi: 4, lo: 0 };
+        let a = Version {
+            kind: VersionKind::MysqlBinlog,
+            hi: 3,
+            lo: 10 << 16,
+        };
+        let b = Version {
+            kind: VersionKind::MysqlBinlog,
+            hi: 4,
+            lo: 0,
+        };
         assert_eq!(a.compare(&b), Some(Ordering::Less));
         assert_eq!(a.compare(&lsn(1)), None);
     }

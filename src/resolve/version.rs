@@ -43,13 +43,25 @@ impl Version {
     pub fn of(event: &ChangeEvent) -> Version {
         let source = &event.source;
         if let Some(lsn) = source.lsn {
-            return Version { kind: VersionKind::PgLsn, hi: lsn, lo: 0 };
+            return Version {
+                kind: VersionKind::PgLsn,
+                hi: lsn,
+                lo: 0,
+            };
         }
         if let (Some(file), Some(pos)) = (&source.binlog_file, source.binlog_pos) {
             // mysql-bin.000042 -> 42: binlog files are numbered in order.
-            let seq = file.rsplit('.').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            let seq = file
+                .rsplit('.')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
             let row = source.binlog_row.unwrap_or(0).clamp(0, 0xffff);
-            return Version { kind: VersionKind::MysqlBinlog, hi: seq, lo: pos.saturating_mul(1 << 16) + row };
+            return Version {
+                kind: VersionKind::MysqlBinlog,
+                hi: seq,
+                lo: pos.saturating_mul(1 << 16) + row,
+            };
         }
         Version {
             kind: VersionKind::TimestampOffset,

@@ -44,7 +44,13 @@ struct KeyState<'a> {
 }
 
 /// Applies one table's operations, in order.
-pub async fn apply_table(tx: &mut Tx, dialect: Dialect, info: &TableInfo, ops: &[TableOp], mode: InsertMode) -> Result<TableStats, SinkError> {
+pub async fn apply_table(
+    tx: &mut Tx,
+    dialect: Dialect,
+    info: &TableInfo,
+    ops: &[TableOp],
+    mode: InsertMode,
+) -> Result<TableStats, SinkError> {
     let mut stats = TableStats::default();
     let label = info.name.label();
     // Segments between truncates are compacted independently.
@@ -52,17 +58,38 @@ pub async fn apply_table(tx: &mut Tx, dialect: Dialect, info: &TableInfo, ops: &
     for op in ops {
         match op {
             TableOp::Row(change) => segment.push(change),
-            TableOp::Truncate { coordinates, version } => {
+            TableOp::Truncate {
+                coordinates,
+                version,
+            } => {
                 apply_rows(tx, dialect, info, &segment, mode, &mut stats).await?;
                 segment.clear();
                 let stored = versions::load(tx, &label, &[]).await?;
-                if guard(version, None, stored.get(versions::TRUNCATE_KEY).map(|s| &s.version)) != Outcome::Apply {
+                if guard(
+                    version,
+                    None,
+                    stored.get(versions::TRUNCATE_KEY).map(|s| &s.version),
+                ) != Outcome::Apply
+                {
                     stats.skip(SkipReason::BeforeTruncate);
                     continue;
                 }
-                tx.execute(&sql::truncate(dialect, &info.name), &[]).await.map_err(|e| SinkError::db(e, coordinates))?;
+                tx.execute(&sql::truncate(dialect, &info.name), &[])
+                    .await
+                    .map_err(|e| SinkError::db(e, coordinates))?;
                 versions::clear(tx, &label).await?;
-                versions::store(tx, &label, &[(versions::TRUNCATE_KEY.into(), StoredVersion { version: *version, deleted: true })]).await?;
+                versions::store(
+                    tx,
+                    &label,
+                    &[(
+                        versions::TRUNCATE_KEY.into(),
+                        StoredVersion {
+                            version: *version,
+                            deleted: true,
+                        },
+                    )],
+                )
+                .await?;
                 stats.truncated += 1;
             }
         }
@@ -71,24 +98,54 @@ pub async fn apply_table(tx: &mut Tx, dialect: Dialect, info: &TableInfo, ops: &
     Ok(stats)
 }
 
-fn key_text(info: &TableInfo, key: &[Field], dialect: Dialect, change: &RowChange) -> Result<String, SinkError> {
+fn key_text(
+    info: &TableInfo,
+    key: &[Field],
+    dialect: Dialect,
+    change: &RowChange,
+) -> Result<String, SinkError> {
     let mut parts = Vec::with_capacity(key.len());
     for field in key {
-        let column = info.column(&field.name).ok_or_else(|| SinkError::record(change, format!("key column {:?} missing in {}", field.name, info.name.label())))?;
-        let rendered = text(&field.value, &column.kind, dialect).map_err(|e| SinkError::record(change, format!("key column {}: {e}", field.name)))?;
+        let column = info.column(&field.name).ok_or_else(|| {
+            SinkError::record(
+                change,
+                format!(
+                    "key column {:?} missing in {}",
+                    field.name,
+                    info.name.label()
+                ),
+            )
+        })?;
+        let rendered = text(&field.value, &column.kind, dialect)
+            .map_err(|e| SinkError::record(change, format!("key column {}: {e}", field.name)))?;
         parts.push(serde_json::Value::from(rendered));
     }
     Ok(serde_json::Value::Array(parts).to_string())
 }
 
-async fn apply_rows(tx: &mut Tx, dialect: Dialect, info: &TableInfo, changes: &[&RowChange], mode: InsertMode, stats: &mut TableStats) -> Result<(), SinkError> {
+async fn apply_rows(
+    tx: &mut Tx,
+    dialect: Dialect,
+    info: &TableInfo,
+    changes: &[&RowChange],
+    mode: InsertMode,
+    stats: &mut TableStats,
+) -> Result<(), SinkError> {
     if changes.is_empty() {
         return Ok(());
     }
     if mode == InsertMode::Insert || info.key.is_empty() {
         // Append-only: every change is its own row; there is no key to guard.
         let rows: Vec<&RowChange> = changes.iter().copied().filter(|c| !c.delete).collect();
-        write_groups(tx, dialect, info, rows.iter().map(|c| (*c, c.values.clone())).collect(), WriteKind::Insert, mode).await?;
+        write_groups(
+            tx,
+            dialect,
+            info,
+            rows.iter().map(|c| (*c, c.values.clone())).collect(),
+            WriteKind::Insert,
+            mode,
+        )
+        .await?;
         stats.inserted += rows.len() as u64;
         return Ok(());
     }
@@ -107,14 +164,22 @@ async fn apply_rows(tx: &mut Tx, dialect: Dialect, info: &TableInfo, changes: &[
     for (key_text, change) in keyed {
         let slot = *index.entry(key_text.clone()).or_insert_with(|| {
             let prior = stored.get(&key_text).copied();
-            states.push(KeyState { key_text, version: prior, existed: prior.is_some_and(|p| !p.deleted), applied: None });
+            states.push(KeyState {
+                key_text,
+                version: prior,
+                existed: prior.is_some_and(|p| !p.deleted),
+                applied: None,
+            });
             states.len() - 1
         });
         let state = &mut states[slot];
         match guard(&change.version, state.version.as_ref(), truncated.as_ref()) {
             Outcome::Drop(reason) => stats.skip(reason),
             Outcome::Apply => {
-                state.version = Some(StoredVersion { version: change.version, deleted: change.delete });
+                state.version = Some(StoredVersion {
+                    version: change.version,
+                    deleted: change.delete,
+                });
                 let values = if change.delete {
                     Vec::new()
                 } else {
@@ -125,18 +190,33 @@ async fn apply_rows(tx: &mut Tx, dialect: Dialect, info: &TableInfo, changes: &[
         }
     }
     let applied: Vec<&KeyState> = states.iter().filter(|s| s.applied.is_some()).collect();
-    let deletes: Vec<&RowChange> = applied.iter().filter_map(|s| s.applied.as_ref().filter(|(c, _)| c.delete).map(|(c, _)| *c)).collect();
+    let deletes: Vec<&RowChange> = applied
+        .iter()
+        .filter_map(|s| {
+            s.applied
+                .as_ref()
+                .filter(|(c, _)| c.delete)
+                .map(|(c, _)| *c)
+        })
+        .collect();
     delete_keys(tx, dialect, info, &deletes).await?;
     stats.deleted += deletes.len() as u64;
     let mut rows = Vec::new();
     for s in &applied {
         if let Some((change, values)) = s.applied.as_ref().filter(|(c, _)| !c.delete) {
-            if s.existed { stats.updated += 1 } else { stats.inserted += 1 }
+            if s.existed {
+                stats.updated += 1
+            } else {
+                stats.inserted += 1
+            }
             rows.push((*change, values.clone()));
         }
     }
     write_groups(tx, dialect, info, rows, WriteKind::Upsert, mode).await?;
-    let entries: Vec<(String, StoredVersion)> = applied.iter().filter_map(|s| Some((s.key_text.clone(), s.version?))).collect();
+    let entries: Vec<(String, StoredVersion)> = applied
+        .iter()
+        .filter_map(|s| Some((s.key_text.clone(), s.version?)))
+        .collect();
     versions::store(tx, &label, &entries).await?;
     Ok(())
 }
@@ -148,14 +228,21 @@ fn merge(previous: Option<Vec<Field>>, next: &[Field]) -> Vec<Field> {
         return next.to_vec();
     };
     next.iter()
-        .map(|field| match (&field.value, previous.iter().find(|p| p.name == field.name)) {
-            (Value::Unavailable, Some(earlier)) => earlier.clone(),
-            _ => field.clone(),
-        })
+        .map(
+            |field| match (&field.value, previous.iter().find(|p| p.name == field.name)) {
+                (Value::Unavailable, Some(earlier)) => earlier.clone(),
+                _ => field.clone(),
+            },
+        )
         .collect()
 }
 
-async fn delete_keys(tx: &mut Tx, dialect: Dialect, info: &TableInfo, keys: &[&RowChange]) -> Result<(), SinkError> {
+async fn delete_keys(
+    tx: &mut Tx,
+    dialect: Dialect,
+    info: &TableInfo,
+    keys: &[&RowChange],
+) -> Result<(), SinkError> {
     let Some(any) = keys.first().copied() else {
         return Ok(());
     };
@@ -165,17 +252,29 @@ async fn delete_keys(tx: &mut Tx, dialect: Dialect, info: &TableInfo, keys: &[&R
         Dialect::Sqlite => (SQLITE_MAX_PARAMS / key_columns.len().max(1)).max(1),
     };
     for chunk in keys.chunks(per_chunk) {
-        let statement = sql::delete(dialect, &info.name, &key_columns, chunk.len()).map_err(|e| SinkError::record(any, e.to_string()))?;
+        let statement = sql::delete(dialect, &info.name, &key_columns, chunk.len())
+            .map_err(|e| SinkError::record(any, e.to_string()))?;
         let mut matrix: Vec<Vec<Param>> = Vec::new();
         for change in chunk {
             let mut row = Vec::new();
             for column in &key_columns {
-                let field = change.key.iter().find(|f| f.name == column.name).ok_or_else(|| SinkError::record(any, format!("key column {} missing", column.name)))?;
-                row.push(render(&field.value, &column.kind, dialect, &column.name).map_err(|e| SinkError::record(any, e.to_string()))?);
+                let field = change
+                    .key
+                    .iter()
+                    .find(|f| f.name == column.name)
+                    .ok_or_else(|| {
+                        SinkError::record(any, format!("key column {} missing", column.name))
+                    })?;
+                row.push(
+                    render(&field.value, &column.kind, dialect, &column.name)
+                        .map_err(|e| SinkError::record(any, e.to_string()))?,
+                );
             }
             matrix.push(row);
         }
-        tx.execute(&statement, &bind(dialect, matrix)).await.map_err(|e| SinkError::db(e, &any.coordinates))?;
+        tx.execute(&statement, &bind(dialect, matrix))
+            .await
+            .map_err(|e| SinkError::db(e, &any.coordinates))?;
     }
     Ok(())
 }
@@ -187,7 +286,8 @@ fn bind(dialect: Dialect, matrix: Vec<Vec<Param>>) -> Vec<Param> {
         Dialect::Sqlite => matrix.into_iter().flatten().collect(),
         Dialect::Postgres => {
             let width = matrix.first().map(Vec::len).unwrap_or(0);
-            let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(matrix.len()); width];
+            let mut columns: Vec<Vec<Option<String>>> =
+                vec![Vec::with_capacity(matrix.len()); width];
             for row in matrix {
                 for (i, param) in row.into_iter().enumerate() {
                     columns[i].push(match param {
@@ -205,19 +305,40 @@ fn bind(dialect: Dialect, matrix: Vec<Vec<Param>>) -> Vec<Param> {
 
 /// Writes rows, grouped by the set of columns they carry (rows with TOAST placeholders leave
 /// those columns out, so the target keeps its values).
-async fn write_groups(tx: &mut Tx, dialect: Dialect, info: &TableInfo, rows: Vec<(&RowChange, Vec<Field>)>, kind: WriteKind, mode: InsertMode) -> Result<(), SinkError> {
+async fn write_groups(
+    tx: &mut Tx,
+    dialect: Dialect,
+    info: &TableInfo,
+    rows: Vec<(&RowChange, Vec<Field>)>,
+    kind: WriteKind,
+    mode: InsertMode,
+) -> Result<(), SinkError> {
     let mut groups: BTreeMap<Vec<String>, Vec<(&RowChange, Vec<Field>)>> = BTreeMap::new();
     for (change, fields) in rows {
-        let present: Vec<Field> = fields.into_iter().filter(|f| f.value != Value::Unavailable).collect();
+        let present: Vec<Field> = fields
+            .into_iter()
+            .filter(|f| f.value != Value::Unavailable)
+            .collect();
         let mut names: Vec<String> = present.iter().map(|f| f.name.clone()).collect();
         names.sort();
         groups.entry(names).or_default().push((change, present));
     }
     for (names, rows) in groups {
-        let columns: Vec<_> = info.columns.iter().filter(|c| names.contains(&c.name)).collect();
+        let columns: Vec<_> = info
+            .columns
+            .iter()
+            .filter(|c| names.contains(&c.name))
+            .collect();
         if columns.len() != names.len() {
-            let missing = names.iter().find(|n| info.column(n).is_none()).cloned().unwrap_or_default();
-            return Err(SinkError::record(rows[0].0, format!("table {} has no column {missing:?}", info.name.label())));
+            let missing = names
+                .iter()
+                .find(|n| info.column(n).is_none())
+                .cloned()
+                .unwrap_or_default();
+            return Err(SinkError::record(
+                rows[0].0,
+                format!("table {} has no column {missing:?}", info.name.label()),
+            ));
         }
         let update_only = mode == InsertMode::Update;
         let per_chunk = match (dialect, update_only) {
@@ -236,12 +357,21 @@ async fn write_groups(tx: &mut Tx, dialect: Dialect, info: &TableInfo, rows: Vec
             for (change, fields) in chunk {
                 let mut row = Vec::with_capacity(columns.len());
                 for column in &columns {
-                    let value = fields.iter().find(|f| f.name == column.name).map(|f| &f.value).unwrap_or(&Value::Null);
-                    row.push(render(value, &column.kind, dialect, &column.name).map_err(|e| SinkError::record(change, e.to_string()))?);
+                    let value = fields
+                        .iter()
+                        .find(|f| f.name == column.name)
+                        .map(|f| &f.value)
+                        .unwrap_or(&Value::Null);
+                    row.push(
+                        render(value, &column.kind, dialect, &column.name)
+                            .map_err(|e| SinkError::record(change, e.to_string()))?,
+                    );
                 }
                 matrix.push(row);
             }
-            tx.execute(&statement, &bind(dialect, matrix)).await.map_err(|e| SinkError::db(e, &chunk[0].0.coordinates))?;
+            tx.execute(&statement, &bind(dialect, matrix))
+                .await
+                .map_err(|e| SinkError::db(e, &chunk[0].0.coordinates))?;
         }
     }
     Ok(())

@@ -32,7 +32,10 @@ pub async fn load(tx: &mut Tx, table: &TableName) -> Result<Option<TableInfo>, s
     let (columns, key) = match tx {
         Tx::Pg(_) => {
             let schema = table.schema.as_ref().map(|s| s.as_str().to_string());
-            let params = [Param::Text(schema), Param::Text(Some(table.name.as_str().to_string()))];
+            let params = [
+                Param::Text(schema),
+                Param::Text(Some(table.name.as_str().to_string())),
+            ];
             let rows = tx
                 .query(
                     "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), \
@@ -63,7 +66,11 @@ pub async fn load(tx: &mut Tx, table: &TableName) -> Result<Option<TableInfo>, s
     if columns.is_empty() {
         return Ok(None);
     }
-    Ok(Some(TableInfo { name: table.clone(), columns, key }))
+    Ok(Some(TableInfo {
+        name: table.clone(),
+        columns,
+        key,
+    }))
 }
 
 fn split(rows: Vec<Vec<Option<String>>>) -> (Vec<TargetColumn>, Vec<String>) {
@@ -79,7 +86,11 @@ fn split(rows: Vec<Vec<Option<String>>>) -> (Vec<TargetColumn>, Vec<String>) {
         columns.push(TargetColumn {
             name,
             kind: parse_target_type(&sql_type),
-            sql_type: if sql_type.is_empty() { "TEXT".into() } else { sql_type },
+            sql_type: if sql_type.is_empty() {
+                "TEXT".into()
+            } else {
+                sql_type
+            },
             not_null: cell(2) == "t",
         });
     }
@@ -100,7 +111,11 @@ pub struct WantedColumn {
 impl WantedColumn {
     /// From an event field.
     pub fn from_field(name: String, field: &Field) -> Self {
-        WantedColumn { name, column_type: field.column_type.clone(), optional: field.optional }
+        WantedColumn {
+            name,
+            column_type: field.column_type.clone(),
+            optional: field.optional,
+        }
     }
 }
 
@@ -134,11 +149,19 @@ pub enum EvolveError {
     Db(#[from] sqlx::Error),
 }
 
-fn column_def(table: &TableName, wanted: &WantedColumn, dialect: Dialect, is_key: bool) -> Result<ColumnDef, EvolveError> {
-    let column_type = wanted.column_type.as_ref().ok_or_else(|| EvolveError::NoSchema {
-        table: table.label(),
-        column: wanted.name.clone(),
-    })?;
+fn column_def(
+    table: &TableName,
+    wanted: &WantedColumn,
+    dialect: Dialect,
+    is_key: bool,
+) -> Result<ColumnDef, EvolveError> {
+    let column_type = wanted
+        .column_type
+        .as_ref()
+        .ok_or_else(|| EvolveError::NoSchema {
+            table: table.label(),
+            column: wanted.name.clone(),
+        })?;
     Ok(ColumnDef {
         name: Ident::new(&wanted.name, dialect)?,
         sql_type: ddl_type(column_type, dialect),
@@ -163,25 +186,39 @@ pub async fn evolve(
                 .iter()
                 .map(|w| column_def(table, w, dialect, key.contains(&w.name)))
                 .collect::<Result<_, _>>()?;
-            let key_idents: Vec<Ident> = key.iter().map(|k| Ident::new(k, dialect)).collect::<Result<_, _>>()?;
-            tx.execute(&sql::create_table(table, &defs, &key_idents), &[]).await?;
+            let key_idents: Vec<Ident> = key
+                .iter()
+                .map(|k| Ident::new(k, dialect))
+                .collect::<Result<_, _>>()?;
+            tx.execute(&sql::create_table(table, &defs, &key_idents), &[])
+                .await?;
             tracing::info!(table = %table.label(), columns = defs.len(), "created target table");
-            load(tx, table).await?.ok_or_else(|| EvolveError::MissingTable(table.label()))
+            load(tx, table)
+                .await?
+                .ok_or_else(|| EvolveError::MissingTable(table.label()))
         }
         Some(info) => {
-            let missing: Vec<&WantedColumn> = wanted.iter().filter(|w| info.column(&w.name).is_none()).collect();
+            let missing: Vec<&WantedColumn> = wanted
+                .iter()
+                .filter(|w| info.column(&w.name).is_none())
+                .collect();
             if missing.is_empty() {
                 return Ok(info);
             }
             if !allowed {
-                return Err(EvolveError::MissingColumn { table: table.label(), column: missing[0].name.clone() });
+                return Err(EvolveError::MissingColumn {
+                    table: table.label(),
+                    column: missing[0].name.clone(),
+                });
             }
             for w in missing {
                 let def = column_def(table, w, dialect, false)?;
                 tx.execute(&sql::add_column(table, &def), &[]).await?;
                 tracing::info!(table = %table.label(), column = %w.name, sql_type = %def.sql_type, "added target column");
             }
-            load(tx, table).await?.ok_or_else(|| EvolveError::MissingTable(table.label()))
+            load(tx, table)
+                .await?
+                .ok_or_else(|| EvolveError::MissingTable(table.label()))
         }
     }
 }

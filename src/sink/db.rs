@@ -31,7 +31,11 @@ pub enum Tx {
 
 impl Db {
     /// Connects (lazily: the first use opens the connection, so `validate` can report it).
-    pub async fn connect(url: &TargetUrl, username: Option<&str>, password: Option<&Secret>) -> Result<Db, sqlx::Error> {
+    pub async fn connect(
+        url: &TargetUrl,
+        username: Option<&str>,
+        password: Option<&Secret>,
+    ) -> Result<Db, sqlx::Error> {
         match url.dialect {
             Dialect::Postgres => {
                 let mut options = PgConnectOptions::from_str(&url.url)?;
@@ -55,7 +59,10 @@ impl Db {
                     .busy_timeout(Duration::from_secs(30));
                 // One writer: SQLite serialises writers anyway, and one connection keeps
                 // BEGIN IMMEDIATE semantics simple.
-                let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await?;
                 Ok(Db::Lite(pool))
             }
         }
@@ -86,7 +93,11 @@ impl Db {
     }
 
     /// Runs a query outside a transaction, returning text cells.
-    pub async fn query(&self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
         let mut tx = self.begin().await?;
         let rows = tx.query(sql, params).await?;
         tx.commit().await?;
@@ -124,7 +135,9 @@ fn bind_lite<'q>(mut q: LiteQuery<'q>, params: &[Param]) -> Result<LiteQuery<'q>
             Param::Blob(v) => q.bind(v.clone()),
             Param::Int(v) => q.bind(*v),
             Param::TextArray(_) => {
-                return Err(sqlx::Error::Protocol("array parameters are PostgreSQL-only".into()))
+                return Err(sqlx::Error::Protocol(
+                    "array parameters are PostgreSQL-only".into(),
+                ))
             }
         };
     }
@@ -135,21 +148,47 @@ impl Tx {
     /// Executes a statement; returns rows affected.
     pub async fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, sqlx::Error> {
         Ok(match self {
-            Tx::Pg(tx) => bind_pg(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
-            Tx::Lite(tx) => bind_lite(sqlx::query(sql), params)?.execute(&mut **tx).await?.rows_affected(),
+            Tx::Pg(tx) => bind_pg(sqlx::query(sql), params)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            Tx::Lite(tx) => bind_lite(sqlx::query(sql), params)?
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
         })
     }
 
     /// Runs a query; every selected column must be text (cast it in the SQL).
-    pub async fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+    pub async fn query(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
         match self {
             Tx::Pg(tx) => {
-                let rows = bind_pg(sqlx::query(sql), params).fetch_all(&mut **tx).await?;
-                rows.iter().map(|r| (0..r.len()).map(|i| r.try_get::<Option<String>, _>(i)).collect()).collect()
+                let rows = bind_pg(sqlx::query(sql), params)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| r.try_get::<Option<String>, _>(i))
+                            .collect()
+                    })
+                    .collect()
             }
             Tx::Lite(tx) => {
-                let rows = bind_lite(sqlx::query(sql), params)?.fetch_all(&mut **tx).await?;
-                rows.iter().map(|r| (0..r.len()).map(|i| r.try_get::<Option<String>, _>(i)).collect()).collect()
+                let rows = bind_lite(sqlx::query(sql), params)?
+                    .fetch_all(&mut **tx)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| r.try_get::<Option<String>, _>(i))
+                            .collect()
+                    })
+                    .collect()
             }
         }
     }
@@ -170,4 +209,3 @@ impl Tx {
         }
     }
 }
-

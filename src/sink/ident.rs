@@ -131,7 +131,10 @@ mod tests {
 
     #[test]
     fn unsafe_names_are_refused_with_a_reason() {
-        assert_eq!(Ident::new("", Dialect::Sqlite).unwrap_err().reason, "empty name");
+        assert_eq!(
+            Ident::new("", Dialect::Sqlite).unwrap_err().reason,
+            "empty name"
+        );
         assert!(Ident::new("a\0b", Dialect::Postgres).is_err());
         let long = "x".repeat(64);
         assert!(Ident::new(&long, Dialect::Postgres).is_err());

@@ -55,7 +55,10 @@ pub enum SinkError {
 
 impl SinkError {
     fn record(change: &plan::RowChange, reason: String) -> Self {
-        SinkError::Record { coordinates: change.coordinates.clone(), reason }
+        SinkError::Record {
+            coordinates: change.coordinates.clone(),
+            reason,
+        }
     }
 
     /// Classifies a database error from a statement of the batch.
@@ -63,7 +66,10 @@ impl SinkError {
         if is_transient(&error) {
             SinkError::Transient(error)
         } else {
-            SinkError::Permanent { coordinates: coordinates.clone(), source: error }
+            SinkError::Permanent {
+                coordinates: coordinates.clone(),
+                source: error,
+            }
         }
     }
 
@@ -79,7 +85,11 @@ impl From<sqlx::Error> for SinkError {
             SinkError::Transient(error)
         } else {
             SinkError::Permanent {
-                coordinates: Coordinates { topic: String::new(), partition: -1, offset: -1 },
+                coordinates: Coordinates {
+                    topic: String::new(),
+                    partition: -1,
+                    offset: -1,
+                },
                 source: error,
             }
         }
@@ -100,7 +110,10 @@ impl From<CheckpointError> for SinkError {
 /// SQLite BUSY/LOCKED, and I/O or pool errors are transient; the rest are permanent.
 pub fn is_transient(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
             ["08", "40", "53", "57"].iter().any(|class| code.starts_with(class))
@@ -134,7 +147,12 @@ pub struct Sink {
 impl Sink {
     /// Opens the target and creates the internal tables.
     pub async fn open(config: &ConnectorConfig) -> Result<Self, sqlx::Error> {
-        let db = Db::connect(&config.target, config.username.as_deref(), config.password.as_ref()).await?;
+        let db = Db::connect(
+            &config.target,
+            config.username.as_deref(),
+            config.password.as_ref(),
+        )
+        .await?;
         checkpoint::schema::ensure(&db).await?;
         Ok(Sink {
             db,
@@ -153,23 +171,38 @@ impl Sink {
     }
 
     /// Plans every change; a change that cannot be planned is a bad record.
-    fn plan(&self, events: &[ChangeEvent], stats: &mut BatchStats) -> Result<Vec<(TableName, Vec<TableOp>)>, SinkError> {
+    fn plan(
+        &self,
+        events: &[ChangeEvent],
+        stats: &mut BatchStats,
+    ) -> Result<Vec<(TableName, Vec<TableOp>)>, SinkError> {
         let mut order: Vec<(TableName, Vec<TableOp>)> = Vec::new();
         for event in events {
             match self.planner.plan(event) {
                 Ok(Planned::Skip(reason)) => *stats.skipped.entry(reason.label()).or_default() += 1,
-                Ok(Planned::Write(table, op)) => match order.iter_mut().find(|(t, _)| *t == table) {
-                    Some((_, ops)) => ops.push(op),
-                    None => order.push((table, vec![op])),
-                },
-                Err(e) => return Err(SinkError::Record { coordinates: event.coordinates.clone(), reason: e.to_string() }),
+                Ok(Planned::Write(table, op)) => {
+                    match order.iter_mut().find(|(t, _)| *t == table) {
+                        Some((_, ops)) => ops.push(op),
+                        None => order.push((table, vec![op])),
+                    }
+                }
+                Err(e) => {
+                    return Err(SinkError::Record {
+                        coordinates: event.coordinates.clone(),
+                        reason: e.to_string(),
+                    })
+                }
             }
         }
         Ok(order)
     }
 
     /// Applies a batch and its checkpoint positions in one transaction.
-    pub async fn apply_batch(&mut self, events: &[ChangeEvent], positions: &[Position]) -> Result<BatchStats, SinkError> {
+    pub async fn apply_batch(
+        &mut self,
+        events: &[ChangeEvent],
+        positions: &[Position],
+    ) -> Result<BatchStats, SinkError> {
         let mut stats = BatchStats::default();
         let planned = self.plan(events, &mut stats)?;
         let mut tx = self.db.begin().await?;
@@ -189,7 +222,12 @@ impl Sink {
         }
     }
 
-    async fn apply_tables(&mut self, tx: &mut db::Tx, planned: &[(TableName, Vec<TableOp>)], stats: &mut BatchStats) -> Result<(), SinkError> {
+    async fn apply_tables(
+        &mut self,
+        tx: &mut db::Tx,
+        planned: &[(TableName, Vec<TableOp>)],
+        stats: &mut BatchStats,
+    ) -> Result<(), SinkError> {
         let dialect = self.db.dialect();
         for (table, ops) in planned {
             let info = self.table_for(tx, table, ops).await?;
@@ -207,7 +245,12 @@ impl Sink {
     }
 
     /// The table, created or evolved so every column the ops write exists.
-    async fn table_for(&mut self, tx: &mut db::Tx, table: &TableName, ops: &[TableOp]) -> Result<TableInfo, SinkError> {
+    async fn table_for(
+        &mut self,
+        tx: &mut db::Tx,
+        table: &TableName,
+        ops: &[TableOp],
+    ) -> Result<TableInfo, SinkError> {
         let mut wanted: Vec<WantedColumn> = Vec::new();
         let mut key: Vec<String> = Vec::new();
         let mut first = None;
@@ -235,15 +278,27 @@ impl Sink {
             _ => None,
         });
         let existing = catalog::load(tx, table).await?;
-        let info = catalog::evolve(tx, self.db.dialect(), table, existing, &wanted, &key, self.evolution == SchemaEvolution::Basic)
-            .await
-            .map_err(|e| match e {
-                catalog::EvolveError::Db(db) => SinkError::from(db),
-                other => SinkError::Record {
-                    coordinates: coordinates.clone().unwrap_or(Coordinates { topic: String::new(), partition: -1, offset: -1 }),
-                    reason: other.to_string(),
-                },
-            })?;
+        let info = catalog::evolve(
+            tx,
+            self.db.dialect(),
+            table,
+            existing,
+            &wanted,
+            &key,
+            self.evolution == SchemaEvolution::Basic,
+        )
+        .await
+        .map_err(|e| match e {
+            catalog::EvolveError::Db(db) => SinkError::from(db),
+            other => SinkError::Record {
+                coordinates: coordinates.clone().unwrap_or(Coordinates {
+                    topic: String::new(),
+                    partition: -1,
+                    offset: -1,
+                }),
+                reason: other.to_string(),
+            },
+        })?;
         self.tables.insert(table.clone(), info.clone());
         Ok(info)
     }

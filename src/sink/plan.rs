@@ -98,15 +98,22 @@ impl Planner {
     }
 
     fn keep(&self, topic: &str, column: &str) -> bool {
-        let listed = |list: &[String]| list.iter().any(|f| f == column || f == &format!("{topic}:{column}"));
-        (self.field_include.is_empty() || listed(&self.field_include)) && !listed(&self.field_exclude)
+        let listed = |list: &[String]| {
+            list.iter()
+                .any(|f| f == column || f == &format!("{topic}:{column}"))
+        };
+        (self.field_include.is_empty() || listed(&self.field_include))
+            && !listed(&self.field_exclude)
     }
 
     fn fields(&self, topic: &str, row: &Row) -> Vec<Field> {
         row.fields
             .iter()
             .filter(|f| self.keep(topic, &f.name))
-            .map(|f| Field { name: self.fold(&f.name), ..f.clone() })
+            .map(|f| Field {
+                name: self.fold(&f.name),
+                ..f.clone()
+            })
             .collect()
     }
 
@@ -119,33 +126,62 @@ impl Planner {
             if !self.truncate_enabled {
                 return Ok(Planned::Skip(SkipReason::TruncateDisabled));
             }
-            return Ok(Planned::Write(table, TableOp::Truncate { coordinates, version }));
+            return Ok(Planned::Write(
+                table,
+                TableOp::Truncate {
+                    coordinates,
+                    version,
+                },
+            ));
         }
         let topic = &event.coordinates.topic;
         let delete = event.op == Op::Delete;
         if delete && !self.delete_enabled {
             return Ok(Planned::Skip(SkipReason::DeleteDisabled));
         }
-        let image = if delete { event.before.as_ref() } else { event.after.as_ref() };
-        let mut values = if delete { Vec::new() } else { image.map(|r| self.fields(topic, r)).unwrap_or_default() };
+        let image = if delete {
+            event.before.as_ref()
+        } else {
+            event.after.as_ref()
+        };
+        let mut values = if delete {
+            Vec::new()
+        } else {
+            image.map(|r| self.fields(topic, r)).unwrap_or_default()
+        };
         let key = match self.primary_key_mode {
             PrimaryKeyMode::None => Vec::new(),
             PrimaryKeyMode::RecordKey => {
-                let key: Vec<Field> = event.key.fields.iter().map(|f| Field { name: self.fold(&f.name), ..f.clone() }).collect();
+                let key: Vec<Field> = event
+                    .key
+                    .fields
+                    .iter()
+                    .map(|f| Field {
+                        name: self.fold(&f.name),
+                        ..f.clone()
+                    })
+                    .collect();
                 if key.is_empty() {
                     return Err(PlanError::NoKey("the record key is null or empty".into()));
                 }
                 key
             }
             PrimaryKeyMode::RecordValue => {
-                let source = image.or(event.before.as_ref()).ok_or_else(|| PlanError::NoKey("no row image".into()))?;
+                let source = image
+                    .or(event.before.as_ref())
+                    .ok_or_else(|| PlanError::NoKey("no row image".into()))?;
                 self.primary_key_fields
                     .iter()
                     .map(|name| {
                         source
                             .get(name)
-                            .map(|f| Field { name: self.fold(&f.name), ..f.clone() })
-                            .ok_or_else(|| PlanError::NoKey(format!("primary key field {name:?} is missing")))
+                            .map(|f| Field {
+                                name: self.fold(&f.name),
+                                ..f.clone()
+                            })
+                            .ok_or_else(|| {
+                                PlanError::NoKey(format!("primary key field {name:?} is missing"))
+                            })
                     })
                     .collect::<Result<_, _>>()?
             }
@@ -161,16 +197,39 @@ impl Planner {
                 }
             }
         }
-        Ok(Planned::Write(table, TableOp::Row(RowChange { coordinates, op: event.op, key, values, delete, version })))
+        Ok(Planned::Write(
+            table,
+            TableOp::Row(RowChange {
+                coordinates,
+                op: event.op,
+                key,
+                values,
+                delete,
+                version,
+            }),
+        ))
     }
 }
 
 fn kafka_key(c: &Coordinates) -> Vec<Field> {
     use crate::event::ColumnType as T;
-    let field = |name: &str, value: Value, t: T| Field { name: name.into(), value, column_type: Some(t), optional: false };
+    let field = |name: &str, value: Value, t: T| Field {
+        name: name.into(),
+        value,
+        column_type: Some(t),
+        optional: false,
+    };
     vec![
-        field("__connect_topic", Value::Text(c.topic.clone()), T::Text { max_len: None }),
-        field("__connect_partition", Value::Int(c.partition as i64), T::Int32),
+        field(
+            "__connect_topic",
+            Value::Text(c.topic.clone()),
+            T::Text { max_len: None },
+        ),
+        field(
+            "__connect_partition",
+            Value::Int(c.partition as i64),
+            T::Int32,
+        ),
         field("__connect_offset", Value::Int(c.offset), T::Int64),
     ]
 }

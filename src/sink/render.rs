@@ -35,7 +35,12 @@ pub struct RenderError {
 
 /// Converts a value for a column of type `target`. `Value::Unavailable` must be filtered out
 /// before (it is never written).
-pub fn render(value: &Value, target: &TargetType, dialect: Dialect, column: &str) -> Result<Param, RenderError> {
+pub fn render(
+    value: &Value,
+    target: &TargetType,
+    dialect: Dialect,
+    column: &str,
+) -> Result<Param, RenderError> {
     let fail = |reason: String| RenderError {
         column: column.to_string(),
         reason,
@@ -44,18 +49,28 @@ pub fn render(value: &Value, target: &TargetType, dialect: Dialect, column: &str
         return match value {
             Value::Null => Ok(Param::Blob(None)),
             Value::Bytes(b) => Ok(Param::Blob(Some(b.clone()))),
-            Value::Untyped(serde_json::Value::String(s)) => base64::engine::general_purpose::STANDARD
-                .decode(s)
-                .map(|b| Param::Blob(Some(b)))
-                .map_err(|e| fail(format!("invalid base64: {e}"))),
-            other => Ok(Param::Blob(text(other, target, dialect).map_err(fail)?.map(String::into_bytes))),
+            Value::Untyped(serde_json::Value::String(s)) => {
+                base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .map(|b| Param::Blob(Some(b)))
+                    .map_err(|e| fail(format!("invalid base64: {e}")))
+            }
+            other => Ok(Param::Blob(
+                text(other, target, dialect)
+                    .map_err(fail)?
+                    .map(String::into_bytes),
+            )),
         };
     }
     text(value, target, dialect).map(Param::Text).map_err(fail)
 }
 
 /// The text form of a value for the target type; `None` is SQL NULL.
-pub fn text(value: &Value, target: &TargetType, dialect: Dialect) -> Result<Option<String>, String> {
+pub fn text(
+    value: &Value,
+    target: &TargetType,
+    dialect: Dialect,
+) -> Result<Option<String>, String> {
     let rendered = match value {
         Value::Null => return Ok(None),
         Value::Unavailable => return Err("the TOAST placeholder cannot be written".into()),
@@ -69,7 +84,13 @@ pub fn text(value: &Value, target: &TargetType, dialect: Dialect) -> Result<Opti
             _ => i.to_string(),
         },
         Value::Float(f) => float_text(*f),
-        Value::Decimal(s) | Value::Text(s) | Value::TimeTz(s) | Value::TimestampTz(s) | Value::Json(s) | Value::Uuid(s) | Value::Bits(s) => s.clone(),
+        Value::Decimal(s)
+        | Value::Text(s)
+        | Value::TimeTz(s)
+        | Value::TimestampTz(s)
+        | Value::Json(s)
+        | Value::Uuid(s)
+        | Value::Bits(s) => s.clone(),
         Value::Bytes(b) => bytes_text(b, dialect),
         Value::Date(d) => date_text(*d),
         Value::Time(t) => t.format("%H:%M:%S%.f").to_string(),
@@ -84,7 +105,11 @@ fn float_text(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {
-        if f > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+        if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
     } else {
         format!("{f:?}")
     }
@@ -103,7 +128,12 @@ fn date_text(date: NaiveDate) -> String {
     if date.year() > 0 {
         date.format("%Y-%m-%d").to_string()
     } else {
-        format!("{:04}-{:02}-{:02} BC", 1 - date.year(), date.month(), date.day())
+        format!(
+            "{:04}-{:02}-{:02} BC",
+            1 - date.year(),
+            date.month(),
+            date.day()
+        )
     }
 }
 
@@ -113,7 +143,12 @@ fn timestamp_text(ts: NaiveDateTime) -> String {
     if date.year() > 0 {
         format!("{} {time}", date.format("%Y-%m-%d"))
     } else {
-        format!("{:04}-{:02}-{:02} {time} BC", 1 - date.year(), date.month(), date.day())
+        format!(
+            "{:04}-{:02}-{:02} {time} BC",
+            1 - date.year(),
+            date.month(),
+            date.day()
+        )
     }
 }
 
@@ -140,7 +175,10 @@ fn array_text(items: &[Value], target: &TargetType, dialect: Dialect) -> Result<
         Dialect::Sqlite => serde_json::Value::Array(
             parts
                 .into_iter()
-                .map(|p| p.map(serde_json::Value::String).unwrap_or(serde_json::Value::Null))
+                .map(|p| {
+                    p.map(serde_json::Value::String)
+                        .unwrap_or(serde_json::Value::Null)
+                })
                 .collect(),
         )
         .to_string(),
@@ -150,7 +188,11 @@ fn array_text(items: &[Value], target: &TargetType, dialect: Dialect) -> Result<
 /// Converts a schemaless JSON value by what the target column holds, reading Debezium's
 /// encodings: dates as epoch days, times and timestamps as epoch units (adaptive precision:
 /// milliseconds for precision 0-3, microseconds above), bytes as base64.
-fn untyped(json: &serde_json::Value, target: &TargetType, dialect: Dialect) -> Result<Option<String>, String> {
+fn untyped(
+    json: &serde_json::Value,
+    target: &TargetType,
+    dialect: Dialect,
+) -> Result<Option<String>, String> {
     use serde_json::Value as J;
     let typed = match (json, target) {
         (J::Null, _) => return Ok(None),
@@ -160,8 +202,16 @@ fn untyped(json: &serde_json::Value, target: &TargetType, dialect: Dialect) -> R
         }
         (J::Number(n), TargetType::Timestamp { precision }) => {
             let raw = n.as_i64().ok_or("timestamp must be an integer")?;
-            let micros = if *precision <= 3 { raw.checked_mul(1000).ok_or("timestamp out of range")? } else { raw };
-            Value::Timestamp(DateTime::from_timestamp_micros(micros).ok_or("timestamp out of range")?.naive_utc())
+            let micros = if *precision <= 3 {
+                raw.checked_mul(1000).ok_or("timestamp out of range")?
+            } else {
+                raw
+            };
+            Value::Timestamp(
+                DateTime::from_timestamp_micros(micros)
+                    .ok_or("timestamp out of range")?
+                    .naive_utc(),
+            )
         }
         (J::Number(n), TargetType::Time { precision }) => {
             let raw = n.as_i64().ok_or("time must be an integer")?;
@@ -170,16 +220,28 @@ fn untyped(json: &serde_json::Value, target: &TargetType, dialect: Dialect) -> R
             Value::Time(time)
         }
         (J::String(s), TargetType::Bytes) => Value::Bytes(
-            base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| format!("invalid base64: {e}"))?,
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(|e| format!("invalid base64: {e}"))?,
         ),
         (J::String(s), TargetType::Numeric { scale: Some(scale) }) if !looks_numeric(s) => {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| format!("decimal is neither a number nor base64: {e}"))?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(|e| format!("decimal is neither a number nor base64: {e}"))?;
             Value::Decimal(crate::decode::from_unscaled_bytes(&bytes, *scale as i32)?)
         }
         (J::Object(map), TargetType::Numeric { .. }) => {
-            let scale = map.get("scale").and_then(J::as_u64).ok_or("variable-scale decimal without scale")?;
-            let value = map.get("value").and_then(J::as_str).ok_or("variable-scale decimal without value")?;
-            let bytes = base64::engine::general_purpose::STANDARD.decode(value).map_err(|e| format!("invalid base64: {e}"))?;
+            let scale = map
+                .get("scale")
+                .and_then(J::as_u64)
+                .ok_or("variable-scale decimal without scale")?;
+            let value = map
+                .get("value")
+                .and_then(J::as_str)
+                .ok_or("variable-scale decimal without value")?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(value)
+                .map_err(|e| format!("invalid base64: {e}"))?;
             Value::Decimal(crate::decode::from_unscaled_bytes(&bytes, scale as i32)?)
         }
         (J::Array(items), _) => Value::Array(items.iter().cloned().map(Value::Untyped).collect()),
@@ -215,12 +277,24 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
         assert_eq!(pg(Value::Date(d), TargetType::Date).unwrap(), "2024-03-01");
         let bc = NaiveDate::from_ymd_opt(0, 1, 1).unwrap();
-        assert_eq!(pg(Value::Date(bc), TargetType::Date).unwrap(), "0001-01-01 BC");
+        assert_eq!(
+            pg(Value::Date(bc), TargetType::Date).unwrap(),
+            "0001-01-01 BC"
+        );
         assert_eq!(pg(Value::Float(1.5), TargetType::Float).unwrap(), "1.5");
-        assert_eq!(pg(Value::Float(f64::NEG_INFINITY), TargetType::Float).unwrap(), "-Infinity");
-        assert_eq!(pg(Value::Bytes(vec![0, 255]), TargetType::Bytes).unwrap(), "\\x00ff");
+        assert_eq!(
+            pg(Value::Float(f64::NEG_INFINITY), TargetType::Float).unwrap(),
+            "-Infinity"
+        );
+        assert_eq!(
+            pg(Value::Bytes(vec![0, 255]), TargetType::Bytes).unwrap(),
+            "\\x00ff"
+        );
         let arr = Value::Array(vec![Value::Int(1), Value::Null, Value::Text("a\"b".into())]);
-        assert_eq!(pg(arr, TargetType::Array(Box::new(TargetType::Text))).unwrap(), "{\"1\",NULL,\"a\\\"b\"}");
+        assert_eq!(
+            pg(arr, TargetType::Array(Box::new(TargetType::Text))).unwrap(),
+            "{\"1\",NULL,\"a\\\"b\"}"
+        );
         assert_eq!(pg(Value::Null, TargetType::Int), None);
         assert!(text(&Value::Unavailable, &TargetType::Text, Dialect::Postgres).is_err());
     }
@@ -230,16 +304,50 @@ mod tests {
         let u = Value::Untyped;
         assert_eq!(pg(u(json!(19783)), TargetType::Date).unwrap(), "2024-03-01");
         assert_eq!(pg(u(json!(-1)), TargetType::Date).unwrap(), "1969-12-31");
-        assert_eq!(pg(u(json!(1_000)), TargetType::Timestamp { precision: 3 }).unwrap(), "1970-01-01 00:00:01");
-        assert_eq!(pg(u(json!(1_500_000)), TargetType::Timestamp { precision: 6 }).unwrap(), "1970-01-01 00:00:01.500");
+        assert_eq!(
+            pg(u(json!(1_000)), TargetType::Timestamp { precision: 3 }).unwrap(),
+            "1970-01-01 00:00:01"
+        );
+        assert_eq!(
+            pg(u(json!(1_500_000)), TargetType::Timestamp { precision: 6 }).unwrap(),
+            "1970-01-01 00:00:01.500"
+        );
         assert_eq!(pg(u(json!("AP8=")), TargetType::Bytes).unwrap(), "\\x00ff");
         // 12345 unscaled at scale 2 (bytes 0x30 0x39).
-        assert_eq!(pg(u(json!("MDk=")), TargetType::Numeric { scale: Some(2) }).unwrap(), "123.45");
-        assert_eq!(pg(u(json!({"scale": 1, "value": "MDk="})), TargetType::Numeric { scale: None }).unwrap(), "1234.5");
-        assert_eq!(pg(u(json!("12.5")), TargetType::Numeric { scale: Some(2) }).unwrap(), "12.5");
-        assert_eq!(pg(u(json!([1, 2])), TargetType::Array(Box::new(TargetType::Int))).unwrap(), "{\"1\",\"2\"}");
-        assert_eq!(pg(u(json!({"a": 1})), TargetType::Json).unwrap(), "{\"a\":1}");
-        assert!(text(&u(json!("not base64!")), &TargetType::Bytes, Dialect::Postgres).is_err());
+        assert_eq!(
+            pg(u(json!("MDk=")), TargetType::Numeric { scale: Some(2) }).unwrap(),
+            "123.45"
+        );
+        assert_eq!(
+            pg(
+                u(json!({"scale": 1, "value": "MDk="})),
+                TargetType::Numeric { scale: None }
+            )
+            .unwrap(),
+            "1234.5"
+        );
+        assert_eq!(
+            pg(u(json!("12.5")), TargetType::Numeric { scale: Some(2) }).unwrap(),
+            "12.5"
+        );
+        assert_eq!(
+            pg(
+                u(json!([1, 2])),
+                TargetType::Array(Box::new(TargetType::Int))
+            )
+            .unwrap(),
+            "{\"1\",\"2\"}"
+        );
+        assert_eq!(
+            pg(u(json!({"a": 1})), TargetType::Json).unwrap(),
+            "{\"a\":1}"
+        );
+        assert!(text(
+            &u(json!("not base64!")),
+            &TargetType::Bytes,
+            Dialect::Postgres
+        )
+        .is_err());
         let blob = render(&u(json!("AP8=")), &TargetType::Bytes, Dialect::Sqlite, "c").unwrap();
         assert_eq!(blob, Param::Blob(Some(vec![0, 255])));
     }

@@ -21,13 +21,18 @@ fn cast_list(columns: &[&TargetColumn]) -> String {
 }
 
 fn unnest(columns: &[&TargetColumn]) -> String {
-    let arrays: Vec<String> = (1..=columns.len()).map(|i| format!("${i}::text[]")).collect();
+    let arrays: Vec<String> = (1..=columns.len())
+        .map(|i| format!("${i}::text[]"))
+        .collect();
     let aliases: Vec<String> = (0..columns.len()).map(|i| format!("c{i}")).collect();
     format!("UNNEST({}) AS u({})", arrays.join(", "), aliases.join(", "))
 }
 
 fn names(columns: &[&TargetColumn], dialect: Dialect) -> Result<String, super::ident::IdentError> {
-    let quoted: Result<Vec<String>, _> = columns.iter().map(|c| Ident::new(&c.name, dialect).map(|i| i.quoted())).collect();
+    let quoted: Result<Vec<String>, _> = columns
+        .iter()
+        .map(|c| Ident::new(&c.name, dialect).map(|i| i.quoted()))
+        .collect();
     Ok(quoted?.join(", "))
 }
 
@@ -56,29 +61,52 @@ pub fn insert(
 ) -> Result<String, super::ident::IdentError> {
     let column_list = names(columns, dialect)?;
     let mut sql = match dialect {
-        Dialect::Postgres => format!("INSERT INTO {table} ({column_list}) SELECT {} FROM {}", cast_list(columns), unnest(columns)),
-        Dialect::Sqlite => format!("INSERT INTO {table} ({column_list}) VALUES {}", sqlite_values(columns.len(), rows)),
+        Dialect::Postgres => format!(
+            "INSERT INTO {table} ({column_list}) SELECT {} FROM {}",
+            cast_list(columns),
+            unnest(columns)
+        ),
+        Dialect::Sqlite => format!(
+            "INSERT INTO {table} ({column_list}) VALUES {}",
+            sqlite_values(columns.len(), rows)
+        ),
     };
     if kind == WriteKind::Upsert {
-        let key_idents: Result<Vec<Ident>, _> = key.iter().map(|k| Ident::new(k, dialect)).collect();
+        let key_idents: Result<Vec<Ident>, _> =
+            key.iter().map(|k| Ident::new(k, dialect)).collect();
         let key_idents = key_idents?;
         let key_list: Vec<String> = key_idents.iter().map(Ident::quoted).collect();
         let updates: Vec<String> = columns
             .iter()
             .filter(|c| !key.contains(&c.name))
-            .map(|c| Ident::new(&c.name, dialect).map(|i| format!("{} = excluded.{}", i.quoted(), i.quoted())))
+            .map(|c| {
+                Ident::new(&c.name, dialect)
+                    .map(|i| format!("{} = excluded.{}", i.quoted(), i.quoted()))
+            })
             .collect::<Result<_, _>>()?;
         if updates.is_empty() {
-            sql.push_str(&format!(" ON CONFLICT ({}) DO NOTHING", key_list.join(", ")));
+            sql.push_str(&format!(
+                " ON CONFLICT ({}) DO NOTHING",
+                key_list.join(", ")
+            ));
         } else {
-            sql.push_str(&format!(" ON CONFLICT ({}) DO UPDATE SET {}", key_list.join(", "), updates.join(", ")));
+            sql.push_str(&format!(
+                " ON CONFLICT ({}) DO UPDATE SET {}",
+                key_list.join(", "),
+                updates.join(", ")
+            ));
         }
     }
     Ok(sql)
 }
 
 /// UPDATE of existing rows by key (`insert.mode=update`); SQLite gets a one-row statement.
-pub fn update(dialect: Dialect, table: &TableName, columns: &[&TargetColumn], key: &[String]) -> Result<String, super::ident::IdentError> {
+pub fn update(
+    dialect: Dialect,
+    table: &TableName,
+    columns: &[&TargetColumn],
+    key: &[String],
+) -> Result<String, super::ident::IdentError> {
     let mut sets = Vec::new();
     let mut conds = Vec::new();
     for (i, c) in columns.iter().enumerate() {
@@ -88,21 +116,42 @@ pub fn update(dialect: Dialect, table: &TableName, columns: &[&TargetColumn], ke
             Dialect::Sqlite => format!("?{}", i + 1),
         };
         if key.contains(&c.name) {
-            let lhs = if dialect == Dialect::Postgres { format!("t.{name}") } else { name };
+            let lhs = if dialect == Dialect::Postgres {
+                format!("t.{name}")
+            } else {
+                name
+            };
             conds.push(format!("{lhs} = {value}"));
         } else {
             sets.push(format!("{name} = {value}"));
         }
     }
     Ok(match dialect {
-        Dialect::Postgres => format!("UPDATE {table} AS t SET {} FROM {} WHERE {}", sets.join(", "), unnest(columns), conds.join(" AND ")),
-        Dialect::Sqlite => format!("UPDATE {table} SET {} WHERE {}", sets.join(", "), conds.join(" AND ")),
+        Dialect::Postgres => format!(
+            "UPDATE {table} AS t SET {} FROM {} WHERE {}",
+            sets.join(", "),
+            unnest(columns),
+            conds.join(" AND ")
+        ),
+        Dialect::Sqlite => format!(
+            "UPDATE {table} SET {} WHERE {}",
+            sets.join(", "),
+            conds.join(" AND ")
+        ),
     })
 }
 
 /// DELETE of `rows` keys.
-pub fn delete(dialect: Dialect, table: &TableName, key: &[&TargetColumn], rows: usize) -> Result<String, super::ident::IdentError> {
-    let key_names: Vec<String> = key.iter().map(|c| Ident::new(&c.name, dialect).map(|i| i.quoted())).collect::<Result<_, _>>()?;
+pub fn delete(
+    dialect: Dialect,
+    table: &TableName,
+    key: &[&TargetColumn],
+    rows: usize,
+) -> Result<String, super::ident::IdentError> {
+    let key_names: Vec<String> = key
+        .iter()
+        .map(|c| Ident::new(&c.name, dialect).map(|i| i.quoted()))
+        .collect::<Result<_, _>>()?;
     Ok(match dialect {
         Dialect::Postgres => {
             let conds: Vec<String> = key_names
@@ -111,10 +160,18 @@ pub fn delete(dialect: Dialect, table: &TableName, key: &[&TargetColumn], rows: 
                 .enumerate()
                 .map(|(i, (name, c))| format!("t.{name} = CAST(u.c{i} AS {})", c.sql_type))
                 .collect();
-            format!("DELETE FROM {table} AS t USING {} WHERE {}", unnest(key), conds.join(" AND "))
+            format!(
+                "DELETE FROM {table} AS t USING {} WHERE {}",
+                unnest(key),
+                conds.join(" AND ")
+            )
         }
         Dialect::Sqlite if key.len() == 1 => {
-            format!("DELETE FROM {table} WHERE {} IN ({})", key_names[0], vec!["?"; rows].join(", "))
+            format!(
+                "DELETE FROM {table} WHERE {} IN ({})",
+                key_names[0],
+                vec!["?"; rows].join(", ")
+            )
         }
         Dialect::Sqlite => format!(
             "DELETE FROM {table} WHERE ({}) IN (VALUES {})",
@@ -147,7 +204,14 @@ pub struct ColumnDef {
 pub fn create_table(table: &TableName, columns: &[ColumnDef], key: &[Ident]) -> String {
     let mut parts: Vec<String> = columns
         .iter()
-        .map(|c| format!("{} {}{}", c.name.quoted(), c.sql_type, if c.not_null { " NOT NULL" } else { "" }))
+        .map(|c| {
+            format!(
+                "{} {}{}",
+                c.name.quoted(),
+                c.sql_type,
+                if c.not_null { " NOT NULL" } else { "" }
+            )
+        })
         .collect();
     if !key.is_empty() {
         let key_list: Vec<String> = key.iter().map(Ident::quoted).collect();
@@ -158,7 +222,11 @@ pub fn create_table(table: &TableName, columns: &[ColumnDef], key: &[Ident]) -> 
 
 /// ALTER TABLE ADD COLUMN (always nullable: existing rows have no value).
 pub fn add_column(table: &TableName, column: &ColumnDef) -> String {
-    format!("ALTER TABLE {table} ADD COLUMN {} {}", column.name.quoted(), column.sql_type)
+    format!(
+        "ALTER TABLE {table} ADD COLUMN {} {}",
+        column.name.quoted(),
+        column.sql_type
+    )
 }
 
 #[cfg(test)]
@@ -167,18 +235,35 @@ mod tests {
     use crate::sink::types::parse_target_type;
 
     fn col(name: &str, sql_type: &str) -> TargetColumn {
-        TargetColumn { name: name.into(), sql_type: sql_type.into(), kind: parse_target_type(sql_type), not_null: false }
+        TargetColumn {
+            name: name.into(),
+            sql_type: sql_type.into(),
+            kind: parse_target_type(sql_type),
+            not_null: false,
+        }
     }
 
     /// Every statement shape for one dialect, in one text (compared with a golden file).
     fn render_all(dialect: Dialect) -> String {
         let table = TableName::parse("inv.order\"s", dialect).unwrap();
-        let (id, region, note) = (col("id", "integer"), col("region", "text"), col("no;te", "numeric(10,2)"));
+        let (id, region, note) = (
+            col("id", "integer"),
+            col("region", "text"),
+            col("no;te", "numeric(10,2)"),
+        );
         let cols = [&id, &region, &note];
         let key = vec!["id".to_string(), "region".to_string()];
         let defs = vec![
-            ColumnDef { name: Ident::new("id", dialect).unwrap(), sql_type: "integer".into(), not_null: true },
-            ColumnDef { name: Ident::new("ünï\"code", dialect).unwrap(), sql_type: "text".into(), not_null: false },
+            ColumnDef {
+                name: Ident::new("id", dialect).unwrap(),
+                sql_type: "integer".into(),
+                not_null: true,
+            },
+            ColumnDef {
+                name: Ident::new("ünï\"code", dialect).unwrap(),
+                sql_type: "text".into(),
+                not_null: false,
+            },
         ];
         [
             insert(dialect, &table, &cols, &key, WriteKind::Upsert, 2).unwrap(),
@@ -196,13 +281,18 @@ mod tests {
     }
 
     fn golden(dialect: Dialect, file: &str) {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sink/testdata").join(file);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/sink/testdata")
+            .join(file);
         let actual = render_all(dialect);
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&path, &actual).unwrap();
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(actual, expected, "SQL for {dialect} differs from {file} (UPDATE_GOLDEN=1 rewrites it)");
+        assert_eq!(
+            actual, expected,
+            "SQL for {dialect} differs from {file} (UPDATE_GOLDEN=1 rewrites it)"
+        );
     }
 
     #[test]

@@ -100,7 +100,9 @@ pub fn parse_target_type(sql: &str) -> TargetType {
         "bit" | "bit varying" | "varbit" => TargetType::Bits,
         "text" | "character varying" | "varchar" | "character" | "char" | "clob" | "xml"
         | "citext" | "name" => TargetType::Text,
-        _ if base.starts_with("timestamp") && lower.contains("with time zone") => TargetType::TimestampTz,
+        _ if base.starts_with("timestamp") && lower.contains("with time zone") => {
+            TargetType::TimestampTz
+        }
         _ if base.starts_with("timestamp") || base == "datetime" => TargetType::Timestamp {
             precision: precision_of(&lower),
         },
@@ -119,35 +121,141 @@ pub fn ddl_type(column: &ColumnType, dialect: Dialect) -> String {
     use ColumnType as C;
     let pg = dialect == Dialect::Postgres;
     let text = match column {
-        C::Bool => if pg { "boolean" } else { "BOOLEAN" },
-        C::Int8 | C::Int16 => if pg { "smallint" } else { "INTEGER" },
-        C::Int32 => if pg { "integer" } else { "INTEGER" },
-        C::Int64 => if pg { "bigint" } else { "INTEGER" },
-        C::Float32 => if pg { "real" } else { "REAL" },
-        C::Float64 => if pg { "double precision" } else { "REAL" },
+        C::Bool => {
+            if pg {
+                "boolean"
+            } else {
+                "BOOLEAN"
+            }
+        }
+        C::Int8 | C::Int16 => {
+            if pg {
+                "smallint"
+            } else {
+                "INTEGER"
+            }
+        }
+        C::Int32 => {
+            if pg {
+                "integer"
+            } else {
+                "INTEGER"
+            }
+        }
+        C::Int64 => {
+            if pg {
+                "bigint"
+            } else {
+                "INTEGER"
+            }
+        }
+        C::Float32 => {
+            if pg {
+                "real"
+            } else {
+                "REAL"
+            }
+        }
+        C::Float64 => {
+            if pg {
+                "double precision"
+            } else {
+                "REAL"
+            }
+        }
         C::Decimal { scale, precision } => {
             return match (pg, precision) {
                 (true, Some(p)) if *p >= *scale && *p > 0 => format!("numeric({p},{scale})"),
                 (true, _) => "numeric".into(),
                 // SQLite has no exact decimal type: TEXT keeps every digit.
                 (false, _) => "TEXT".into(),
+            };
+        }
+        C::VariableDecimal => {
+            if pg {
+                "numeric"
+            } else {
+                "TEXT"
             }
         }
-        C::VariableDecimal => if pg { "numeric" } else { "TEXT" },
         C::Text { max_len: Some(n) } if pg => return format!("varchar({n})"),
-        C::Text { .. } => if pg { "text" } else { "TEXT" },
-        C::Bytes => if pg { "bytea" } else { "BLOB" },
-        C::Date => if pg { "date" } else { "TEXT" },
-        C::Time => if pg { "time(6)" } else { "TEXT" },
-        C::TimeTz => if pg { "time(6) with time zone" } else { "TEXT" },
-        C::Timestamp => if pg { "timestamp(6)" } else { "TEXT" },
-        C::TimestampTz => if pg { "timestamp(6) with time zone" } else { "TEXT" },
-        C::Json => if pg { "jsonb" } else { "TEXT" },
-        C::Uuid => if pg { "uuid" } else { "TEXT" },
+        C::Text { .. } => {
+            if pg {
+                "text"
+            } else {
+                "TEXT"
+            }
+        }
+        C::Bytes => {
+            if pg {
+                "bytea"
+            } else {
+                "BLOB"
+            }
+        }
+        C::Date => {
+            if pg {
+                "date"
+            } else {
+                "TEXT"
+            }
+        }
+        C::Time => {
+            if pg {
+                "time(6)"
+            } else {
+                "TEXT"
+            }
+        }
+        C::TimeTz => {
+            if pg {
+                "time(6) with time zone"
+            } else {
+                "TEXT"
+            }
+        }
+        C::Timestamp => {
+            if pg {
+                "timestamp(6)"
+            } else {
+                "TEXT"
+            }
+        }
+        C::TimestampTz => {
+            if pg {
+                "timestamp(6) with time zone"
+            } else {
+                "TEXT"
+            }
+        }
+        C::Json => {
+            if pg {
+                "jsonb"
+            } else {
+                "TEXT"
+            }
+        }
+        C::Uuid => {
+            if pg {
+                "uuid"
+            } else {
+                "TEXT"
+            }
+        }
         C::Bits { length: Some(n) } if pg && *n > 0 => return format!("bit varying({n})"),
-        C::Bits { .. } => if pg { "bit varying" } else { "TEXT" },
+        C::Bits { .. } => {
+            if pg {
+                "bit varying"
+            } else {
+                "TEXT"
+            }
+        }
         C::Array(elem) => {
-            return if pg { format!("{}[]", ddl_type(elem, dialect)) } else { "TEXT".into() }
+            return if pg {
+                format!("{}[]", ddl_type(elem, dialect))
+            } else {
+                "TEXT".into()
+            }
         }
     };
     text.to_string()
@@ -164,10 +272,19 @@ mod tests {
             ("character varying(255)", TargetType::Text),
             ("numeric(10,2)", TargetType::Numeric { scale: Some(2) }),
             ("numeric", TargetType::Numeric { scale: None }),
-            ("timestamp(3) without time zone", TargetType::Timestamp { precision: 3 }),
-            ("timestamp without time zone", TargetType::Timestamp { precision: 6 }),
+            (
+                "timestamp(3) without time zone",
+                TargetType::Timestamp { precision: 3 },
+            ),
+            (
+                "timestamp without time zone",
+                TargetType::Timestamp { precision: 6 },
+            ),
             ("timestamp with time zone", TargetType::TimestampTz),
-            ("time(0) without time zone", TargetType::Time { precision: 0 }),
+            (
+                "time(0) without time zone",
+                TargetType::Time { precision: 0 },
+            ),
             ("time with time zone", TargetType::TimeTz),
             ("integer[]", TargetType::Array(Box::new(TargetType::Int))),
             ("double precision", TargetType::Float),
@@ -185,12 +302,18 @@ mod tests {
     #[test]
     fn event_types_map_to_ddl() {
         use ColumnType as C;
-        let dec = C::Decimal { scale: 2, precision: Some(10) };
+        let dec = C::Decimal {
+            scale: 2,
+            precision: Some(10),
+        };
         assert_eq!(ddl_type(&dec, Dialect::Postgres), "numeric(10,2)");
         assert_eq!(ddl_type(&dec, Dialect::Sqlite), "TEXT");
         let arr = C::Array(Box::new(C::Int32));
         assert_eq!(ddl_type(&arr, Dialect::Postgres), "integer[]");
-        assert_eq!(ddl_type(&C::Text { max_len: Some(255) }, Dialect::Postgres), "varchar(255)");
+        assert_eq!(
+            ddl_type(&C::Text { max_len: Some(255) }, Dialect::Postgres),
+            "varchar(255)"
+        );
         assert_eq!(ddl_type(&C::Int64, Dialect::Sqlite), "INTEGER");
     }
 }

@@ -10,7 +10,11 @@ use std::collections::HashMap;
 pub const TRUNCATE_KEY: &str = "";
 
 /// Loads the stored versions of `keys` (and the truncate marker) of one table.
-pub async fn load(tx: &mut Tx, table: &str, keys: &[String]) -> Result<HashMap<String, StoredVersion>, sqlx::Error> {
+pub async fn load(
+    tx: &mut Tx,
+    table: &str,
+    keys: &[String],
+) -> Result<HashMap<String, StoredVersion>, sqlx::Error> {
     let mut out = HashMap::new();
     let select = "SELECT row_key, CAST(version_kind AS TEXT), CAST(version_hi AS TEXT), CAST(version_lo AS TEXT), \
                   CASE WHEN deleted THEN 't' ELSE 'f' END FROM sluice_row_versions WHERE table_name = $1 AND ";
@@ -18,8 +22,11 @@ pub async fn load(tx: &mut Tx, table: &str, keys: &[String]) -> Result<HashMap<S
     wanted.push(Some(TRUNCATE_KEY.into()));
     let rows = match tx {
         Tx::Pg(_) => {
-            tx.query(&format!("{select} row_key = ANY($2::text[])"), &[Param::Text(Some(table.into())), Param::TextArray(wanted)])
-                .await?
+            tx.query(
+                &format!("{select} row_key = ANY($2::text[])"),
+                &[Param::Text(Some(table.into())), Param::TextArray(wanted)],
+            )
+            .await?
         }
         Tx::Lite(_) => {
             let mut rows = Vec::new();
@@ -27,35 +34,65 @@ pub async fn load(tx: &mut Tx, table: &str, keys: &[String]) -> Result<HashMap<S
                 let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
                 let mut params = vec![Param::Text(Some(table.into()))];
                 params.extend(chunk.iter().cloned().map(Param::Text));
-                rows.extend(tx.query(&format!("{select} row_key IN ({})", marks.join(", ")), &params).await?);
+                rows.extend(
+                    tx.query(
+                        &format!("{select} row_key IN ({})", marks.join(", ")),
+                        &params,
+                    )
+                    .await?,
+                );
             }
             rows
         }
     };
     for row in rows {
-        let num = |i: usize| row.get(i).cloned().flatten().and_then(|s| s.parse::<i64>().ok());
-        let (Some(key), Some(kind), Some(hi), Some(lo)) = (row[0].clone(), num(1).and_then(VersionKind::from_code), num(2), num(3)) else {
+        let num = |i: usize| {
+            row.get(i)
+                .cloned()
+                .flatten()
+                .and_then(|s| s.parse::<i64>().ok())
+        };
+        let (Some(key), Some(kind), Some(hi), Some(lo)) = (
+            row[0].clone(),
+            num(1).and_then(VersionKind::from_code),
+            num(2),
+            num(3),
+        ) else {
             continue;
         };
         let deleted = row.get(4).cloned().flatten().as_deref() == Some("t");
-        out.insert(key, StoredVersion { version: Version { kind, hi, lo }, deleted });
+        out.insert(
+            key,
+            StoredVersion {
+                version: Version { kind, hi, lo },
+                deleted,
+            },
+        );
     }
     Ok(out)
 }
 
 /// Upserts the versions that a batch applied to one table.
-pub async fn store(tx: &mut Tx, table: &str, entries: &[(String, StoredVersion)]) -> Result<(), sqlx::Error> {
+pub async fn store(
+    tx: &mut Tx,
+    table: &str,
+    entries: &[(String, StoredVersion)],
+) -> Result<(), sqlx::Error> {
     if entries.is_empty() {
         return Ok(());
     }
     let now = now_ms();
-    let conflict = "ON CONFLICT (table_name, row_key) DO UPDATE SET version_kind = excluded.version_kind, \
+    let conflict =
+        "ON CONFLICT (table_name, row_key) DO UPDATE SET version_kind = excluded.version_kind, \
                     version_hi = excluded.version_hi, version_lo = excluded.version_lo, \
                     deleted = excluded.deleted, updated_at_ms = excluded.updated_at_ms";
-    let cols = "(table_name, row_key, version_kind, version_hi, version_lo, deleted, updated_at_ms)";
+    let cols =
+        "(table_name, row_key, version_kind, version_hi, version_lo, deleted, updated_at_ms)";
     match tx {
         Tx::Pg(_) => {
-            let column = |f: &dyn Fn(&(String, StoredVersion)) -> String| Param::TextArray(entries.iter().map(|e| Some(f(e))).collect());
+            let column = |f: &dyn Fn(&(String, StoredVersion)) -> String| {
+                Param::TextArray(entries.iter().map(|e| Some(f(e))).collect())
+            };
             let params = [
                 Param::Text(Some(table.into())),
                 column(&|e| e.0.clone()),
@@ -90,7 +127,14 @@ pub async fn store(tx: &mut Tx, table: &str, entries: &[(String, StoredVersion)]
                         Param::Int(now),
                     ]);
                 }
-                tx.execute(&format!("INSERT INTO sluice_row_versions {cols} VALUES {} {conflict}", rows.join(", ")), &params).await?;
+                tx.execute(
+                    &format!(
+                        "INSERT INTO sluice_row_versions {cols} VALUES {} {conflict}",
+                        rows.join(", ")
+                    ),
+                    &params,
+                )
+                .await?;
             }
         }
     }
@@ -99,7 +143,11 @@ pub async fn store(tx: &mut Tx, table: &str, entries: &[(String, StoredVersion)]
 
 /// Forgets every version of a table (after a truncate), keeping only the truncate marker.
 pub async fn clear(tx: &mut Tx, table: &str) -> Result<(), sqlx::Error> {
-    tx.execute("DELETE FROM sluice_row_versions WHERE table_name = $1", &[Param::Text(Some(table.into()))]).await?;
+    tx.execute(
+        "DELETE FROM sluice_row_versions WHERE table_name = $1",
+        &[Param::Text(Some(table.into()))],
+    )
+    .await?;
     Ok(())
 }
 

@@ -86,6 +86,7 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
 /// A `static` (the shared PostgreSQL cluster) is never dropped, and libc's `atexit` is not
 /// available without a libc dependency, so this is how processes are stopped when the test
 /// binary exits normally, panics or is killed. The check runs every 0.2 s.
+#[allow(clippy::zombie_processes)] // it must outlive this process; never waited for
 pub fn spawn_watchdog(while_alive: Option<u32>, cleanup: &str) {
     let parent = std::process::id();
     let alive = match while_alive {

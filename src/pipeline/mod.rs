@@ -1,0 +1,310 @@
+//! The running connector: source thread -> decode -> resolve/sink -> mirror, with one shutdown.
+//!
+//! Records are batched (up to `batch.size`, or what arrived within the linger time); each batch
+//! is decoded, planned and applied in one target transaction together with its checkpoint.
+//! Transient target errors are retried with exponential backoff and jitter (the source pauses
+//! meanwhile, because the channel fills); a bad record stops the connector
+//! (`errors.tolerance=none`) with an error naming topic, partition, offset, key and reason.
+
+mod report;
+
+pub use report::Report;
+
+use crate::checkpoint::{self, Claim, Position, TopicPartition};
+use crate::config::{ConnectorConfig, ErrorTolerance, WorkerConfig};
+use crate::decode::decode;
+use crate::event::{ChangeEvent, Decoded, RawRecord};
+use crate::sink::{Sink, SinkError};
+use crate::source::{self, SluiceConsumer, SourceContext, SourceMsg};
+use crate::telemetry::{Health, Metrics};
+use backon::{BackoffBuilder, ExponentialBuilder};
+use rdkafka::consumer::Consumer;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// Why a connector stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// A record that cannot be applied, with `errors.tolerance=none`.
+    #[error("bad record at {topic}/{partition}/{offset} (key {key}): {reason}")]
+    BadRecord {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// Offset.
+        offset: i64,
+        /// The record key as text (lossy UTF-8), or `null`.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// Another worker owns a partition this one was applying; its batch was rolled back.
+    #[error("fenced: {0}")]
+    Fenced(String),
+    /// The target database failed permanently.
+    #[error("target database: {0}")]
+    Target(String),
+    /// Kafka client setup or the source thread failed.
+    #[error("kafka: {0}")]
+    Kafka(String),
+}
+
+/// Options of `sluice run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stop once every assigned partition is applied up to its end offset at assignment.
+    pub stop_at_end: bool,
+}
+
+struct Running {
+    config: ConnectorConfig,
+    sink: Sink,
+    consumer: Arc<SluiceConsumer>,
+    metrics: Metrics,
+    health: Health,
+    claims: HashMap<TopicPartition, Claim>,
+    next: HashMap<TopicPartition, i64>,
+    end_offsets: HashMap<TopicPartition, i64>,
+    batch: Vec<RawRecord>,
+    report: Report,
+}
+
+fn key_text(record: &RawRecord) -> String {
+    record.key.as_deref().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_else(|| "null".into())
+}
+
+fn bad_record(record: &RawRecord, reason: String) -> PipelineError {
+    PipelineError::BadRecord {
+        topic: record.coordinates.topic.clone(),
+        partition: record.coordinates.partition,
+        offset: record.coordinates.offset,
+        key: key_text(record),
+        reason,
+    }
+}
+
+/// Runs one connector until shutdown, `--stop-at-end`, or a fatal error.
+pub async fn run(worker: &WorkerConfig, config: ConnectorConfig, metrics: Metrics, health: Health, mut shutdown: watch::Receiver<bool>, options: RunOptions) -> Result<Report, PipelineError> {
+    if config.errors_tolerance == ErrorTolerance::All {
+        return Err(PipelineError::Target("errors.tolerance=all needs the dead-letter path, which is not built yet".into()));
+    }
+    health.set("starting");
+    let sink = Sink::open(&config).await.map_err(|e| PipelineError::Target(e.to_string()))?;
+    let (tx, mut rx) = mpsc::channel(config.max_inflight.max(1));
+    let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
+    let context = SourceContext::new(tokio::runtime::Handle::current(), sink.db().clone(), config.group_id(), owner, config.name.clone(), tx.clone(), metrics.clone());
+    let consumer: Arc<SluiceConsumer> = Arc::new(source::consumer_config(worker, &config).create_with_context(context).map_err(|e| PipelineError::Kafka(e.to_string()))?);
+    let topics = source::subscription(&config.topics);
+    let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topic_refs).map_err(|e| PipelineError::Kafka(e.to_string()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let (consumer, stop, max) = (consumer.clone(), stop.clone(), config.max_inflight);
+        std::thread::Builder::new().name("sluice-source".into()).spawn(move || source::run(consumer, tx, stop, max)).map_err(|e| PipelineError::Kafka(e.to_string()))?
+    };
+    let mut running = Running {
+        report: Report::new(&config),
+        config,
+        sink,
+        consumer,
+        metrics,
+        health,
+        claims: HashMap::new(),
+        next: HashMap::new(),
+        end_offsets: HashMap::new(),
+        batch: Vec::new(),
+    };
+    running.health.set("running");
+    let result = running.main_loop(&mut rx, &mut shutdown, &options).await;
+    running.health.set(if result.is_ok() { "stopping" } else { "failed" });
+    // Leave the group from a blocking thread: closing runs the revoke callback, which must not
+    // run inside the async runtime. The channel is closed first so it does not wait for us.
+    stop.store(true, Ordering::SeqCst);
+    drop(rx);
+    let Running { consumer, sink, report, .. } = running;
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = thread.join();
+        drop(consumer);
+    })
+    .await;
+    sink.db().close().await;
+    result.map(|()| report)
+}
+
+impl Running {
+    async fn main_loop(&mut self, rx: &mut mpsc::Receiver<SourceMsg>, shutdown: &mut watch::Receiver<bool>, options: &RunOptions) -> Result<(), PipelineError> {
+        let linger = Duration::from_millis(self.config.linger_ms);
+        let mut deadline: Option<Instant> = None;
+        let mut last_purge = Instant::now();
+        loop {
+            if options.stop_at_end && self.at_end() && self.batch.is_empty() {
+                tracing::info!("every assigned partition is applied up to its end offset; stopping");
+                return Ok(());
+            }
+            let wait = deadline.map(|d| d.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_millis(200));
+            tokio::select! {
+                message = rx.recv() => match message {
+                    Some(SourceMsg::Record(record)) => {
+                        self.batch.push(record);
+                        deadline.get_or_insert_with(|| Instant::now() + linger);
+                        if self.batch.len() >= self.config.batch_size {
+                            self.flush().await?;
+                            deadline = None;
+                        }
+                    }
+                    Some(SourceMsg::Assigned { claims, end_offsets }) => {
+                        for claim in claims {
+                            if let Some(n) = claim.next_offset {
+                                self.next.insert(claim.tp.clone(), n);
+                            }
+                            self.claims.insert(claim.tp.clone(), claim);
+                        }
+                        self.end_offsets.extend(end_offsets);
+                    }
+                    Some(SourceMsg::Revoked(tps, ack)) => {
+                        self.flush().await?;
+                        deadline = None;
+                        for tp in tps {
+                            self.claims.remove(&tp);
+                            self.end_offsets.remove(&tp);
+                        }
+                        let _ = ack.send(());
+                    }
+                    Some(SourceMsg::Fatal(reason)) => return Err(PipelineError::Kafka(reason)),
+                    None => return Err(PipelineError::Kafka("the source thread stopped".into())),
+                },
+                _ = tokio::time::sleep(wait) => {
+                    if deadline.is_some_and(|d| d <= Instant::now()) {
+                        self.flush().await?;
+                        deadline = None;
+                    }
+                }
+                _ = shutdown.changed() => {
+                    tracing::info!("shutdown requested; committing the in-flight batch");
+                    return self.flush().await;
+                }
+            }
+            if last_purge.elapsed() > Duration::from_secs(600) {
+                last_purge = Instant::now();
+                if let Err(e) = self.sink.purge_tombstones().await {
+                    tracing::warn!(error = %e, "purging version tombstones failed");
+                }
+            }
+        }
+    }
+
+    /// Whether every assigned partition has been applied up to its end offset.
+    fn at_end(&self) -> bool {
+        !self.claims.is_empty()
+            && self.claims.keys().all(|tp| {
+                let end = self.end_offsets.get(tp).copied().unwrap_or(0);
+                end == 0 || self.next.get(tp).copied().unwrap_or(0) >= end
+            })
+    }
+
+    /// Decodes, applies and checkpoints the batch; mirrors the offsets to Kafka afterwards.
+    async fn flush(&mut self) -> Result<(), PipelineError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let records = std::mem::take(&mut self.batch);
+        let mut positions: HashMap<TopicPartition, Position> = HashMap::new();
+        let mut events: Vec<ChangeEvent> = Vec::with_capacity(records.len());
+        let name = self.config.name.clone();
+        for record in &records {
+            let tp = TopicPartition { topic: record.coordinates.topic.clone(), partition: record.coordinates.partition };
+            let Some(claim) = self.claims.get(&tp) else { continue };
+            // A record from before the claimed start (left over from an earlier assignment).
+            if self.next.get(&tp).is_some_and(|n| record.coordinates.offset < *n) {
+                continue;
+            }
+            self.metrics.records_consumed.with_label_values(&[&name, &tp.topic, &tp.partition.to_string()]).inc();
+            positions.insert(tp.clone(), Position { tp: tp.clone(), next_offset: record.coordinates.offset + 1, epoch: claim.epoch });
+            match decode(record, &self.config.decode) {
+                Ok(Decoded::Change(event)) => events.push(*event),
+                Ok(Decoded::Tombstone) => self.metrics.records_ignored.with_label_values(&[&name, &tp.topic, "tombstone"]).inc(),
+                Ok(Decoded::NotARow(reason)) => self.metrics.records_ignored.with_label_values(&[&name, &tp.topic, reason]).inc(),
+                Err(e) => return Err(bad_record(record, format!("decode: {e}"))),
+            }
+        }
+        let positions: Vec<Position> = positions.into_values().collect();
+        if positions.is_empty() {
+            return Ok(());
+        }
+        let stats = self.apply_with_retry(&events, &positions, &records).await?;
+        self.metrics.batch_duration.with_label_values(&[&name]).observe(started.elapsed().as_secs_f64());
+        self.metrics.batch_records.with_label_values(&[&name]).observe(records.len() as f64);
+        self.report.add(&stats, &events, &records);
+        for p in &positions {
+            self.next.insert(p.tp.clone(), p.next_offset);
+            self.metrics.checkpoint_offset.with_label_values(&[&name, &p.tp.topic, &p.tp.partition.to_string()]).set(p.next_offset);
+        }
+        for (table, t) in &stats.tables {
+            for (op, n) in [("insert", t.inserted), ("update", t.updated), ("delete", t.deleted), ("truncate", t.truncated)] {
+                if n > 0 {
+                    self.metrics.events_applied.with_label_values(&[&name, table, op]).inc_by(n);
+                }
+            }
+            for (reason, n) in &t.skipped {
+                self.metrics.events_skipped.with_label_values(&[name.as_str(), table.as_str(), reason]).inc_by(*n);
+            }
+        }
+        self.mirror(positions).await;
+        Ok(())
+    }
+
+    async fn apply_with_retry(&mut self, events: &[ChangeEvent], positions: &[Position], records: &[RawRecord]) -> Result<crate::sink::BatchStats, PipelineError> {
+        let mut delays = ExponentialBuilder::default().with_jitter().with_min_delay(Duration::from_millis(100)).with_max_delay(Duration::from_secs(30)).without_max_times().build();
+        loop {
+            let commit_started = Instant::now();
+            match self.sink.apply_batch(events, positions).await {
+                Ok(stats) => {
+                    self.metrics.commit_duration.with_label_values(&[&self.config.name]).observe(commit_started.elapsed().as_secs_f64());
+                    self.health.set("running");
+                    return Ok(stats);
+                }
+                Err(e) if e.is_transient() => {
+                    let delay = delays.next().unwrap_or(Duration::from_secs(30));
+                    tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "target unavailable; retrying the batch");
+                    self.metrics.retries.with_label_values(&[&self.config.name, "sink"]).inc();
+                    self.health.set("retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(SinkError::Fenced(e)) => {
+                    self.metrics.fenced_batches.with_label_values(&[&self.config.name]).inc();
+                    return Err(PipelineError::Fenced(e.to_string()));
+                }
+                Err(SinkError::Record { coordinates, reason }) => {
+                    let record = records.iter().find(|r| r.coordinates == coordinates);
+                    return Err(match record {
+                        Some(r) => bad_record(r, reason),
+                        None => PipelineError::Target(format!("{coordinates}: {reason}")),
+                    });
+                }
+                Err(e) => return Err(PipelineError::Target(e.to_string())),
+            }
+        }
+    }
+
+    /// Commits the checkpoint to the Kafka group too, for lag tools; failures only warn (the
+    /// target checkpoint is the truth).
+    async fn mirror(&mut self, positions: Vec<Position>) {
+        let consumer = self.consumer.clone();
+        let list: Vec<(TopicPartition, i64)> = positions.iter().map(|p| (p.tp.clone(), p.next_offset)).collect();
+        let committed = tokio::task::spawn_blocking(move || source::mirror(&consumer, &list)).await;
+        match committed {
+            Ok(Ok(())) => {
+                if let Err(e) = checkpoint::record_mirrored(self.sink.db(), &self.config.group_id(), &positions).await {
+                    tracing::warn!(error = %e, "recording the mirrored offsets failed");
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "mirroring offsets to the Kafka group failed"),
+            Err(e) => tracing::warn!(error = %e, "mirror task failed"),
+        }
+    }
+}

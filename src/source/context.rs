@@ -1,0 +1,166 @@
+//! The consumer context: rebalance handling (claim, start at the checkpoint, drain on revoke)
+//! and librdkafka statistics (consumer lag).
+
+use super::message::SourceMsg;
+use crate::checkpoint::{self, Claim, TopicPartition};
+use crate::sink::db::Db;
+use crate::telemetry::Metrics;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
+use std::collections::{HashSet, VecDeque};
+use std::sync::{mpsc as std_mpsc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long a rebalance waits for the pipeline to commit what it holds of revoked partitions.
+const REVOKE_DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// Broker round-trips made during a rebalance.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// State the rebalance callbacks need.
+pub struct SourceContext {
+    runtime: tokio::runtime::Handle,
+    db: Db,
+    group: String,
+    owner: String,
+    connector: String,
+    tx: mpsc::Sender<SourceMsg>,
+    metrics: Metrics,
+    revoked: Mutex<HashSet<TopicPartition>>,
+}
+
+impl SourceContext {
+    /// A context for one connector's consumer.
+    pub fn new(runtime: tokio::runtime::Handle, db: Db, group: String, owner: String, connector: String, tx: mpsc::Sender<SourceMsg>, metrics: Metrics) -> Self {
+        SourceContext { runtime, db, group, owner, connector, tx, metrics, revoked: Mutex::new(HashSet::new()) }
+    }
+
+    /// Removes records of revoked partitions that were polled but not handed over yet.
+    pub fn drop_revoked(&self, pending: &mut VecDeque<crate::event::RawRecord>) {
+        let Ok(revoked) = self.revoked.lock() else { return };
+        if revoked.is_empty() {
+            return;
+        }
+        pending.retain(|r| !revoked.contains(&TopicPartition { topic: r.coordinates.topic.clone(), partition: r.coordinates.partition }));
+    }
+
+    fn partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
+        tpl.elements().iter().map(|e| TopicPartition { topic: e.topic().to_string(), partition: e.partition() }).collect()
+    }
+
+    /// Claims the partitions in the target, with retries while the target is unreachable.
+    fn claim(&self, tps: &[TopicPartition]) -> Result<Vec<Claim>, String> {
+        let mut delay = Duration::from_millis(200);
+        let mut last = String::new();
+        for _ in 0..12 {
+            match self.runtime.block_on(checkpoint::claim(&self.db, &self.group, &self.owner, tps)) {
+                Ok(claims) => return Ok(claims),
+                Err(e) => {
+                    last = e.to_string();
+                    tracing::warn!(error = %last, "claiming partitions failed; retrying");
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        Err(format!("cannot claim partitions in the target: {last}"))
+    }
+
+    fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) -> Result<(), String> {
+        let tps = Self::partitions(tpl);
+        if let Ok(mut revoked) = self.revoked.lock() {
+            for tp in &tps {
+                revoked.remove(tp);
+            }
+        }
+        let claims = self.claim(&tps)?;
+        let committed = consumer.committed_offsets(tpl.clone(), BROKER_TIMEOUT).ok();
+        let mut started = Vec::with_capacity(claims.len());
+        let mut end_offsets = Vec::with_capacity(claims.len());
+        for mut claim in claims {
+            let group_offset = committed
+                .as_ref()
+                .and_then(|c| c.find_partition(&claim.tp.topic, claim.tp.partition))
+                .and_then(|e| match e.offset() {
+                    Offset::Offset(n) => Some(n),
+                    _ => None,
+                });
+            let start = start_offset(&claim, group_offset);
+            if let Some(n) = start {
+                tpl.set_partition_offset(&claim.tp.topic, claim.tp.partition, Offset::Offset(n)).map_err(|e| e.to_string())?;
+            }
+            tracing::info!(topic = %claim.tp.topic, partition = claim.tp.partition, epoch = claim.epoch, start = ?start, "partition assigned");
+            claim.next_offset = start;
+            let high = consumer.fetch_watermarks(&claim.tp.topic, claim.tp.partition, BROKER_TIMEOUT).map(|(_, high)| high).unwrap_or(0);
+            end_offsets.push((claim.tp.clone(), high));
+            started.push(claim);
+        }
+        self.tx.blocking_send(SourceMsg::Assigned { claims: started, end_offsets }).map_err(|_| "pipeline stopped".to_string())
+    }
+
+    fn on_revoke(&self, tpl: &TopicPartitionList) {
+        let tps = Self::partitions(tpl);
+        tracing::info!(partitions = tps.len(), "partitions revoked; draining");
+        if let Ok(mut revoked) = self.revoked.lock() {
+            revoked.extend(tps.iter().cloned());
+        }
+        let (ack_tx, ack_rx) = std_mpsc::channel();
+        if self.tx.blocking_send(SourceMsg::Revoked(tps, ack_tx)).is_ok() {
+            if ack_rx.recv_timeout(REVOKE_DRAIN_TIMEOUT).is_err() {
+                tracing::warn!("pipeline did not drain revoked partitions in time; the fence protects the checkpoint");
+            }
+        }
+    }
+}
+
+/// Where an assigned partition starts: the target checkpoint, unless the Kafka group's offset
+/// was moved (by Kafka's tools, while sluice was stopped) away from what sluice last mirrored —
+/// then the operator's reset wins. Without a checkpoint, the group's offset (or earliest).
+pub fn start_offset(claim: &Claim, group_offset: Option<i64>) -> Option<i64> {
+    match (claim.next_offset, group_offset, claim.mirrored_offset) {
+        (Some(next), Some(group), Some(mirrored)) if group != mirrored && group != next => {
+            tracing::warn!(topic = %claim.tp.topic, partition = claim.tp.partition, checkpoint = next, group, "group offset was reset outside sluice; honouring it");
+            Some(group)
+        }
+        (Some(next), _, _) => Some(next),
+        (None, group, _) => group,
+    }
+}
+
+impl ClientContext for SourceContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, t) in statistics.topics {
+            for (partition, p) in t.partitions {
+                if partition >= 0 && p.consumer_lag >= 0 {
+                    self.metrics.consumer_lag.with_label_values(&[&self.connector, &topic, &partition.to_string()]).set(p.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for SourceContext {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => match self.on_assign(consumer, tpl) {
+                Ok(()) if cooperative => consumer.incremental_assign(tpl).map_err(|e| e.to_string()),
+                Ok(()) => consumer.assign(tpl).map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            },
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.on_revoke(tpl);
+                if cooperative { consumer.incremental_unassign(tpl) } else { consumer.unassign() }.map_err(|e| e.to_string())
+            }
+            other => {
+                let _ = consumer.unassign();
+                Err(format!("rebalance error: {other:?}"))
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "rebalance failed");
+            let _ = self.tx.blocking_send(SourceMsg::Fatal(e));
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Telemetry: the metric catalogue, and the `/metrics` + `/health` listener.
+//!
+//! Every metric is defined here, once (names `sluice_<noun>_<unit>[_total]`, bounded labels:
+//! connector, topic, partition, table, op, reason — never a key or a value).
+
+mod server;
+
+pub use server::{serve, Health};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+
+/// The metric catalogue of one process.
+#[derive(Clone)]
+pub struct Metrics {
+    /// The registry `/metrics` renders.
+    pub registry: Registry,
+    /// Records read from Kafka.
+    pub records_consumed: IntCounterVec,
+    /// Row changes written, per table and op.
+    pub events_applied: IntCounterVec,
+    /// Row changes skipped (version guard, disabled deletes), per table and reason.
+    pub events_skipped: IntCounterVec,
+    /// Records that are not row changes (tombstones, messages, transaction metadata).
+    pub records_ignored: IntCounterVec,
+    /// Time to apply a batch (plan, write, commit).
+    pub batch_duration: HistogramVec,
+    /// Time of the target COMMIT alone.
+    pub commit_duration: HistogramVec,
+    /// Records per batch.
+    pub batch_records: HistogramVec,
+    /// Consumer lag per partition (high watermark minus position), from librdkafka statistics.
+    pub consumer_lag: IntGaugeVec,
+    /// Next offset in the target checkpoint per partition.
+    pub checkpoint_offset: IntGaugeVec,
+    /// Batches refused by the checkpoint fence.
+    pub fenced_batches: IntCounterVec,
+    /// Retries after a transient error, per stage.
+    pub retries: IntCounterVec,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
+    registry.register(Box::new(metric.clone())).expect("metric registered once");
+    metric
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> HistogramVec {
+    let metric = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), &["connector"]).expect("static metric definition");
+    registry.register(Box::new(metric.clone())).expect("metric registered once");
+    metric
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGaugeVec {
+    let metric = IntGaugeVec::new(Opts::new(name, help), &["connector", "topic", "partition"]).expect("static metric definition");
+    registry.register(Box::new(metric.clone())).expect("metric registered once");
+    metric
+}
+
+impl Metrics {
+    /// Builds the catalogue in a fresh registry.
+    pub fn new() -> Self {
+        let r = Registry::new();
+        let seconds = prometheus::exponential_buckets(0.0005, 2.0, 16).expect("static buckets");
+        let counts = prometheus::exponential_buckets(1.0, 2.0, 14).expect("static buckets");
+        Metrics {
+            records_consumed: counter(&r, "sluice_records_consumed_total", "Kafka records read.", &["connector", "topic", "partition"]),
+            events_applied: counter(&r, "sluice_events_applied_total", "Row changes written to the target.", &["connector", "table", "op"]),
+            events_skipped: counter(&r, "sluice_events_skipped_total", "Row changes not written, by reason.", &["connector", "table", "reason"]),
+            records_ignored: counter(&r, "sluice_records_ignored_total", "Records that are not row changes.", &["connector", "topic", "reason"]),
+            batch_duration: histogram(&r, "sluice_batch_duration_seconds", "Time to apply one batch, commit included.", seconds.clone()),
+            commit_duration: histogram(&r, "sluice_commit_duration_seconds", "Time of the target transaction commit.", seconds),
+            batch_records: histogram(&r, "sluice_batch_records", "Records per applied batch.", counts),
+            consumer_lag: gauge(&r, "sluice_consumer_lag_records", "High watermark minus consumer position."),
+            checkpoint_offset: gauge(&r, "sluice_checkpoint_offset", "Next offset in the target checkpoint."),
+            fenced_batches: counter(&r, "sluice_fenced_batches_total", "Batches rolled back because another worker owns the partition.", &["connector"]),
+            retries: counter(&r, "sluice_retries_total", "Retries after a transient error.", &["connector", "stage"]),
+            registry: r,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let encoder = prometheus::TextEncoder::new();
+        encoder.encode_to_string(&self.registry.gather()).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
