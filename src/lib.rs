@@ -15,3 +15,4 @@ pub mod sink;
 pub mod source;
 pub mod telemetry;
 pub mod pipeline;
+pub mod cli;

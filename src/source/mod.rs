@@ -53,7 +53,12 @@ pub fn consumer_config(worker: &WorkerConfig, connector: &ConnectorConfig) -> Cl
 pub fn subscription(selection: &TopicSelection) -> Vec<String> {
     match selection {
         TopicSelection::List(topics) => topics.clone(),
-        TopicSelection::Regex(re) => vec![format!("^{}", re.as_str().trim_start_matches('^'))],
+        // librdkafka's regex engine has no `(?:`: hand it the user's pattern, anchored.
+        TopicSelection::Regex(re) => {
+            let pattern = re.as_str();
+            let inner = pattern.strip_prefix("^(?:").and_then(|p| p.strip_suffix(")$")).unwrap_or(pattern);
+            vec![format!("^{inner}$")]
+        }
     }
 }
 

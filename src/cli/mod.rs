@@ -1,0 +1,81 @@
+//! The command line: `sluice [demo]`, `run`, `validate`, `offsets show|reset`.
+
+mod demo;
+mod offsets;
+mod run;
+mod validate;
+
+use crate::config::WorkerConfig;
+use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// sluice: exactly-once Debezium change-data-capture into SQL databases.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version)]
+pub struct Cli {
+    /// The command (none: the demo pipeline on embedded defaults).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Worker settings shared by every command that talks to Kafka.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// Kafka Connect worker properties file.
+    #[arg(long = "worker", value_name = "FILE")]
+    pub worker: Option<PathBuf>,
+    /// Kafka bootstrap servers (overrides SLUICE_BOOTSTRAP_SERVERS and the worker file).
+    #[arg(long)]
+    pub bootstrap_servers: Option<String>,
+    /// Address for /metrics and /health, e.g. 127.0.0.1:9464.
+    #[arg(long)]
+    pub metrics_address: Option<String>,
+}
+
+impl WorkerArgs {
+    /// Loads the worker config: flags > SLUICE_* environment > file > defaults.
+    pub fn load(&self) -> Result<WorkerConfig, String> {
+        let mut flags = BTreeMap::new();
+        if let Some(b) = &self.bootstrap_servers {
+            flags.insert("bootstrap.servers".to_string(), b.clone());
+        }
+        if let Some(m) = &self.metrics_address {
+            flags.insert("sluice.metrics.address".to_string(), m.clone());
+        }
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        WorkerConfig::load(self.worker.as_deref(), &flags, &|name| std::env::var(name).ok(), &env)
+            .map_err(|problems| format!("worker config: {}", problems.join("; ")))
+    }
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole pipeline on embedded defaults (in-process broker, SQLite target).
+    Demo,
+    /// Run connectors.
+    Run(run::RunArgs),
+    /// Check connector configs, connectivity and target tables; exit non-zero listing problems.
+    Validate(validate::ValidateArgs),
+    /// Show or reset the checkpoint of a connector.
+    #[command(subcommand)]
+    Offsets(offsets::OffsetsCommand),
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub async fn main(cli: Cli) -> i32 {
+    let result = match cli.command.unwrap_or(Command::Demo) {
+        Command::Demo => demo::run().await,
+        Command::Run(args) => run::run(args).await,
+        Command::Validate(args) => validate::run(args).await,
+        Command::Offsets(command) => offsets::run(command).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            1
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! `sluice run`: run connectors until SIGTERM/SIGINT (or `--stop-at-end`).
+
+use super::WorkerArgs;
+use crate::config::{ConnectorConfig, WorkerConfig};
+use crate::pipeline::{self, RunOptions};
+use crate::telemetry::{serve, Health, Metrics};
+use clap::Args;
+use std::path::PathBuf;
+use tokio::sync::watch;
+
+/// Arguments of `sluice run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Worker settings.
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+    /// Stop cleanly once every assigned partition is applied up to the end offsets seen at start.
+    #[arg(long)]
+    pub stop_at_end: bool,
+    /// Connector config files (Kafka Connect JSON).
+    #[arg(required = true, value_name = "CONNECTOR.json")]
+    pub connectors: Vec<PathBuf>,
+}
+
+/// A shutdown signal that fires on SIGTERM or SIGINT.
+pub fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("stop signal received");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+/// Runs connectors with a worker config; returns the exit code.
+pub async fn run_connectors(worker: WorkerConfig, configs: Vec<ConnectorConfig>, options: RunOptions, shutdown: watch::Receiver<bool>, metrics: Metrics, health: Health) -> Result<i32, String> {
+    let mut tasks = Vec::new();
+    for config in configs {
+        let (worker, metrics, health, shutdown, options) = (worker.clone(), metrics.clone(), health.clone(), shutdown.clone(), options.clone());
+        tasks.push(tokio::spawn(async move {
+            let name = config.name.clone();
+            let result = pipeline::run(&worker, config.clone(), metrics, health, shutdown, options).await;
+            (name, config, result)
+        }));
+    }
+    let mut code = 0;
+    for task in tasks {
+        let (name, config, result) = task.await.map_err(|e| e.to_string())?;
+        match result {
+            Ok(report) => {
+                let checkpoint = match crate::sink::db::Db::connect(&config.target, config.username.as_deref(), config.password.as_ref()).await {
+                    Ok(db) => crate::checkpoint::load(&db, &config.group_id()).await.unwrap_or_default(),
+                    Err(_) => Vec::new(),
+                };
+                print!("{}", report.render(&checkpoint));
+            }
+            Err(e) => {
+                tracing::error!(connector = %name, error = %e, "connector stopped");
+                eprintln!("connector {name} stopped: {e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// `sluice run`.
+pub async fn run(args: RunArgs) -> Result<i32, String> {
+    let worker = args.worker.load()?;
+    let mut configs = Vec::new();
+    for path in &args.connectors {
+        configs.push(ConnectorConfig::from_file(path).map_err(|e| e.to_string())?);
+    }
+    let metrics = Metrics::new();
+    let health = Health::default();
+    if let Some(address) = worker.metrics_address {
+        let bound = serve(address, metrics.clone(), health.clone()).await.map_err(|e| format!("metrics listener {address}: {e}"))?;
+        tracing::info!(address = %bound, "serving /metrics and /health");
+    }
+    let options = RunOptions { stop_at_end: args.stop_at_end };
+    run_connectors(worker, configs, options, shutdown_signal(), metrics, health).await
+}
