@@ -22,6 +22,7 @@
 pub mod corpus;
 pub mod oracle;
 pub mod postgres;
+pub mod sluice;
 pub mod tansu;
 
 pub use corpus::{publish_jsonl, publish_jsonl_with, PublishOptions, Published};

@@ -1,0 +1,73 @@
+//! Running the sluice binary from tests: connector and worker files, spawn, wait.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The built binary.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sluice"))
+}
+
+/// Writes a worker properties file for `bootstrap` (short session timeout: tansu joins slowly
+/// with librdkafka's default).
+pub fn worker_file(dir: &Path, bootstrap: &str) -> PathBuf {
+    let path = dir.join("worker.properties");
+    std::fs::write(
+        &path,
+        format!("bootstrap.servers={bootstrap}\nconsumer.session.timeout.ms=6000\nconsumer.heartbeat.interval.ms=500\n"),
+    )
+    .expect("write worker file");
+    path
+}
+
+/// Writes a connector JSON file.
+pub fn connector_file(dir: &Path, name: &str, config: serde_json::Value) -> PathBuf {
+    let path = dir.join(format!("{name}.json"));
+    let doc = serde_json::json!({ "name": name, "config": config });
+    std::fs::write(&path, doc.to_string()).expect("write connector file");
+    path
+}
+
+/// Starts `sluice run --worker W [--stop-at-end] C...`, logs to `dir/<log>`.
+pub fn spawn_run(dir: &Path, worker: &Path, connectors: &[&Path], stop_at_end: bool, log: &str) -> Child {
+    let log_file = std::fs::File::create(dir.join(log)).expect("log file");
+    let mut cmd = Command::new(binary());
+    cmd.arg("run").arg("--worker").arg(worker);
+    if stop_at_end {
+        cmd.arg("--stop-at-end");
+    }
+    cmd.args(connectors)
+        .env("SLUICE_LOG", "info,sluice=debug")
+        .stdout(log_file.try_clone().expect("log file"))
+        .stderr(log_file)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn sluice")
+}
+
+/// Waits for a child with a deadline; kills it and panics (with its log) past the deadline.
+pub fn wait(child: &mut Child, timeout: Duration, log: &Path) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sluice did not finish in {timeout:?}; log:\n{}", super::tail(log, 60));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `sluice run --stop-at-end`, asserting it exits 0.
+pub fn run_to_end(dir: &Path, worker: &Path, connectors: &[&Path], timeout: Duration) -> String {
+    let mut child = spawn_run(dir, worker, connectors, true, "run.log");
+    let log = dir.join("run.log");
+    let status = wait(&mut child, timeout, &log);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "sluice run failed ({status}); log:\n{}", super::tail(&log, 80));
+    text
+}
