@@ -7,12 +7,12 @@
 #![deny(missing_docs)]
 
 pub mod checkpoint;
+pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod event;
+pub mod pipeline;
 pub mod resolve;
 pub mod sink;
 pub mod source;
 pub mod telemetry;
-pub mod pipeline;
-pub mod cli;

@@ -5,7 +5,7 @@
 
 mod support;
 
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,7 +21,11 @@ fn envelope(op: &str, id: i64, version: Option<i64>, lsn: i64) -> (String, Optio
         "fields": [field("id", "int32", false), field("version", "int32", false), field("payload", "string", true)]});
     let key = json!({"schema": {"type": "struct", "optional": false, "fields": [field("id", "int32", false)]}, "payload": {"id": id}});
     let row = version.map(|v| json!({"id": id, "version": v, "payload": format!("item {id} version {v} {}", "x".repeat(40))}));
-    let (before, after) = if op == "d" { (Some(json!({"id": id, "version": 0, "payload": null})), None) } else { (None, row) };
+    let (before, after) = if op == "d" {
+        (Some(json!({"id": id, "version": 0, "payload": null})), None)
+    } else {
+        (None, row)
+    };
     let mut before_schema = row_schema.clone();
     before_schema["field"] = json!("before");
     let mut after_schema = row_schema;
@@ -43,7 +47,9 @@ fn stream(keys: i64, events: usize) -> Vec<(i64, &'static str, Option<i64>)> {
     let mut seed: u64 = 0x5eed;
     let mut out = Vec::with_capacity(events);
     while out.len() < events {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let id = ((seed >> 33) % keys as u64) as i64 + 1;
         // Versions are the event's position, so every (id, version) is unique.
         let version = out.len() as i64 + 1;
@@ -52,7 +58,7 @@ fn stream(keys: i64, events: usize) -> Vec<(i64, &'static str, Option<i64>)> {
                 state.insert(id, version);
                 out.push((id, "c", Some(version)));
             }
-            Some(_) if (seed >> 20) % 10 == 0 => {
+            Some(_) if (seed >> 20).is_multiple_of(10) => {
                 state.remove(&id);
                 out.push((id, "d", None));
             }
@@ -77,7 +83,9 @@ async fn publish(bootstrap: &str, topic: &str, events: &[(i64, &'static str, Opt
     for (i, (id, op, version)) in events.iter().enumerate() {
         let (key, value) = envelope(op, *id, *version, 1000 + i as i64);
         let partition = (*id % PARTITIONS as i64) as i32;
-        let mut record = FutureRecord::<str, str>::to(topic).key(&key).partition(partition);
+        let mut record = FutureRecord::<str, str>::to(topic)
+            .key(&key)
+            .partition(partition);
         if let Some(v) = &value {
             record = record.payload(v);
         }
@@ -88,7 +96,15 @@ async fn publish(bootstrap: &str, topic: &str, events: &[(i64, &'static str, Opt
                     break;
                 }
                 Err((e, back)) => {
-                    assert!(matches!(e, rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull)), "produce: {e}");
+                    assert!(
+                        matches!(
+                            e,
+                            rdkafka::error::KafkaError::MessageProduction(
+                                rdkafka::types::RDKafkaErrorCode::QueueFull
+                            )
+                        ),
+                        "produce: {e}"
+                    );
                     record = back;
                     producer.poll(Duration::from_millis(50));
                 }
@@ -102,16 +118,23 @@ async fn publish(bootstrap: &str, topic: &str, events: &[(i64, &'static str, Opt
 
 /// Records checkpointed so far by both connectors (sum of next offsets in the target).
 async fn checkpointed(url: &str) -> i64 {
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.expect("connect");
-    let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass('sluice_offsets')::text").fetch_one(&mut conn).await.expect("regclass");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .expect("connect");
+    let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass('sluice_offsets')::text")
+        .fetch_one(&mut conn)
+        .await
+        .expect("regclass");
     if exists.is_none() {
         return 0;
     }
-    sqlx::query_scalar::<_, Option<i64>>("SELECT CAST(sum(next_offset) AS BIGINT) FROM sluice_offsets")
-        .fetch_one(&mut conn)
-        .await
-        .expect("sum")
-        .unwrap_or(0)
+    sqlx::query_scalar::<_, Option<i64>>(
+        "SELECT CAST(sum(next_offset) AS BIGINT) FROM sluice_offsets",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("sum")
+    .unwrap_or(0)
 }
 
 async fn exactly_once_body(kills: usize) {
@@ -124,16 +147,30 @@ async fn exactly_once_body(kills: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let worker = worker_file(dir.path(), &tansu.bootstrap());
     let jdbc = format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1));
-    let main = connector_file(dir.path(), &random_name("main"), json!({
+    let main = connector_file(
+        dir.path(),
+        &random_name("main"),
+        json!({
         "topics": topic, "connection.url": jdbc, "insert.mode": "upsert", "primary.key.mode": "record_key",
-        "delete.enabled": "true", "schema.evolution": "basic", "collection.name.format": "${source.table}", "batch.size": "40"}));
-    let audit = connector_file(dir.path(), &random_name("audit"), json!({
+        "delete.enabled": "true", "schema.evolution": "basic", "collection.name.format": "${source.table}", "batch.size": "40"}),
+    );
+    let audit = connector_file(
+        dir.path(),
+        &random_name("audit"),
+        json!({
         "topics": topic, "connection.url": jdbc, "insert.mode": "insert", "primary.key.mode": "none",
-        "schema.evolution": "basic", "collection.name.format": "${source.table}_audit", "batch.size": "30"}));
+        "schema.evolution": "basic", "collection.name.format": "${source.table}_audit", "batch.size": "30"}),
+    );
     let mut seed: u64 = 42;
     let mut progress = Vec::new();
     for round in 0..kills {
-        let mut child = spawn_run(dir.path(), &worker, &[&main, &audit], true, &format!("kill{round}.log"));
+        let mut child = spawn_run(
+            dir.path(),
+            &worker,
+            &[&main, &audit],
+            true,
+            &format!("kill{round}.log"),
+        );
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
         // Past the group join (a killed member holds its partitions for the 6 s session timeout).
         let delay = 7000 + (seed >> 33) % 4000;
@@ -145,12 +182,25 @@ async fn exactly_once_body(kills: usize) {
     if kills > 0 {
         // The kills must land mid-stream: some progress, but not the end, before the last one.
         let total = events.len() as i64 * 2;
-        assert!(progress.iter().any(|p| *p > 0 && *p < total), "no kill landed mid-stream: {progress:?} of {total}");
-        eprintln!("checkpointed records (both connectors) after each kill: {progress:?} of {total}");
+        assert!(
+            progress.iter().any(|p| *p > 0 && *p < total),
+            "no kill landed mid-stream: {progress:?} of {total}"
+        );
+        eprintln!(
+            "checkpointed records (both connectors) after each kill: {progress:?} of {total}"
+        );
     }
     let mut child = spawn_run(dir.path(), &worker, &[&main, &audit], true, "final.log");
-    let status = wait(&mut child, Duration::from_secs(180), &dir.path().join("final.log"));
-    assert!(status.success(), "final run failed:\n{}", support::tail(&dir.path().join("final.log"), 60));
+    let status = wait(
+        &mut child,
+        Duration::from_secs(180),
+        &dir.path().join("final.log"),
+    );
+    assert!(
+        status.success(),
+        "final run failed:\n{}",
+        support::tail(&dir.path().join("final.log"), 60)
+    );
 
     let mut expected: BTreeMap<i64, i64> = BTreeMap::new();
     let mut audit_expected = 0i64;
@@ -166,13 +216,34 @@ async fn exactly_once_body(kills: usize) {
             None => {}
         }
     }
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.expect("connect");
-    let rows: Vec<(i32, i32)> = sqlx::query_as("SELECT id, version FROM items ORDER BY id").fetch_all(&mut conn).await.expect("read items");
-    let actual: BTreeMap<i64, i64> = rows.into_iter().map(|(i, v)| (i as i64, v as i64)).collect();
-    assert_eq!(actual, expected, "target differs from the expected state after {kills} kills");
-    let (total, distinct): (i64, i64) = sqlx::query_as("SELECT count(*), count(DISTINCT (id, version)) FROM items_audit").fetch_one(&mut conn).await.expect("read audit");
-    assert_eq!(distinct, audit_expected, "audit table misses source changes after {kills} kills");
-    assert_eq!(total, audit_expected, "audit table holds duplicates after {kills} kills");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("connect");
+    let rows: Vec<(i32, i32)> = sqlx::query_as("SELECT id, version FROM items ORDER BY id")
+        .fetch_all(&mut conn)
+        .await
+        .expect("read items");
+    let actual: BTreeMap<i64, i64> = rows
+        .into_iter()
+        .map(|(i, v)| (i as i64, v as i64))
+        .collect();
+    assert_eq!(
+        actual, expected,
+        "target differs from the expected state after {kills} kills"
+    );
+    let (total, distinct): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT (id, version)) FROM items_audit")
+            .fetch_one(&mut conn)
+            .await
+            .expect("read audit");
+    assert_eq!(
+        distinct, audit_expected,
+        "audit table misses source changes after {kills} kills"
+    );
+    assert_eq!(
+        total, audit_expected,
+        "audit table holds duplicates after {kills} kills"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -53,16 +53,23 @@ pub async fn publish(bootstrap: &str, records: &[CorpusRecord]) -> Result<(), St
     for r in records {
         let mut headers = OwnedHeaders::new();
         for (k, v) in &r.headers {
-            headers = headers.insert(Header { key: k, value: Some(v.as_bytes()) });
+            headers = headers.insert(Header {
+                key: k,
+                value: Some(v.as_bytes()),
+            });
         }
-        let mut record: FutureRecord<'_, str, str> = FutureRecord::to(&r.topic).partition(0).headers(headers);
+        let mut record: FutureRecord<'_, str, str> =
+            FutureRecord::to(&r.topic).partition(0).headers(headers);
         if let Some(k) = &r.key {
             record = record.key(k.as_str());
         }
         if let Some(v) = &r.value {
             record = record.payload(v.as_str());
         }
-        producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| format!("produce to {}: {e}", r.topic))?;
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| format!("produce to {}: {e}", r.topic))?;
     }
     Ok(())
 }
@@ -96,24 +103,47 @@ pub async fn run() -> Result<i32, String> {
     topics.sort();
     topics.dedup();
     for topic in &topics {
-        cluster.create_topic(topic, 1, 1).map_err(|e| format!("create topic {topic}: {e}"))?;
+        cluster
+            .create_topic(topic, 1, 1)
+            .map_err(|e| format!("create topic {topic}: {e}"))?;
     }
     publish(&bootstrap, &records).await?;
-    println!("in-process broker {bootstrap}: {} recorded Debezium events on {} topics", records.len(), topics.len());
+    println!(
+        "in-process broker {bootstrap}: {} recorded Debezium events on {} topics",
+        records.len(),
+        topics.len()
+    );
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{DEMO_DB}{suffix}"));
     }
-    let config = ConnectorConfig::from_json(&demo_connector(DEMO_DB), "demo connector", &|_| None).map_err(|e| e.to_string())?;
+    let config = ConnectorConfig::from_json(&demo_connector(DEMO_DB), "demo connector", &|_| None)
+        .map_err(|e| e.to_string())?;
     let worker = WorkerConfig {
         bootstrap_servers: bootstrap,
-        consumer: [("session.timeout.ms", "6000"), ("heartbeat.interval.ms", "500")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), crate::config::worker::ClientValue::Plain(v.to_string())))
-            .collect(),
+        consumer: [
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "500"),
+        ]
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                crate::config::worker::ClientValue::Plain(v.to_string()),
+            )
+        })
+        .collect(),
         ..Default::default()
     };
     let (_keep, shutdown) = tokio::sync::watch::channel(false);
-    let code = run_connectors(worker, vec![config], RunOptions { stop_at_end: true }, shutdown, Metrics::new(), Health::default()).await?;
+    let code = run_connectors(
+        worker,
+        vec![config],
+        RunOptions { stop_at_end: true },
+        shutdown,
+        Metrics::new(),
+        Health::default(),
+    )
+    .await?;
     println!("target: SQLite file {DEMO_DB} (try: sqlite3 {DEMO_DB} 'select * from customers')");
     drop(cluster);
     Ok(code)

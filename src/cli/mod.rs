@@ -44,8 +44,13 @@ impl WorkerArgs {
             flags.insert("sluice.metrics.address".to_string(), m.clone());
         }
         let env: Vec<(String, String)> = std::env::vars().collect();
-        WorkerConfig::load(self.worker.as_deref(), &flags, &|name| std::env::var(name).ok(), &env)
-            .map_err(|problems| format!("worker config: {}", problems.join("; ")))
+        WorkerConfig::load(
+            self.worker.as_deref(),
+            &flags,
+            &|name| std::env::var(name).ok(),
+            &env,
+        )
+        .map_err(|problems| format!("worker config: {}", problems.join("; ")))
     }
 }
 

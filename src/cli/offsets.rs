@@ -59,12 +59,19 @@ pub struct ResetArgs {
 }
 
 fn admin(worker: &WorkerConfig, config: &ConnectorConfig) -> Result<BaseConsumer, String> {
-    crate::source::consumer_config(worker, config).create().map_err(|e| format!("kafka client: {e}"))
+    crate::source::consumer_config(worker, config)
+        .create()
+        .map_err(|e| format!("kafka client: {e}"))
 }
 
 /// Every partition of the connector's topics.
-fn partitions(consumer: &BaseConsumer, config: &ConnectorConfig) -> Result<Vec<TopicPartition>, String> {
-    let metadata = consumer.fetch_metadata(None, TIMEOUT).map_err(|e| format!("broker metadata: {e}"))?;
+fn partitions(
+    consumer: &BaseConsumer,
+    config: &ConnectorConfig,
+) -> Result<Vec<TopicPartition>, String> {
+    let metadata = consumer
+        .fetch_metadata(None, TIMEOUT)
+        .map_err(|e| format!("broker metadata: {e}"))?;
     let wanted = |name: &str| match &config.topics {
         TopicSelection::List(list) => list.iter().any(|t| t == name),
         TopicSelection::Regex(re) => re.is_match(name),
@@ -72,7 +79,10 @@ fn partitions(consumer: &BaseConsumer, config: &ConnectorConfig) -> Result<Vec<T
     let mut out = Vec::new();
     for topic in metadata.topics().iter().filter(|t| wanted(t.name())) {
         for p in topic.partitions() {
-            out.push(TopicPartition { topic: topic.name().to_string(), partition: p.id() });
+            out.push(TopicPartition {
+                topic: topic.name().to_string(),
+                partition: p.id(),
+            });
         }
     }
     out.sort();
@@ -87,10 +97,13 @@ fn group_offsets(consumer: &BaseConsumer, tps: &[TopicPartition]) -> Vec<Option<
     let committed = consumer.committed_offsets(list, TIMEOUT).ok();
     tps.iter()
         .map(|tp| {
-            committed.as_ref().and_then(|c| c.find_partition(&tp.topic, tp.partition)).and_then(|e| match e.offset() {
-                Offset::Offset(n) => Some(n),
-                _ => None,
-            })
+            committed
+                .as_ref()
+                .and_then(|c| c.find_partition(&tp.topic, tp.partition))
+                .and_then(|e| match e.offset() {
+                    Offset::Offset(n) => Some(n),
+                    _ => None,
+                })
         })
         .collect()
 }
@@ -110,18 +123,40 @@ pub async fn run(command: OffsetsCommand) -> Result<i32, String> {
 async fn show(args: ShowArgs) -> Result<i32, String> {
     let worker = args.worker.load()?;
     let config = ConnectorConfig::from_file(&args.connector).map_err(|e| e.to_string())?;
-    let db = Db::connect(&config.target, config.username.as_deref(), config.password.as_ref()).await.map_err(|e| format!("target: {e}"))?;
-    checkpoint::schema::ensure(&db).await.map_err(|e| format!("target: {e}"))?;
-    let stored = checkpoint::load(&db, &config.group_id()).await.map_err(|e| format!("target: {e}"))?;
+    let db = Db::connect(
+        &config.target,
+        config.username.as_deref(),
+        config.password.as_ref(),
+    )
+    .await
+    .map_err(|e| format!("target: {e}"))?;
+    checkpoint::schema::ensure(&db)
+        .await
+        .map_err(|e| format!("target: {e}"))?;
+    let stored = checkpoint::load(&db, &config.group_id())
+        .await
+        .map_err(|e| format!("target: {e}"))?;
     let tps: Vec<TopicPartition> = stored.iter().map(|s| s.tp.clone()).collect();
     let group = {
         let consumer = admin(&worker, &config)?;
         let tps = tps.clone();
-        tokio::task::spawn_blocking(move || group_offsets(&consumer, &tps)).await.map_err(|e| e.to_string())?
+        tokio::task::spawn_blocking(move || group_offsets(&consumer, &tps))
+            .await
+            .map_err(|e| e.to_string())?
     };
-    println!("{:<40} {:>9} {:>12} {:>12} {:>6}", "topic/partition", "", "checkpoint", "group", "epoch");
+    println!(
+        "{:<40} {:>9} {:>12} {:>12} {:>6}",
+        "topic/partition", "", "checkpoint", "group", "epoch"
+    );
     for (s, g) in stored.iter().zip(group) {
-        println!("{:<40} {:>9} {:>12} {:>12} {:>6}", format!("{}/{}", s.tp.topic, s.tp.partition), "", show_opt(s.next_offset), show_opt(g), s.epoch);
+        println!(
+            "{:<40} {:>9} {:>12} {:>12} {:>6}",
+            format!("{}/{}", s.tp.topic, s.tp.partition),
+            "",
+            show_opt(s.next_offset),
+            show_opt(g),
+            s.epoch
+        );
     }
     Ok(0)
 }
@@ -132,35 +167,63 @@ fn parse_explicit(specs: &[String]) -> Result<Vec<(TopicPartition, i64)>, String
         .map(|spec| {
             let mut parts = spec.rsplitn(3, ':');
             let (offset, partition, topic) = (parts.next(), parts.next(), parts.next());
-            match (topic, partition.and_then(|p| p.parse().ok()), offset.and_then(|o| o.parse().ok())) {
-                (Some(topic), Some(partition), Some(offset)) => Ok((TopicPartition { topic: topic.to_string(), partition }, offset)),
-                _ => Err(format!("--to-offset {spec}: expected TOPIC:PARTITION:OFFSET")),
+            match (
+                topic,
+                partition.and_then(|p| p.parse().ok()),
+                offset.and_then(|o| o.parse().ok()),
+            ) {
+                (Some(topic), Some(partition), Some(offset)) => Ok((
+                    TopicPartition {
+                        topic: topic.to_string(),
+                        partition,
+                    },
+                    offset,
+                )),
+                _ => Err(format!(
+                    "--to-offset {spec}: expected TOPIC:PARTITION:OFFSET"
+                )),
             }
         })
         .collect()
 }
 
 /// Computes the new offsets from the broker.
-fn plan(consumer: &BaseConsumer, config: &ConnectorConfig, args: &ResetArgs) -> Result<Vec<(TopicPartition, i64)>, String> {
+fn plan(
+    consumer: &BaseConsumer,
+    config: &ConnectorConfig,
+    args: &ResetArgs,
+) -> Result<Vec<(TopicPartition, i64)>, String> {
     if !args.to_offset.is_empty() {
         return parse_explicit(&args.to_offset);
     }
     let tps = partitions(consumer, config)?;
     if let Some(iso) = &args.to_datetime {
-        let millis = chrono::DateTime::parse_from_rfc3339(iso).map_err(|e| format!("--to-datetime {iso}: {e}"))?.timestamp_millis();
+        let millis = chrono::DateTime::parse_from_rfc3339(iso)
+            .map_err(|e| format!("--to-datetime {iso}: {e}"))?
+            .timestamp_millis();
         let mut list = TopicPartitionList::new();
         for tp in &tps {
-            list.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(millis)).map_err(|e| e.to_string())?;
+            list.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(millis))
+                .map_err(|e| e.to_string())?;
         }
-        let found = consumer.offsets_for_times(list, TIMEOUT).map_err(|e| format!("offsets for time: {e}"))?;
+        let found = consumer
+            .offsets_for_times(list, TIMEOUT)
+            .map_err(|e| format!("offsets for time: {e}"))?;
         return tps
             .iter()
             .map(|tp| {
-                let offset = found.find_partition(&tp.topic, tp.partition).map(|e| e.offset());
+                let offset = found
+                    .find_partition(&tp.topic, tp.partition)
+                    .map(|e| e.offset());
                 let n = match offset {
                     Some(Offset::Offset(n)) => n,
                     // No record at or after the time: the end.
-                    _ => consumer.fetch_watermarks(&tp.topic, tp.partition, TIMEOUT).map_err(|e| e.to_string())?.1,
+                    _ => {
+                        consumer
+                            .fetch_watermarks(&tp.topic, tp.partition, TIMEOUT)
+                            .map_err(|e| e.to_string())?
+                            .1
+                    }
                 };
                 Ok((tp.clone(), n))
             })
@@ -168,7 +231,9 @@ fn plan(consumer: &BaseConsumer, config: &ConnectorConfig, args: &ResetArgs) -> 
     }
     tps.iter()
         .map(|tp| {
-            let (low, high) = consumer.fetch_watermarks(&tp.topic, tp.partition, TIMEOUT).map_err(|e| format!("watermarks of {}/{}: {e}", tp.topic, tp.partition))?;
+            let (low, high) = consumer
+                .fetch_watermarks(&tp.topic, tp.partition, TIMEOUT)
+                .map_err(|e| format!("watermarks of {}/{}: {e}", tp.topic, tp.partition))?;
             Ok((tp.clone(), if args.to_latest { high } else { low }))
         })
         .collect()
@@ -177,8 +242,16 @@ fn plan(consumer: &BaseConsumer, config: &ConnectorConfig, args: &ResetArgs) -> 
 async fn reset(args: ResetArgs) -> Result<i32, String> {
     let worker = args.worker.load()?;
     let config = ConnectorConfig::from_file(&args.connector).map_err(|e| e.to_string())?;
-    let db = Db::connect(&config.target, config.username.as_deref(), config.password.as_ref()).await.map_err(|e| format!("target: {e}"))?;
-    checkpoint::schema::ensure(&db).await.map_err(|e| format!("target: {e}"))?;
+    let db = Db::connect(
+        &config.target,
+        config.username.as_deref(),
+        config.password.as_ref(),
+    )
+    .await
+    .map_err(|e| format!("target: {e}"))?;
+    checkpoint::schema::ensure(&db)
+        .await
+        .map_err(|e| format!("target: {e}"))?;
     let consumer = admin(&worker, &config)?;
     let group = config.group_id();
     let (consumer, targets, members) = tokio::task::spawn_blocking({
@@ -198,24 +271,42 @@ async fn reset(args: ResetArgs) -> Result<i32, String> {
     if members > 0 {
         return Err(format!("group {group} has {members} active member(s): stop the connector before resetting its offsets"));
     }
-    let stored = checkpoint::load(&db, &group).await.map_err(|e| e.to_string())?;
-    println!("{}reset plan for group {group}:", if dry_run { "dry run: " } else { "" });
+    let stored = checkpoint::load(&db, &group)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{}reset plan for group {group}:",
+        if dry_run { "dry run: " } else { "" }
+    );
     for (tp, offset) in &targets {
-        let old = stored.iter().find(|s| &s.tp == tp).and_then(|s| s.next_offset);
-        println!("  {}/{}: {} -> {offset}", tp.topic, tp.partition, show_opt(old));
+        let old = stored
+            .iter()
+            .find(|s| &s.tp == tp)
+            .and_then(|s| s.next_offset);
+        println!(
+            "  {}/{}: {} -> {offset}",
+            tp.topic,
+            tp.partition,
+            show_opt(old)
+        );
     }
     if dry_run {
         return Ok(0);
     }
-    checkpoint::reset(&db, &group, &targets, "reset").await.map_err(|e| format!("target: {e}"))?;
+    checkpoint::reset(&db, &group, &targets, "reset")
+        .await
+        .map_err(|e| format!("target: {e}"))?;
     let mut list = TopicPartitionList::new();
     for (tp, offset) in &targets {
-        list.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*offset)).map_err(|e| e.to_string())?;
+        list.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*offset))
+            .map_err(|e| e.to_string())?;
     }
     tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| format!("the target checkpoint moved, but committing to the Kafka group failed: {e}"))?;
+        .map_err(|e| {
+            format!("the target checkpoint moved, but committing to the Kafka group failed: {e}")
+        })?;
     println!("reset applied to the target checkpoint and the Kafka group");
     Ok(0)
 }

@@ -26,13 +26,14 @@ pub struct RunArgs {
 pub fn shutdown_signal() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    return;
+                }
+            };
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
@@ -44,13 +45,27 @@ pub fn shutdown_signal() -> watch::Receiver<bool> {
 }
 
 /// Runs connectors with a worker config; returns the exit code.
-pub async fn run_connectors(worker: WorkerConfig, configs: Vec<ConnectorConfig>, options: RunOptions, shutdown: watch::Receiver<bool>, metrics: Metrics, health: Health) -> Result<i32, String> {
+pub async fn run_connectors(
+    worker: WorkerConfig,
+    configs: Vec<ConnectorConfig>,
+    options: RunOptions,
+    shutdown: watch::Receiver<bool>,
+    metrics: Metrics,
+    health: Health,
+) -> Result<i32, String> {
     let mut tasks = Vec::new();
     for config in configs {
-        let (worker, metrics, health, shutdown, options) = (worker.clone(), metrics.clone(), health.clone(), shutdown.clone(), options.clone());
+        let (worker, metrics, health, shutdown, options) = (
+            worker.clone(),
+            metrics.clone(),
+            health.clone(),
+            shutdown.clone(),
+            options.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let name = config.name.clone();
-            let result = pipeline::run(&worker, config.clone(), metrics, health, shutdown, options).await;
+            let result =
+                pipeline::run(&worker, config.clone(), metrics, health, shutdown, options).await;
             (name, config, result)
         }));
     }
@@ -59,8 +74,16 @@ pub async fn run_connectors(worker: WorkerConfig, configs: Vec<ConnectorConfig>,
         let (name, config, result) = task.await.map_err(|e| e.to_string())?;
         match result {
             Ok(report) => {
-                let checkpoint = match crate::sink::db::Db::connect(&config.target, config.username.as_deref(), config.password.as_ref()).await {
-                    Ok(db) => crate::checkpoint::load(&db, &config.group_id()).await.unwrap_or_default(),
+                let checkpoint = match crate::sink::db::Db::connect(
+                    &config.target,
+                    config.username.as_deref(),
+                    config.password.as_ref(),
+                )
+                .await
+                {
+                    Ok(db) => crate::checkpoint::load(&db, &config.group_id())
+                        .await
+                        .unwrap_or_default(),
                     Err(_) => Vec::new(),
                 };
                 print!("{}", report.render(&checkpoint));
@@ -85,9 +108,13 @@ pub async fn run(args: RunArgs) -> Result<i32, String> {
     let metrics = Metrics::new();
     let health = Health::default();
     if let Some(address) = worker.metrics_address {
-        let bound = serve(address, metrics.clone(), health.clone()).await.map_err(|e| format!("metrics listener {address}: {e}"))?;
+        let bound = serve(address, metrics.clone(), health.clone())
+            .await
+            .map_err(|e| format!("metrics listener {address}: {e}"))?;
         tracing::info!(address = %bound, "serving /metrics and /health");
     }
-    let options = RunOptions { stop_at_end: args.stop_at_end };
+    let options = RunOptions {
+        stop_at_end: args.stop_at_end,
+    };
     run_connectors(worker, configs, options, shutdown_signal(), metrics, health).await
 }

@@ -34,17 +34,34 @@ pub async fn run(args: ValidateArgs) -> Result<i32, String> {
         let config = match ConnectorConfig::from_file(path) {
             Ok(c) => c,
             Err(e) => {
-                problems.extend(e.problems.iter().map(|p| format!("{}: {p}", path.display())));
+                problems.extend(
+                    e.problems
+                        .iter()
+                        .map(|p| format!("{}: {p}", path.display())),
+                );
                 continue;
             }
         };
         for key in &config.no_effect_keys {
-            println!("note: {}: {key} is accepted but has no effect in sluice", path.display());
+            println!(
+                "note: {}: {key} is accepted but has no effect in sluice",
+                path.display()
+            );
         }
         if let Some(worker) = &worker {
-            problems.extend(check_broker(worker, &config).await.into_iter().map(|p| format!("{}: {p}", path.display())));
+            problems.extend(
+                check_broker(worker, &config)
+                    .await
+                    .into_iter()
+                    .map(|p| format!("{}: {p}", path.display())),
+            );
         }
-        problems.extend(check_target(&config).await.into_iter().map(|p| format!("{}: {p}", path.display())));
+        problems.extend(
+            check_target(&config)
+                .await
+                .into_iter()
+                .map(|p| format!("{}: {p}", path.display())),
+        );
     }
     if problems.is_empty() {
         println!("ok: {} connector config(s) valid", args.connectors.len());
@@ -57,7 +74,10 @@ pub async fn run(args: ValidateArgs) -> Result<i32, String> {
     }
 }
 
-async fn check_broker(worker: &crate::config::WorkerConfig, config: &ConnectorConfig) -> Vec<String> {
+async fn check_broker(
+    worker: &crate::config::WorkerConfig,
+    config: &ConnectorConfig,
+) -> Vec<String> {
     let client = crate::source::consumer_config(worker, config);
     let topics = match &config.topics {
         TopicSelection::List(t) => t.clone(),
@@ -73,7 +93,12 @@ async fn check_broker(worker: &crate::config::WorkerConfig, config: &ConnectorCo
             Err(e) => vec![format!("broker {bootstrap} unreachable: {e}")],
             Ok(metadata) => topics
                 .iter()
-                .filter(|t| !metadata.topics().iter().any(|m| m.name() == t.as_str() && m.error().is_none()))
+                .filter(|t| {
+                    !metadata
+                        .topics()
+                        .iter()
+                        .any(|m| m.name() == t.as_str() && m.error().is_none())
+                })
                 .map(|t| format!("topics: topic {t} does not exist"))
                 .collect(),
         }
@@ -83,16 +108,30 @@ async fn check_broker(worker: &crate::config::WorkerConfig, config: &ConnectorCo
 }
 
 async fn check_target(config: &ConnectorConfig) -> Vec<String> {
-    let db = match Db::connect(&config.target, config.username.as_deref(), config.password.as_ref()).await {
+    let db = match Db::connect(
+        &config.target,
+        config.username.as_deref(),
+        config.password.as_ref(),
+    )
+    .await
+    {
         Ok(db) => db,
         Err(e) => return vec![format!("connection.url: target database unreachable: {e}")],
     };
     let mut problems = Vec::new();
-    if config.schema_evolution == SchemaEvolution::None && !config.table_name_format.contains("${source.") {
+    if config.schema_evolution == SchemaEvolution::None
+        && !config.table_name_format.contains("${source.")
+    {
         if let TopicSelection::List(topics) = &config.topics {
             for topic in topics {
-                let name = config.table_name_format.replace("${topic}", &topic.replace('.', "_"));
-                let name = if config.quote_identifiers { name } else { name.to_lowercase() };
+                let name = config
+                    .table_name_format
+                    .replace("${topic}", &topic.replace('.', "_"));
+                let name = if config.quote_identifiers {
+                    name
+                } else {
+                    name.to_lowercase()
+                };
                 match TableName::parse(&name, config.target.dialect) {
                     Err(e) => problems.push(format!("table for topic {topic}: {e}")),
                     Ok(table) => match db.begin().await {

@@ -17,3 +17,6 @@ pub use connector::{
 pub use secret::Secret;
 pub use url::{Dialect, TargetUrl};
 pub use worker::WorkerConfig;
+
+#[cfg(test)]
+mod tests;

@@ -31,7 +31,6 @@ pub(crate) fn from_unscaled_bytes(bytes: &[u8], scale: i32) -> Result<String, St
     ))
 }
 
-
 /// Normalises a JSON number (Connect's `decimal.format=NUMERIC`) to plain text with at least
 /// `min_scale` fraction digits. Exponents are expanded; nothing is rounded.
 pub(crate) fn from_number_text(text: &str, min_scale: i32) -> Result<String, String> {

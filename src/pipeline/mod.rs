@@ -74,7 +74,11 @@ struct Running {
 }
 
 fn key_text(record: &RawRecord) -> String {
-    record.key.as_deref().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_else(|| "null".into())
+    record
+        .key
+        .as_deref()
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .unwrap_or_else(|| "null".into())
 }
 
 fn bad_record(record: &RawRecord, reason: String) -> PipelineError {
@@ -88,23 +92,51 @@ fn bad_record(record: &RawRecord, reason: String) -> PipelineError {
 }
 
 /// Runs one connector until shutdown, `--stop-at-end`, or a fatal error.
-pub async fn run(worker: &WorkerConfig, config: ConnectorConfig, metrics: Metrics, health: Health, mut shutdown: watch::Receiver<bool>, options: RunOptions) -> Result<Report, PipelineError> {
+pub async fn run(
+    worker: &WorkerConfig,
+    config: ConnectorConfig,
+    metrics: Metrics,
+    health: Health,
+    mut shutdown: watch::Receiver<bool>,
+    options: RunOptions,
+) -> Result<Report, PipelineError> {
     if config.errors_tolerance == ErrorTolerance::All {
-        return Err(PipelineError::Target("errors.tolerance=all needs the dead-letter path, which is not built yet".into()));
+        return Err(PipelineError::Target(
+            "errors.tolerance=all needs the dead-letter path, which is not built yet".into(),
+        ));
     }
     health.set("starting");
-    let sink = Sink::open(&config).await.map_err(|e| PipelineError::Target(e.to_string()))?;
+    let sink = Sink::open(&config)
+        .await
+        .map_err(|e| PipelineError::Target(e.to_string()))?;
     let (tx, mut rx) = mpsc::channel(config.max_inflight.max(1));
     let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
-    let context = SourceContext::new(tokio::runtime::Handle::current(), sink.db().clone(), config.group_id(), owner, config.name.clone(), tx.clone(), metrics.clone());
-    let consumer: Arc<SluiceConsumer> = Arc::new(source::consumer_config(worker, &config).create_with_context(context).map_err(|e| PipelineError::Kafka(e.to_string()))?);
+    let context = SourceContext::new(
+        tokio::runtime::Handle::current(),
+        sink.db().clone(),
+        config.group_id(),
+        owner,
+        config.name.clone(),
+        tx.clone(),
+        metrics.clone(),
+    );
+    let consumer: Arc<SluiceConsumer> = Arc::new(
+        source::consumer_config(worker, &config)
+            .create_with_context(context)
+            .map_err(|e| PipelineError::Kafka(e.to_string()))?,
+    );
     let topics = source::subscription(&config.topics);
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-    consumer.subscribe(&topic_refs).map_err(|e| PipelineError::Kafka(e.to_string()))?;
+    consumer
+        .subscribe(&topic_refs)
+        .map_err(|e| PipelineError::Kafka(e.to_string()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
         let (consumer, stop, max) = (consumer.clone(), stop.clone(), config.max_inflight);
-        std::thread::Builder::new().name("sluice-source".into()).spawn(move || source::run(consumer, tx, stop, max)).map_err(|e| PipelineError::Kafka(e.to_string()))?
+        std::thread::Builder::new()
+            .name("sluice-source".into())
+            .spawn(move || source::run(consumer, tx, stop, max))
+            .map_err(|e| PipelineError::Kafka(e.to_string()))?
     };
     let mut running = Running {
         report: Report::new(&config),
@@ -120,12 +152,19 @@ pub async fn run(worker: &WorkerConfig, config: ConnectorConfig, metrics: Metric
     };
     running.health.set("running");
     let result = running.main_loop(&mut rx, &mut shutdown, &options).await;
-    running.health.set(if result.is_ok() { "stopping" } else { "failed" });
+    running
+        .health
+        .set(if result.is_ok() { "stopping" } else { "failed" });
     // Leave the group from a blocking thread: closing runs the revoke callback, which must not
     // run inside the async runtime. The channel is closed first so it does not wait for us.
     stop.store(true, Ordering::SeqCst);
     drop(rx);
-    let Running { consumer, sink, report, .. } = running;
+    let Running {
+        consumer,
+        sink,
+        report,
+        ..
+    } = running;
     let _ = tokio::task::spawn_blocking(move || {
         let _ = thread.join();
         drop(consumer);
@@ -136,16 +175,25 @@ pub async fn run(worker: &WorkerConfig, config: ConnectorConfig, metrics: Metric
 }
 
 impl Running {
-    async fn main_loop(&mut self, rx: &mut mpsc::Receiver<SourceMsg>, shutdown: &mut watch::Receiver<bool>, options: &RunOptions) -> Result<(), PipelineError> {
+    async fn main_loop(
+        &mut self,
+        rx: &mut mpsc::Receiver<SourceMsg>,
+        shutdown: &mut watch::Receiver<bool>,
+        options: &RunOptions,
+    ) -> Result<(), PipelineError> {
         let linger = Duration::from_millis(self.config.linger_ms);
         let mut deadline: Option<Instant> = None;
         let mut last_purge = Instant::now();
         loop {
             if options.stop_at_end && self.at_end() && self.batch.is_empty() {
-                tracing::info!("every assigned partition is applied up to its end offset; stopping");
+                tracing::info!(
+                    "every assigned partition is applied up to its end offset; stopping"
+                );
                 return Ok(());
             }
-            let wait = deadline.map(|d| d.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_millis(200));
+            let wait = deadline
+                .map(|d| d.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::from_millis(200));
             tokio::select! {
                 message = rx.recv() => match message {
                     Some(SourceMsg::Record(record)) => {
@@ -217,18 +265,45 @@ impl Running {
         let mut events: Vec<ChangeEvent> = Vec::with_capacity(records.len());
         let name = self.config.name.clone();
         for record in &records {
-            let tp = TopicPartition { topic: record.coordinates.topic.clone(), partition: record.coordinates.partition };
-            let Some(claim) = self.claims.get(&tp) else { continue };
+            let tp = TopicPartition {
+                topic: record.coordinates.topic.clone(),
+                partition: record.coordinates.partition,
+            };
+            let Some(claim) = self.claims.get(&tp) else {
+                continue;
+            };
             // A record from before the claimed start (left over from an earlier assignment).
-            if self.next.get(&tp).is_some_and(|n| record.coordinates.offset < *n) {
+            if self
+                .next
+                .get(&tp)
+                .is_some_and(|n| record.coordinates.offset < *n)
+            {
                 continue;
             }
-            self.metrics.records_consumed.with_label_values(&[&name, &tp.topic, &tp.partition.to_string()]).inc();
-            positions.insert(tp.clone(), Position { tp: tp.clone(), next_offset: record.coordinates.offset + 1, epoch: claim.epoch });
+            self.metrics
+                .records_consumed
+                .with_label_values(&[&name, &tp.topic, &tp.partition.to_string()])
+                .inc();
+            positions.insert(
+                tp.clone(),
+                Position {
+                    tp: tp.clone(),
+                    next_offset: record.coordinates.offset + 1,
+                    epoch: claim.epoch,
+                },
+            );
             match decode(record, &self.config.decode) {
                 Ok(Decoded::Change(event)) => events.push(*event),
-                Ok(Decoded::Tombstone) => self.metrics.records_ignored.with_label_values(&[&name, &tp.topic, "tombstone"]).inc(),
-                Ok(Decoded::NotARow(reason)) => self.metrics.records_ignored.with_label_values(&[&name, &tp.topic, reason]).inc(),
+                Ok(Decoded::Tombstone) => self
+                    .metrics
+                    .records_ignored
+                    .with_label_values(&[&name, &tp.topic, "tombstone"])
+                    .inc(),
+                Ok(Decoded::NotARow(reason)) => self
+                    .metrics
+                    .records_ignored
+                    .with_label_values(&[&name, &tp.topic, reason])
+                    .inc(),
                 Err(e) => return Err(bad_record(record, format!("decode: {e}"))),
             }
         }
@@ -237,49 +312,91 @@ impl Running {
             return Ok(());
         }
         let stats = self.apply_with_retry(&events, &positions, &records).await?;
-        self.metrics.batch_duration.with_label_values(&[&name]).observe(started.elapsed().as_secs_f64());
-        self.metrics.batch_records.with_label_values(&[&name]).observe(records.len() as f64);
+        self.metrics
+            .batch_duration
+            .with_label_values(&[&name])
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .batch_records
+            .with_label_values(&[&name])
+            .observe(records.len() as f64);
         self.report.add(&stats, &events, &records);
         for p in &positions {
             self.next.insert(p.tp.clone(), p.next_offset);
-            self.metrics.checkpoint_offset.with_label_values(&[&name, &p.tp.topic, &p.tp.partition.to_string()]).set(p.next_offset);
+            self.metrics
+                .checkpoint_offset
+                .with_label_values(&[&name, &p.tp.topic, &p.tp.partition.to_string()])
+                .set(p.next_offset);
         }
         for (table, t) in &stats.tables {
-            for (op, n) in [("insert", t.inserted), ("update", t.updated), ("delete", t.deleted), ("truncate", t.truncated)] {
+            for (op, n) in [
+                ("insert", t.inserted),
+                ("update", t.updated),
+                ("delete", t.deleted),
+                ("truncate", t.truncated),
+            ] {
                 if n > 0 {
-                    self.metrics.events_applied.with_label_values(&[&name, table, op]).inc_by(n);
+                    self.metrics
+                        .events_applied
+                        .with_label_values(&[&name, table, op])
+                        .inc_by(n);
                 }
             }
             for (reason, n) in &t.skipped {
-                self.metrics.events_skipped.with_label_values(&[name.as_str(), table.as_str(), reason]).inc_by(*n);
+                self.metrics
+                    .events_skipped
+                    .with_label_values(&[name.as_str(), table.as_str(), reason])
+                    .inc_by(*n);
             }
         }
         self.mirror(positions).await;
         Ok(())
     }
 
-    async fn apply_with_retry(&mut self, events: &[ChangeEvent], positions: &[Position], records: &[RawRecord]) -> Result<crate::sink::BatchStats, PipelineError> {
-        let mut delays = ExponentialBuilder::default().with_jitter().with_min_delay(Duration::from_millis(100)).with_max_delay(Duration::from_secs(30)).without_max_times().build();
+    async fn apply_with_retry(
+        &mut self,
+        events: &[ChangeEvent],
+        positions: &[Position],
+        records: &[RawRecord],
+    ) -> Result<crate::sink::BatchStats, PipelineError> {
+        let mut delays = ExponentialBuilder::default()
+            .with_jitter()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_secs(30))
+            .without_max_times()
+            .build();
         loop {
             let commit_started = Instant::now();
             match self.sink.apply_batch(events, positions).await {
                 Ok(stats) => {
-                    self.metrics.commit_duration.with_label_values(&[&self.config.name]).observe(commit_started.elapsed().as_secs_f64());
+                    self.metrics
+                        .commit_duration
+                        .with_label_values(&[&self.config.name])
+                        .observe(commit_started.elapsed().as_secs_f64());
                     self.health.set("running");
                     return Ok(stats);
                 }
                 Err(e) if e.is_transient() => {
                     let delay = delays.next().unwrap_or(Duration::from_secs(30));
                     tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "target unavailable; retrying the batch");
-                    self.metrics.retries.with_label_values(&[&self.config.name, "sink"]).inc();
+                    self.metrics
+                        .retries
+                        .with_label_values(&[&self.config.name, "sink"])
+                        .inc();
                     self.health.set("retrying");
                     tokio::time::sleep(delay).await;
                 }
                 Err(SinkError::Fenced(e)) => {
-                    self.metrics.fenced_batches.with_label_values(&[&self.config.name]).inc();
+                    self.metrics
+                        .fenced_batches
+                        .with_label_values(&[&self.config.name])
+                        .inc();
                     return Err(PipelineError::Fenced(e.to_string()));
                 }
-                Err(SinkError::Record { coordinates, reason }) => {
+                Err(SinkError::Record {
+                    coordinates,
+                    reason,
+                }) => {
                     let record = records.iter().find(|r| r.coordinates == coordinates);
                     return Err(match record {
                         Some(r) => bad_record(r, reason),
@@ -295,11 +412,17 @@ impl Running {
     /// target checkpoint is the truth).
     async fn mirror(&mut self, positions: Vec<Position>) {
         let consumer = self.consumer.clone();
-        let list: Vec<(TopicPartition, i64)> = positions.iter().map(|p| (p.tp.clone(), p.next_offset)).collect();
+        let list: Vec<(TopicPartition, i64)> = positions
+            .iter()
+            .map(|p| (p.tp.clone(), p.next_offset))
+            .collect();
         let committed = tokio::task::spawn_blocking(move || source::mirror(&consumer, &list)).await;
         match committed {
             Ok(Ok(())) => {
-                if let Err(e) = checkpoint::record_mirrored(self.sink.db(), &self.config.group_id(), &positions).await {
+                if let Err(e) =
+                    checkpoint::record_mirrored(self.sink.db(), &self.config.group_id(), &positions)
+                        .await
+                {
                     tracing::warn!(error = %e, "recording the mirrored offsets failed");
                 }
             }

@@ -26,7 +26,10 @@ pub struct Report {
 impl Report {
     /// An empty report.
     pub fn new(config: &ConnectorConfig) -> Self {
-        Report { connector: config.name.clone(), ..Default::default() }
+        Report {
+            connector: config.name.clone(),
+            ..Default::default()
+        }
     }
 
     /// Adds one batch.
@@ -51,19 +54,38 @@ impl Report {
     /// The human-readable report, with the final checkpoint read from the target.
     pub fn render(&self, checkpoint: &[Stored]) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "connector {}: {} records read, {} row changes", self.connector, self.records, self.changes);
-        let _ = writeln!(out, "{:<32} {:>9} {:>9} {:>9} {:>9} {:>9}", "table", "inserted", "updated", "deleted", "truncated", "skipped");
+        let _ = writeln!(
+            out,
+            "connector {}: {} records read, {} row changes",
+            self.connector, self.records, self.changes
+        );
+        let _ = writeln!(
+            out,
+            "{:<32} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "table", "inserted", "updated", "deleted", "truncated", "skipped"
+        );
         for (table, t) in &self.tables {
             let skipped: u64 = t.skipped.values().sum();
-            let _ = writeln!(out, "{table:<32} {:>9} {:>9} {:>9} {:>9} {:>9}", t.inserted, t.updated, t.deleted, t.truncated, skipped);
+            let _ = writeln!(
+                out,
+                "{table:<32} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                t.inserted, t.updated, t.deleted, t.truncated, skipped
+            );
         }
         for (reason, n) in &self.skipped {
             let _ = writeln!(out, "skipped before any table ({reason}): {n}");
         }
         let _ = writeln!(out, "checkpoint (sluice_offsets):");
         for s in checkpoint {
-            let next = s.next_offset.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
-            let _ = writeln!(out, "  {}/{} next_offset={next} epoch={}", s.tp.topic, s.tp.partition, s.epoch);
+            let next = s
+                .next_offset
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                out,
+                "  {}/{} next_offset={next} epoch={}",
+                s.tp.topic, s.tp.partition, s.epoch
+            );
         }
         out
     }

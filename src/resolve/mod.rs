@@ -85,6 +85,15 @@ mod tests {
         }
     }
 
+    /// name, event version, stored version, truncate version, expected outcome.
+    type Case = (
+        &'static str,
+        Version,
+        Option<StoredVersion>,
+        Option<Version>,
+        Outcome,
+    );
+
     #[test]
     fn guard_table() {
         let live = |n| StoredVersion {
@@ -100,13 +109,7 @@ mod tests {
             hi: 1,
             lo: 1,
         };
-        let cases: &[(
-            &str,
-            Version,
-            Option<StoredVersion>,
-            Option<Version>,
-            Outcome,
-        )] = &[
+        let cases: &[Case] = &[
             ("new key", lsn(5), None, None, Outcome::Apply),
             ("newer", lsn(6), Some(live(5)), None, Outcome::Apply),
             (

@@ -32,21 +32,51 @@ pub struct SourceContext {
 
 impl SourceContext {
     /// A context for one connector's consumer.
-    pub fn new(runtime: tokio::runtime::Handle, db: Db, group: String, owner: String, connector: String, tx: mpsc::Sender<SourceMsg>, metrics: Metrics) -> Self {
-        SourceContext { runtime, db, group, owner, connector, tx, metrics, revoked: Mutex::new(HashSet::new()) }
+    pub fn new(
+        runtime: tokio::runtime::Handle,
+        db: Db,
+        group: String,
+        owner: String,
+        connector: String,
+        tx: mpsc::Sender<SourceMsg>,
+        metrics: Metrics,
+    ) -> Self {
+        SourceContext {
+            runtime,
+            db,
+            group,
+            owner,
+            connector,
+            tx,
+            metrics,
+            revoked: Mutex::new(HashSet::new()),
+        }
     }
 
     /// Removes records of revoked partitions that were polled but not handed over yet.
     pub fn drop_revoked(&self, pending: &mut VecDeque<crate::event::RawRecord>) {
-        let Ok(revoked) = self.revoked.lock() else { return };
+        let Ok(revoked) = self.revoked.lock() else {
+            return;
+        };
         if revoked.is_empty() {
             return;
         }
-        pending.retain(|r| !revoked.contains(&TopicPartition { topic: r.coordinates.topic.clone(), partition: r.coordinates.partition }));
+        pending.retain(|r| {
+            !revoked.contains(&TopicPartition {
+                topic: r.coordinates.topic.clone(),
+                partition: r.coordinates.partition,
+            })
+        });
     }
 
     fn partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
-        tpl.elements().iter().map(|e| TopicPartition { topic: e.topic().to_string(), partition: e.partition() }).collect()
+        tpl.elements()
+            .iter()
+            .map(|e| TopicPartition {
+                topic: e.topic().to_string(),
+                partition: e.partition(),
+            })
+            .collect()
     }
 
     /// Claims the partitions in the target, with retries while the target is unreachable.
@@ -54,7 +84,10 @@ impl SourceContext {
         let mut delay = Duration::from_millis(200);
         let mut last = String::new();
         for _ in 0..12 {
-            match self.runtime.block_on(checkpoint::claim(&self.db, &self.group, &self.owner, tps)) {
+            match self
+                .runtime
+                .block_on(checkpoint::claim(&self.db, &self.group, &self.owner, tps))
+            {
                 Ok(claims) => return Ok(claims),
                 Err(e) => {
                     last = e.to_string();
@@ -67,7 +100,11 @@ impl SourceContext {
         Err(format!("cannot claim partitions in the target: {last}"))
     }
 
-    fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) -> Result<(), String> {
+    fn on_assign(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        tpl: &mut TopicPartitionList,
+    ) -> Result<(), String> {
         let tps = Self::partitions(tpl);
         if let Ok(mut revoked) = self.revoked.lock() {
             for tp in &tps {
@@ -88,15 +125,24 @@ impl SourceContext {
                 });
             let start = start_offset(&claim, group_offset);
             if let Some(n) = start {
-                tpl.set_partition_offset(&claim.tp.topic, claim.tp.partition, Offset::Offset(n)).map_err(|e| e.to_string())?;
+                tpl.set_partition_offset(&claim.tp.topic, claim.tp.partition, Offset::Offset(n))
+                    .map_err(|e| e.to_string())?;
             }
             tracing::info!(topic = %claim.tp.topic, partition = claim.tp.partition, epoch = claim.epoch, start = ?start, "partition assigned");
             claim.next_offset = start;
-            let high = consumer.fetch_watermarks(&claim.tp.topic, claim.tp.partition, BROKER_TIMEOUT).map(|(_, high)| high).unwrap_or(0);
+            let high = consumer
+                .fetch_watermarks(&claim.tp.topic, claim.tp.partition, BROKER_TIMEOUT)
+                .map(|(_, high)| high)
+                .unwrap_or(0);
             end_offsets.push((claim.tp.clone(), high));
             started.push(claim);
         }
-        self.tx.blocking_send(SourceMsg::Assigned { claims: started, end_offsets }).map_err(|_| "pipeline stopped".to_string())
+        self.tx
+            .blocking_send(SourceMsg::Assigned {
+                claims: started,
+                end_offsets,
+            })
+            .map_err(|_| "pipeline stopped".to_string())
     }
 
     fn on_revoke(&self, tpl: &TopicPartitionList) {
@@ -106,10 +152,13 @@ impl SourceContext {
             revoked.extend(tps.iter().cloned());
         }
         let (ack_tx, ack_rx) = std_mpsc::channel();
-        if self.tx.blocking_send(SourceMsg::Revoked(tps, ack_tx)).is_ok() {
-            if ack_rx.recv_timeout(REVOKE_DRAIN_TIMEOUT).is_err() {
-                tracing::warn!("pipeline did not drain revoked partitions in time; the fence protects the checkpoint");
-            }
+        if self
+            .tx
+            .blocking_send(SourceMsg::Revoked(tps, ack_tx))
+            .is_ok()
+            && ack_rx.recv_timeout(REVOKE_DRAIN_TIMEOUT).is_err()
+        {
+            tracing::warn!("pipeline did not drain revoked partitions in time; the fence protects the checkpoint");
         }
     }
 }
@@ -133,7 +182,10 @@ impl ClientContext for SourceContext {
         for (topic, t) in statistics.topics {
             for (partition, p) in t.partitions {
                 if partition >= 0 && p.consumer_lag >= 0 {
-                    self.metrics.consumer_lag.with_label_values(&[&self.connector, &topic, &partition.to_string()]).set(p.consumer_lag);
+                    self.metrics
+                        .consumer_lag
+                        .with_label_values(&[&self.connector, &topic, &partition.to_string()])
+                        .set(p.consumer_lag);
                 }
             }
         }
@@ -141,17 +193,34 @@ impl ClientContext for SourceContext {
 }
 
 impl ConsumerContext for SourceContext {
-    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
-        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
         let result = match err {
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => match self.on_assign(consumer, tpl) {
-                Ok(()) if cooperative => consumer.incremental_assign(tpl).map_err(|e| e.to_string()),
-                Ok(()) => consumer.assign(tpl).map_err(|e| e.to_string()),
-                Err(e) => Err(e),
-            },
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                match self.on_assign(consumer, tpl) {
+                    Ok(()) if cooperative => {
+                        consumer.incremental_assign(tpl).map_err(|e| e.to_string())
+                    }
+                    Ok(()) => consumer.assign(tpl).map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                }
+            }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 self.on_revoke(tpl);
-                if cooperative { consumer.incremental_unassign(tpl) } else { consumer.unassign() }.map_err(|e| e.to_string())
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
+                .map_err(|e| e.to_string())
             }
             other => {
                 let _ = consumer.unassign();

@@ -56,7 +56,10 @@ pub fn subscription(selection: &TopicSelection) -> Vec<String> {
         // librdkafka's regex engine has no `(?:`: hand it the user's pattern, anchored.
         TopicSelection::Regex(re) => {
             let pattern = re.as_str();
-            let inner = pattern.strip_prefix("^(?:").and_then(|p| p.strip_suffix(")$")).unwrap_or(pattern);
+            let inner = pattern
+                .strip_prefix("^(?:")
+                .and_then(|p| p.strip_suffix(")$"))
+                .unwrap_or(pattern);
             vec![format!("^{inner}$")]
         }
     }
@@ -65,7 +68,11 @@ pub fn subscription(selection: &TopicSelection) -> Vec<String> {
 fn to_raw(message: &rdkafka::message::BorrowedMessage<'_>) -> crate::event::RawRecord {
     let headers = message
         .headers()
-        .map(|hs| hs.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect())
+        .map(|hs| {
+            hs.iter()
+                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
         .unwrap_or_default();
     crate::event::RawRecord {
         coordinates: crate::event::Coordinates {
@@ -81,7 +88,12 @@ fn to_raw(message: &rdkafka::message::BorrowedMessage<'_>) -> crate::event::RawR
 }
 
 /// Runs the poll loop until `stop` is set. Records and rebalance notices go to `tx`.
-pub fn run(consumer: Arc<SluiceConsumer>, tx: mpsc::Sender<SourceMsg>, stop: Arc<AtomicBool>, max_pending: usize) {
+pub fn run(
+    consumer: Arc<SluiceConsumer>,
+    tx: mpsc::Sender<SourceMsg>,
+    stop: Arc<AtomicBool>,
+    max_pending: usize,
+) {
     let mut pending: VecDeque<crate::event::RawRecord> = VecDeque::new();
     let mut paused = false;
     while !stop.load(Ordering::SeqCst) {
@@ -99,7 +111,11 @@ pub fn run(consumer: Arc<SluiceConsumer>, tx: mpsc::Sender<SourceMsg>, stop: Arc
         let congested = pending.len() >= max_pending.max(1);
         if congested != paused {
             if let Ok(assignment) = consumer.assignment() {
-                let result = if congested { consumer.pause(&assignment) } else { consumer.resume(&assignment) };
+                let result = if congested {
+                    consumer.pause(&assignment)
+                } else {
+                    consumer.resume(&assignment)
+                };
                 if let Err(e) = result {
                     tracing::warn!(error = %e, "pause/resume failed");
                 }
@@ -117,7 +133,10 @@ pub fn run(consumer: Arc<SluiceConsumer>, tx: mpsc::Sender<SourceMsg>, stop: Arc
 }
 
 /// Commits offsets to the Kafka group (the mirror of the target checkpoint, for lag tools).
-pub fn mirror(consumer: &SluiceConsumer, positions: &[(TopicPartition, i64)]) -> rdkafka::error::KafkaResult<()> {
+pub fn mirror(
+    consumer: &SluiceConsumer,
+    positions: &[(TopicPartition, i64)],
+) -> rdkafka::error::KafkaResult<()> {
     let mut list = TopicPartitionList::new();
     for (tp, offset) in positions {
         list.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*offset))?;

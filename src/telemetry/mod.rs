@@ -5,8 +5,8 @@
 
 mod server;
 
-pub use server::{serve, Health};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+pub use server::{serve, Health};
 
 /// The metric catalogue of one process.
 #[derive(Clone)]
@@ -38,20 +38,32 @@ pub struct Metrics {
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
-    registry.register(Box::new(metric.clone())).expect("metric registered once");
+    let metric =
+        IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric registered once");
     metric
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> HistogramVec {
-    let metric = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), &["connector"]).expect("static metric definition");
-    registry.register(Box::new(metric.clone())).expect("metric registered once");
+    let metric = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets),
+        &["connector"],
+    )
+    .expect("static metric definition");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric registered once");
     metric
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGaugeVec {
-    let metric = IntGaugeVec::new(Opts::new(name, help), &["connector", "topic", "partition"]).expect("static metric definition");
-    registry.register(Box::new(metric.clone())).expect("metric registered once");
+    let metric = IntGaugeVec::new(Opts::new(name, help), &["connector", "topic", "partition"])
+        .expect("static metric definition");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric registered once");
     metric
 }
 
@@ -62,17 +74,70 @@ impl Metrics {
         let seconds = prometheus::exponential_buckets(0.0005, 2.0, 16).expect("static buckets");
         let counts = prometheus::exponential_buckets(1.0, 2.0, 14).expect("static buckets");
         Metrics {
-            records_consumed: counter(&r, "sluice_records_consumed_total", "Kafka records read.", &["connector", "topic", "partition"]),
-            events_applied: counter(&r, "sluice_events_applied_total", "Row changes written to the target.", &["connector", "table", "op"]),
-            events_skipped: counter(&r, "sluice_events_skipped_total", "Row changes not written, by reason.", &["connector", "table", "reason"]),
-            records_ignored: counter(&r, "sluice_records_ignored_total", "Records that are not row changes.", &["connector", "topic", "reason"]),
-            batch_duration: histogram(&r, "sluice_batch_duration_seconds", "Time to apply one batch, commit included.", seconds.clone()),
-            commit_duration: histogram(&r, "sluice_commit_duration_seconds", "Time of the target transaction commit.", seconds),
-            batch_records: histogram(&r, "sluice_batch_records", "Records per applied batch.", counts),
-            consumer_lag: gauge(&r, "sluice_consumer_lag_records", "High watermark minus consumer position."),
-            checkpoint_offset: gauge(&r, "sluice_checkpoint_offset", "Next offset in the target checkpoint."),
-            fenced_batches: counter(&r, "sluice_fenced_batches_total", "Batches rolled back because another worker owns the partition.", &["connector"]),
-            retries: counter(&r, "sluice_retries_total", "Retries after a transient error.", &["connector", "stage"]),
+            records_consumed: counter(
+                &r,
+                "sluice_records_consumed_total",
+                "Kafka records read.",
+                &["connector", "topic", "partition"],
+            ),
+            events_applied: counter(
+                &r,
+                "sluice_events_applied_total",
+                "Row changes written to the target.",
+                &["connector", "table", "op"],
+            ),
+            events_skipped: counter(
+                &r,
+                "sluice_events_skipped_total",
+                "Row changes not written, by reason.",
+                &["connector", "table", "reason"],
+            ),
+            records_ignored: counter(
+                &r,
+                "sluice_records_ignored_total",
+                "Records that are not row changes.",
+                &["connector", "topic", "reason"],
+            ),
+            batch_duration: histogram(
+                &r,
+                "sluice_batch_duration_seconds",
+                "Time to apply one batch, commit included.",
+                seconds.clone(),
+            ),
+            commit_duration: histogram(
+                &r,
+                "sluice_commit_duration_seconds",
+                "Time of the target transaction commit.",
+                seconds,
+            ),
+            batch_records: histogram(
+                &r,
+                "sluice_batch_records",
+                "Records per applied batch.",
+                counts,
+            ),
+            consumer_lag: gauge(
+                &r,
+                "sluice_consumer_lag_records",
+                "High watermark minus consumer position.",
+            ),
+            checkpoint_offset: gauge(
+                &r,
+                "sluice_checkpoint_offset",
+                "Next offset in the target checkpoint.",
+            ),
+            fenced_batches: counter(
+                &r,
+                "sluice_fenced_batches_total",
+                "Batches rolled back because another worker owns the partition.",
+                &["connector"],
+            ),
+            retries: counter(
+                &r,
+                "sluice_retries_total",
+                "Retries after a transient error.",
+                &["connector", "stage"],
+            ),
             registry: r,
         }
     }
@@ -80,7 +145,9 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let encoder = prometheus::TextEncoder::new();
-        encoder.encode_to_string(&self.registry.gather()).unwrap_or_default()
+        encoder
+            .encode_to_string(&self.registry.gather())
+            .unwrap_or_default()
     }
 }
 

@@ -36,17 +36,28 @@ struct AppState {
 }
 
 async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    ([("content-type", "text/plain; version=0.0.4")], app.metrics.render())
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
 }
 
 async fn health(State(app): State<AppState>) -> impl IntoResponse {
     let state = app.health.get();
-    let code = if state == "failed" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let code = if state == "failed" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
     (code, axum::Json(serde_json::json!({ "status": state })))
 }
 
 /// Serves `/metrics` and `/health` on `address` until the process ends.
-pub async fn serve(address: SocketAddr, metrics: Metrics, health: Health) -> std::io::Result<SocketAddr> {
+pub async fn serve(
+    address: SocketAddr,
+    metrics: Metrics,
+    health: Health,
+) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
     let app = Router::new()

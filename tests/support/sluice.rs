@@ -30,7 +30,13 @@ pub fn connector_file(dir: &Path, name: &str, config: serde_json::Value) -> Path
 }
 
 /// Starts `sluice run --worker W [--stop-at-end] C...`, logs to `dir/<log>`.
-pub fn spawn_run(dir: &Path, worker: &Path, connectors: &[&Path], stop_at_end: bool, log: &str) -> Child {
+pub fn spawn_run(
+    dir: &Path,
+    worker: &Path,
+    connectors: &[&Path],
+    stop_at_end: bool,
+    log: &str,
+) -> Child {
     let log_file = std::fs::File::create(dir.join(log)).expect("log file");
     let mut cmd = Command::new(binary());
     cmd.arg("run").arg("--worker").arg(worker);
@@ -56,7 +62,10 @@ pub fn wait(child: &mut Child, timeout: Duration, log: &Path) -> std::process::E
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("sluice did not finish in {timeout:?}; log:\n{}", super::tail(log, 60));
+            panic!(
+                "sluice did not finish in {timeout:?}; log:\n{}",
+                super::tail(log, 60)
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -68,6 +77,10 @@ pub fn run_to_end(dir: &Path, worker: &Path, connectors: &[&Path], timeout: Dura
     let log = dir.join("run.log");
     let status = wait(&mut child, timeout, &log);
     let text = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(status.success(), "sluice run failed ({status}); log:\n{}", super::tail(&log, 80));
+    assert!(
+        status.success(),
+        "sluice run failed ({status}); log:\n{}",
+        super::tail(&log, 80)
+    );
     text
 }
