@@ -120,9 +120,8 @@ pub async fn run(command: OffsetsCommand) -> Result<i32, String> {
     }
 }
 
-async fn show(args: ShowArgs) -> Result<i32, String> {
-    let worker = args.worker.load()?;
-    let config = ConnectorConfig::from_file(&args.connector).map_err(|e| e.to_string())?;
+/// The connector's target, with the internal tables in place.
+async fn open_target(config: &ConnectorConfig) -> Result<Db, String> {
     let db = Db::connect(
         &config.target,
         config.username.as_deref(),
@@ -133,6 +132,13 @@ async fn show(args: ShowArgs) -> Result<i32, String> {
     checkpoint::schema::ensure(&db)
         .await
         .map_err(|e| format!("target: {e}"))?;
+    Ok(db)
+}
+
+async fn show(args: ShowArgs) -> Result<i32, String> {
+    let worker = args.worker.load()?;
+    let config = ConnectorConfig::from_file(&args.connector).map_err(|e| e.to_string())?;
+    let db = open_target(&config).await?;
     let stored = checkpoint::load(&db, &config.group_id())
         .await
         .map_err(|e| format!("target: {e}"))?;
@@ -242,16 +248,7 @@ fn plan(
 async fn reset(args: ResetArgs) -> Result<i32, String> {
     let worker = args.worker.load()?;
     let config = ConnectorConfig::from_file(&args.connector).map_err(|e| e.to_string())?;
-    let db = Db::connect(
-        &config.target,
-        config.username.as_deref(),
-        config.password.as_ref(),
-    )
-    .await
-    .map_err(|e| format!("target: {e}"))?;
-    checkpoint::schema::ensure(&db)
-        .await
-        .map_err(|e| format!("target: {e}"))?;
+    let db = open_target(&config).await?;
     let consumer = admin(&worker, &config)?;
     let group = config.group_id();
     let (consumer, targets, members) = tokio::task::spawn_blocking({

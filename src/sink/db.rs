@@ -144,6 +144,21 @@ fn bind_lite<'q>(mut q: LiteQuery<'q>, params: &[Param]) -> Result<LiteQuery<'q>
     Ok(q)
 }
 
+/// Every cell of every row as text (the sink's own queries cast what they select to text).
+fn text_cells<R: Row>(rows: &[R]) -> Result<Vec<Vec<Option<String>>>, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    rows.iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| r.try_get::<Option<String>, _>(i))
+                .collect()
+        })
+        .collect()
+}
+
 impl Tx {
     /// Executes a statement; returns rows affected.
     pub async fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, sqlx::Error> {
@@ -170,25 +185,13 @@ impl Tx {
                 let rows = bind_pg(sqlx::query(sql), params)
                     .fetch_all(&mut **tx)
                     .await?;
-                rows.iter()
-                    .map(|r| {
-                        (0..r.len())
-                            .map(|i| r.try_get::<Option<String>, _>(i))
-                            .collect()
-                    })
-                    .collect()
+                text_cells(&rows)
             }
             Tx::Lite(tx) => {
                 let rows = bind_lite(sqlx::query(sql), params)?
                     .fetch_all(&mut **tx)
                     .await?;
-                rows.iter()
-                    .map(|r| {
-                        (0..r.len())
-                            .map(|i| r.try_get::<Option<String>, _>(i))
-                            .collect()
-                    })
-                    .collect()
+                text_cells(&rows)
             }
         }
     }
