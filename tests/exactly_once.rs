@@ -8,6 +8,7 @@ mod support;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 use support::sluice::{connector_file, spawn_run, wait, worker_file};
 use support::{random_name, Postgres, Tansu};
@@ -71,7 +72,13 @@ fn stream(keys: i64, events: usize) -> Vec<(i64, &'static str, Option<i64>)> {
     out
 }
 
-async fn publish(bootstrap: &str, topic: &str, events: &[(i64, &'static str, Option<i64>)]) {
+/// Publishes events; `first` is the stream position of `events[0]` (its source lsn base).
+async fn publish(
+    bootstrap: &str,
+    topic: &str,
+    events: &[(i64, &'static str, Option<i64>)],
+    first: usize,
+) {
     let producer: FutureProducer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("enable.idempotence", "true")
@@ -81,7 +88,7 @@ async fn publish(bootstrap: &str, topic: &str, events: &[(i64, &'static str, Opt
     // send_result enqueues synchronously, so records keep the source order per partition.
     let mut pending = Vec::with_capacity(events.len());
     for (i, (id, op, version)) in events.iter().enumerate() {
-        let (key, value) = envelope(op, *id, *version, 1000 + i as i64);
+        let (key, value) = envelope(op, *id, *version, 1000 + (first + i) as i64);
         let partition = (*id % PARTITIONS as i64) as i32;
         let mut record = FutureRecord::<str, str>::to(topic)
             .key(&key)
@@ -137,36 +144,130 @@ async fn checkpointed(url: &str) -> i64 {
     .unwrap_or(0)
 }
 
+/// A published stream, a target database, and the main + audit connector files.
+struct Setup {
+    _tansu: Tansu,
+    events: Vec<(i64, &'static str, Option<i64>)>,
+    url: String,
+    dir: tempfile::TempDir,
+    worker: PathBuf,
+    names: (String, String),
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        Self::with_published(6000).await
+    }
+
+    /// Generates the stream and publishes its first `published` events.
+    async fn with_published(published: usize) -> Setup {
+        let tansu = Tansu::start();
+        let topic = random_name("items");
+        tansu.create_topic(&topic, PARTITIONS);
+        let events = stream(400, 6000);
+        publish(&tansu.bootstrap(), &topic, &events[..published], 0).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let worker = worker_file(dir.path(), &tansu.bootstrap());
+        Setup {
+            events,
+            url: Postgres::database(),
+            worker,
+            names: (random_name("main"), random_name("audit")),
+            dir,
+            _tansu: tansu,
+        }
+        .with_topic(topic)
+    }
+
+    fn with_topic(self, topic: String) -> Setup {
+        std::fs::write(self.dir.path().join("topic"), topic).expect("topic file");
+        self
+    }
+
+    /// Writes the two connectors into `sub` with the given batch settings; returns their paths.
+    fn connectors(&self, sub: &str, batch: (&str, &str), linger_ms: &str) -> (PathBuf, PathBuf) {
+        let dir = self.dir.path().join(sub);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let topic = std::fs::read_to_string(self.dir.path().join("topic")).expect("topic");
+        let jdbc = format!(
+            "jdbc:{}",
+            self.url.replacen("postgres://", "postgresql://", 1)
+        );
+        let main = connector_file(
+            &dir,
+            &self.names.0,
+            json!({
+            "topics": topic, "connection.url": jdbc, "insert.mode": "upsert", "primary.key.mode": "record_key",
+            "delete.enabled": "true", "schema.evolution": "basic", "collection.name.format": "${source.table}",
+            "batch.size": batch.0, "sluice.batch.linger.ms": linger_ms}),
+        );
+        let audit = connector_file(
+            &dir,
+            &self.names.1,
+            json!({
+            "topics": topic, "connection.url": jdbc, "insert.mode": "insert", "primary.key.mode": "none",
+            "schema.evolution": "basic", "collection.name.format": "${source.table}_audit",
+            "batch.size": batch.1, "sluice.batch.linger.ms": linger_ms}),
+        );
+        (main, audit)
+    }
+
+    /// The target equals the expected state and the audit table holds every change once.
+    async fn verify(&self, what: &str) {
+        let mut expected: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut audit_expected = 0i64;
+        for (id, _, version) in &self.events {
+            match version {
+                Some(v) => {
+                    expected.insert(*id, *v);
+                    audit_expected += 1;
+                }
+                None => {
+                    expected.remove(id);
+                }
+            }
+        }
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+            .await
+            .expect("connect");
+        let rows: Vec<(i32, i32)> = sqlx::query_as("SELECT id, version FROM items ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .expect("read items");
+        let actual: BTreeMap<i64, i64> = rows
+            .into_iter()
+            .map(|(i, v)| (i as i64, v as i64))
+            .collect();
+        assert_eq!(
+            actual, expected,
+            "target differs from the expected state ({what})"
+        );
+        let (total, distinct): (i64, i64) =
+            sqlx::query_as("SELECT count(*), count(DISTINCT (id, version)) FROM items_audit")
+                .fetch_one(&mut conn)
+                .await
+                .expect("read audit");
+        assert_eq!(
+            distinct, audit_expected,
+            "audit table misses source changes ({what})"
+        );
+        assert_eq!(
+            total, audit_expected,
+            "audit table holds duplicates ({what})"
+        );
+    }
+}
+
 async fn exactly_once_body(kills: usize) {
-    let tansu = Tansu::start();
-    let topic = random_name("items");
-    tansu.create_topic(&topic, PARTITIONS);
-    let events = stream(400, 6000);
-    publish(&tansu.bootstrap(), &topic, &events).await;
-    let url = Postgres::database();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let worker = worker_file(dir.path(), &tansu.bootstrap());
-    let jdbc = format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1));
-    let main = connector_file(
-        dir.path(),
-        &random_name("main"),
-        json!({
-        "topics": topic, "connection.url": jdbc, "insert.mode": "upsert", "primary.key.mode": "record_key",
-        "delete.enabled": "true", "schema.evolution": "basic", "collection.name.format": "${source.table}", "batch.size": "40"}),
-    );
-    let audit = connector_file(
-        dir.path(),
-        &random_name("audit"),
-        json!({
-        "topics": topic, "connection.url": jdbc, "insert.mode": "insert", "primary.key.mode": "none",
-        "schema.evolution": "basic", "collection.name.format": "${source.table}_audit", "batch.size": "30"}),
-    );
+    let setup = Setup::new().await;
+    let (main, audit) = setup.connectors("run", ("40", "30"), "100");
+    let dir = setup.dir.path();
     let mut seed: u64 = 42;
     let mut progress = Vec::new();
     for round in 0..kills {
         let mut child = spawn_run(
-            dir.path(),
-            &worker,
+            dir,
+            &setup.worker,
             &[&main, &audit],
             true,
             &format!("kill{round}.log"),
@@ -177,11 +278,11 @@ async fn exactly_once_body(kills: usize) {
         std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        progress.push(checkpointed(&url).await);
+        progress.push(checkpointed(&setup.url).await);
     }
     if kills > 0 {
         // The kills must land mid-stream: some progress, but not the end, before the last one.
-        let total = events.len() as i64 * 2;
+        let total = setup.events.len() as i64 * 2;
         assert!(
             progress.iter().any(|p| *p > 0 && *p < total),
             "no kill landed mid-stream: {progress:?} of {total}"
@@ -190,60 +291,30 @@ async fn exactly_once_body(kills: usize) {
             "checkpointed records (both connectors) after each kill: {progress:?} of {total}"
         );
     }
-    let mut child = spawn_run(dir.path(), &worker, &[&main, &audit], true, "final.log");
-    let status = wait(
-        &mut child,
-        Duration::from_secs(180),
-        &dir.path().join("final.log"),
-    );
+    let mut child = spawn_run(dir, &setup.worker, &[&main, &audit], true, "final.log");
+    let status = wait(&mut child, Duration::from_secs(180), &dir.join("final.log"));
     assert!(
         status.success(),
         "final run failed:\n{}",
-        support::tail(&dir.path().join("final.log"), 60)
+        support::tail(&dir.join("final.log"), 60)
     );
+    setup.verify(&format!("after {kills} kills")).await;
+}
 
-    let mut expected: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut audit_expected = 0i64;
-    for (id, op, version) in &events {
-        match version {
-            Some(v) => {
-                expected.insert(*id, *v);
-                audit_expected += 1;
-            }
-            None if *op == "d" => {
-                expected.remove(id);
-            }
-            None => {}
-        }
+/// Waits until `cond` holds, polling; panics with `what` after `timeout`.
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    timeout: Duration,
+    what: &str,
+    mut cond: impl FnMut() -> F,
+) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !cond().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
-        .await
-        .expect("connect");
-    let rows: Vec<(i32, i32)> = sqlx::query_as("SELECT id, version FROM items ORDER BY id")
-        .fetch_all(&mut conn)
-        .await
-        .expect("read items");
-    let actual: BTreeMap<i64, i64> = rows
-        .into_iter()
-        .map(|(i, v)| (i as i64, v as i64))
-        .collect();
-    assert_eq!(
-        actual, expected,
-        "target differs from the expected state after {kills} kills"
-    );
-    let (total, distinct): (i64, i64) =
-        sqlx::query_as("SELECT count(*), count(DISTINCT (id, version)) FROM items_audit")
-            .fetch_one(&mut conn)
-            .await
-            .expect("read audit");
-    assert_eq!(
-        distinct, audit_expected,
-        "audit table misses source changes after {kills} kills"
-    );
-    assert_eq!(
-        total, audit_expected,
-        "audit table holds duplicates after {kills} kills"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -254,4 +325,82 @@ async fn exactly_once_without_faults() {
 #[tokio::test(flavor = "multi_thread")]
 async fn exactly_once_with_repeated_sigkill() {
     exactly_once_body(5).await;
+}
+
+/// A zombie: worker A holds an uncommitted batch (long linger) when it is frozen with SIGSTOP
+/// past its session timeout; worker B takes the partitions over and claims them (epoch bump).
+/// When A is thawed, its late commit must be refused by the fence (A exits with "fenced") and
+/// nothing may be lost or doubled.
+#[tokio::test(flavor = "multi_thread")]
+async fn zombie_commit_is_fenced_and_nothing_is_doubled() {
+    let setup = Setup::with_published(3000).await;
+    let dir = setup.dir.path();
+    let topic = std::fs::read_to_string(dir.join("topic")).expect("topic");
+    // A commits a partial batch only after 4 s of linger, so it can be frozen holding records.
+    let (a_main, a_audit) = setup.connectors("a", ("100000", "100000"), "4000");
+    let (b_main, b_audit) = setup.connectors("b", ("200", "200"), "100");
+    let mut a = spawn_run(dir, &setup.worker, &[&a_main, &a_audit], false, "a.log");
+    let url = setup.url.clone();
+    wait_until(
+        Duration::from_secs(60),
+        "worker A's commit of the first half",
+        || {
+            let url = url.clone();
+            async move { checkpointed(&url).await >= 6000 }
+        },
+    )
+    .await;
+    // The second half reaches A, which lingers on it; freeze A inside that linger.
+    publish(
+        &setup._tansu.bootstrap(),
+        &topic,
+        &setup.events[3000..],
+        3000,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let a_pid = a.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &a_pid])
+        .status()
+        .expect("kill")
+        .success());
+    let frozen_at = checkpointed(&setup.url).await;
+    assert_eq!(
+        frozen_at, 6000,
+        "A committed the second half before it was frozen; the test proves nothing"
+    );
+    let mut b = spawn_run(dir, &setup.worker, &[&b_main, &b_audit], true, "b.log");
+    let b_log = dir.join("b.log");
+    // B is assigned once A's 6 s session has expired.
+    wait_until(Duration::from_secs(60), "worker B's assignment", || {
+        let log = std::fs::read_to_string(&b_log).unwrap_or_default();
+        async move { log.contains("partition assigned") }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(std::process::Command::new("kill")
+        .args(["-CONT", &a_pid])
+        .status()
+        .expect("kill")
+        .success());
+    let a_status = wait(&mut a, Duration::from_secs(60), &dir.join("a.log"));
+    let a_log = std::fs::read_to_string(dir.join("a.log")).unwrap_or_default();
+    assert!(
+        !a_status.success(),
+        "the zombie must not finish cleanly; log:\n{}",
+        support::tail(&dir.join("a.log"), 40)
+    );
+    assert!(
+        a_log.contains("fenced"),
+        "the zombie's commit was not fenced; log:\n{}",
+        support::tail(&dir.join("a.log"), 40)
+    );
+    let b_status = wait(&mut b, Duration::from_secs(180), &b_log);
+    assert!(
+        b_status.success(),
+        "worker B failed:\n{}",
+        support::tail(&b_log, 60)
+    );
+    setup.verify("after a fenced zombie").await;
 }

@@ -44,7 +44,7 @@ pub fn spawn_run(
         cmd.arg("--stop-at-end");
     }
     cmd.args(connectors)
-        .env("SLUICE_LOG", "info,sluice=debug")
+        .env("SLUICE_LOG", "info,sqlx=warn")
         .stdout(log_file.try_clone().expect("log file"))
         .stderr(log_file)
         .stdin(Stdio::null())
