@@ -10,75 +10,14 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
+use support::generate::{envelope, expected, stream, Change};
 use support::sluice::{connector_file, spawn_run, wait, worker_file};
 use support::{random_name, Postgres, Tansu};
 
 const PARTITIONS: i32 = 4;
 
-/// A Debezium envelope (JsonConverter, schemas enabled) for table `items`.
-fn envelope(op: &str, id: i64, version: Option<i64>, lsn: i64) -> (String, Option<String>) {
-    let field = |name: &str, t: &str, optional: bool| json!({"field": name, "type": t, "optional": optional});
-    let row_schema = json!({"type": "struct", "optional": true, "name": "gen.public.items.Value",
-        "fields": [field("id", "int32", false), field("version", "int32", false), field("payload", "string", true)]});
-    let key = json!({"schema": {"type": "struct", "optional": false, "fields": [field("id", "int32", false)]}, "payload": {"id": id}});
-    let row = version.map(|v| json!({"id": id, "version": v, "payload": format!("item {id} version {v} {}", "x".repeat(40))}));
-    let (before, after) = if op == "d" {
-        (Some(json!({"id": id, "version": 0, "payload": null})), None)
-    } else {
-        (None, row)
-    };
-    let mut before_schema = row_schema.clone();
-    before_schema["field"] = json!("before");
-    let mut after_schema = row_schema;
-    after_schema["field"] = json!("after");
-    let source_schema = json!({"type": "struct", "optional": false, "field": "source", "fields": [
-        field("connector", "string", false), field("name", "string", false), field("ts_ms", "int64", false),
-        field("db", "string", false), field("schema", "string", false), field("table", "string", false), field("lsn", "int64", true)]});
-    let value = json!({
-        "schema": {"type": "struct", "optional": false, "fields": [before_schema, after_schema, source_schema, field("op", "string", false), field("ts_ms", "int64", true)]},
-        "payload": {"before": before, "after": after, "op": op, "ts_ms": 1_700_000_000_000i64 + lsn,
-            "source": {"connector": "postgresql", "name": "gen", "ts_ms": 1_700_000_000_000i64 + lsn, "db": "gen", "schema": "public", "table": "items", "lsn": lsn}}
-    });
-    (key.to_string(), Some(value.to_string()))
-}
-
-/// The generated stream: creates, updates and deletes over `keys` keys, in source order.
-fn stream(keys: i64, events: usize) -> Vec<(i64, &'static str, Option<i64>)> {
-    let mut state: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut seed: u64 = 0x5eed;
-    let mut out = Vec::with_capacity(events);
-    while out.len() < events {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let id = ((seed >> 33) % keys as u64) as i64 + 1;
-        // Versions are the event's position, so every (id, version) is unique.
-        let version = out.len() as i64 + 1;
-        match state.get(&id) {
-            None => {
-                state.insert(id, version);
-                out.push((id, "c", Some(version)));
-            }
-            Some(_) if (seed >> 20).is_multiple_of(10) => {
-                state.remove(&id);
-                out.push((id, "d", None));
-            }
-            Some(_) => {
-                state.insert(id, version);
-                out.push((id, "u", Some(version)));
-            }
-        }
-    }
-    out
-}
-
 /// Publishes events; `first` is the stream position of `events[0]` (its source lsn base).
-async fn publish(
-    bootstrap: &str,
-    topic: &str,
-    events: &[(i64, &'static str, Option<i64>)],
-    first: usize,
-) {
+async fn publish(bootstrap: &str, topic: &str, events: &[Change], first: usize) {
     let producer: FutureProducer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("enable.idempotence", "true")
@@ -147,7 +86,7 @@ async fn checkpointed(url: &str) -> i64 {
 /// A published stream, a target database, and the main + audit connector files.
 struct Setup {
     _tansu: Tansu,
-    events: Vec<(i64, &'static str, Option<i64>)>,
+    events: Vec<Change>,
     url: String,
     dir: tempfile::TempDir,
     worker: PathBuf,
@@ -214,19 +153,7 @@ impl Setup {
 
     /// The target equals the expected state and the audit table holds every change once.
     async fn verify(&self, what: &str) {
-        let mut expected: BTreeMap<i64, i64> = BTreeMap::new();
-        let mut audit_expected = 0i64;
-        for (id, _, version) in &self.events {
-            match version {
-                Some(v) => {
-                    expected.insert(*id, *v);
-                    audit_expected += 1;
-                }
-                None => {
-                    expected.remove(id);
-                }
-            }
-        }
+        let (expected, audit_expected) = expected(&self.events);
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
             .await
             .expect("connect");

@@ -1,6 +1,6 @@
 //! The command line: `sluice [demo]`, `run`, `validate`, `offsets show|reset`.
 
-mod demo;
+pub mod demo;
 mod offsets;
 mod run;
 mod validate;

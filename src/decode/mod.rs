@@ -34,7 +34,7 @@ mod tests_envelope;
 #[cfg(test)]
 mod tests_semantic;
 
-use crate::event::{Decoded, RawRecord};
+use crate::event::{Decoded, RawRecord, Row};
 
 /// How the record's key and value were serialised (the connector's converter settings).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +105,57 @@ pub fn decode(record: &RawRecord, config: &DecodeConfig) -> Result<Decoded, Deco
     envelope::decode_value(record, value, config)
 }
 
+/// The record header Debezium adds to the create event of a primary-key change: the row's key
+/// before the change, as the header converter wrote it.
+pub const OLD_KEY_HEADER: &str = "__debezium.oldkey";
+
+/// Decodes the [`OLD_KEY_HEADER`] header of a record into the old key's row.
+///
+/// Debezium turns an update of a primary key into a delete of the old key and a create of the
+/// new one; the create carries the old key in this header (JsonConverter text, with or without
+/// the `{"schema", "payload"}` wrapper, following `key.converter.schemas.enable` leniently like
+/// the key itself). `Ok(None)` when the header is absent or null; a header that is present but
+/// not a key struct is an error.
+pub fn decode_old_key(
+    record: &RawRecord,
+    config: &DecodeConfig,
+) -> Result<Option<Row>, DecodeError> {
+    // Header names are not unique in Kafka; the last one wins, as in Connect's `lastWithName`.
+    let Some((_, value)) = record
+        .headers
+        .iter()
+        .rev()
+        .find(|(name, _)| name == OLD_KEY_HEADER)
+    else {
+        return Ok(None);
+    };
+    let Some(bytes) = value.as_deref() else {
+        return Ok(None);
+    };
+    let json = converter::parse(bytes, "header __debezium.oldkey")?;
+    let part = converter::split(&json, config.key_schemas_enable);
+    if part.payload.is_null() {
+        return Ok(None);
+    }
+    row::build(part.schema, part.payload, OLD_KEY_HEADER).map(Some)
+}
+
 /// Exact decimal text of a big-endian two's complement unscaled value (Connect `Decimal`
 /// bytes) at `scale`; the sink uses it for schemaless decimals.
 pub(crate) use decimal::from_unscaled_bytes;
+
+/// Debezium `Bits` bytes as a PostgreSQL bit string of `length` characters; the sink uses it
+/// for schemaless bit columns.
+pub(crate) use binary::bits_text;
+
+/// `Some("infinity" | "-infinity")` when an epoch count of a timestamp without zone is one of
+/// PostgreSQL's infinities as Debezium sends them (`millis`: a count of milliseconds, else of
+/// microseconds); the sink uses it for schemaless timestamps.
+pub(crate) fn timestamp_infinity(count: i64, millis: bool) -> Option<&'static str> {
+    let unit = if millis {
+        schema::Unit::Millis
+    } else {
+        schema::Unit::Micros
+    };
+    temporal::infinity(count, unit)
+}

@@ -58,8 +58,33 @@ pub(crate) fn time(count: i64, unit: Unit) -> Result<Value, String> {
         .ok_or_else(out_of_range)
 }
 
+/// PostgreSQL's `infinity` / `-infinity` timestamps as Debezium sends them: the PostgreSQL JDBC
+/// driver's sentinels (`PGStatement.DATE_POSITIVE_INFINITY` / `DATE_NEGATIVE_INFINITY`, in
+/// milliseconds) passed through as the millisecond count of `io.debezium.time.Timestamp`
+/// divided by 1000, and as is in the microsecond count of `MicroTimestamp` (see the corpus
+/// `types` scenario, rows 8 and 9). No real timestamp PostgreSQL can hold has these counts.
+pub(crate) fn infinity(count: i64, unit: Unit) -> Option<&'static str> {
+    const POSITIVE: i64 = 9_223_372_036_825_200_000;
+    const NEGATIVE: i64 = -9_223_372_036_832_400_000;
+    let (positive, negative) = match unit {
+        Unit::Millis => (POSITIVE / 1000, NEGATIVE / 1000),
+        Unit::Micros => (POSITIVE, NEGATIVE),
+        Unit::Nanos => return None,
+    };
+    match count {
+        c if c == positive => Some("infinity"),
+        c if c == negative => Some("-infinity"),
+        _ => None,
+    }
+}
+
 /// Timestamp without zone as a count of `unit` since the epoch, negative before 1970.
+/// PostgreSQL's infinities arrive as the JDBC driver's sentinels and stay the text PostgreSQL
+/// prints and accepts (see [`infinity`]).
 pub(crate) fn timestamp(count: i64, unit: Unit) -> Result<Value, String> {
+    if let Some(text) = infinity(count, unit) {
+        return Ok(Value::Text(text.into()));
+    }
     let per_second = unit.per_second();
     let secs = count.div_euclid(per_second);
     // rem_euclid is in [0, per_second), so the product stays below one second in nanoseconds.
@@ -134,5 +159,33 @@ mod tests {
         );
         assert!(timestamp(i64::MAX, Unit::Millis).is_err());
         assert!(timestamp(i64::MIN, Unit::Millis).is_err());
+    }
+
+    #[test]
+    fn infinite_timestamps_are_the_jdbc_sentinels() {
+        // As recorded in the corpus `types` scenario (timestamp(0/3) and timestamp(6)).
+        let text = |s: &str| Ok(Value::Text(s.into()));
+        assert_eq!(
+            timestamp(9_223_372_036_825_200, Unit::Millis),
+            text("infinity")
+        );
+        assert_eq!(
+            timestamp(-9_223_372_036_832_400, Unit::Millis),
+            text("-infinity")
+        );
+        assert_eq!(
+            timestamp(9_223_372_036_825_200_000, Unit::Micros),
+            text("infinity")
+        );
+        assert_eq!(
+            timestamp(-9_223_372_036_832_400_000, Unit::Micros),
+            text("-infinity")
+        );
+        // The millisecond sentinel read as microseconds is an ordinary (year 294247) instant.
+        assert!(matches!(
+            timestamp(9_223_372_036_825_200, Unit::Micros),
+            Ok(Value::Timestamp(_))
+        ));
+        assert!(timestamp(9_223_372_036_825_200_001, Unit::Micros).is_err());
     }
 }

@@ -76,11 +76,14 @@ pub fn text(
         Value::Unavailable => return Err("the TOAST placeholder cannot be written".into()),
         Value::Bool(b) => match target {
             TargetType::Int => (*b as i64).to_string(),
+            // Debezium sends bit(1) as a Connect boolean.
+            TargetType::Bits { .. } => if *b { "1" } else { "0" }.to_string(),
             _ if dialect == Dialect::Sqlite => (*b as i64).to_string(),
             _ => b.to_string(),
         },
         Value::Int(i) => match target {
             TargetType::Bool => (*i != 0).to_string(),
+            TargetType::Interval => interval_text(*i),
             _ => i.to_string(),
         },
         Value::Float(f) => float_text(*f),
@@ -99,6 +102,25 @@ pub fn text(
         Value::Untyped(json) => return untyped(json, target, dialect),
     };
     Ok(Some(rendered))
+}
+
+/// Debezium's `MicroDuration` (microseconds; a month counted as 30.4375 days) as PostgreSQL
+/// interval input: days and time, both carrying the sign (`-3 days -04:05:06.000001`), which
+/// PostgreSQL prints back the same way. A bare number would be read as seconds.
+fn interval_text(micros: i64) -> String {
+    const MICROS_PER_DAY: u64 = 86_400_000_000;
+    let sign = if micros < 0 { "-" } else { "" };
+    let abs = micros.unsigned_abs();
+    let days = abs / MICROS_PER_DAY;
+    let rest = abs % MICROS_PER_DAY;
+    let secs = rest / 1_000_000;
+    format!(
+        "{sign}{days} days {sign}{:02}:{:02}:{:02}.{:06}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        rest % 1_000_000
+    )
 }
 
 fn float_text(f: f64) -> String {
@@ -202,6 +224,9 @@ fn untyped(
         }
         (J::Number(n), TargetType::Timestamp { precision }) => {
             let raw = n.as_i64().ok_or("timestamp must be an integer")?;
+            if let Some(infinity) = crate::decode::timestamp_infinity(raw, *precision <= 3) {
+                return Ok(Some(infinity.into()));
+            }
             let micros = if *precision <= 3 {
                 raw.checked_mul(1000).ok_or("timestamp out of range")?
             } else {
@@ -215,9 +240,29 @@ fn untyped(
         }
         (J::Number(n), TargetType::Time { precision }) => {
             let raw = n.as_i64().ok_or("time must be an integer")?;
-            let micros = if *precision <= 3 { raw * 1000 } else { raw };
-            let time = NaiveTime::MIN + Duration::microseconds(micros.rem_euclid(86_400_000_000));
-            Value::Time(time)
+            let micros = if *precision <= 3 {
+                raw.checked_mul(1000).ok_or("time out of range")?
+            } else {
+                raw
+            };
+            // PostgreSQL's 24:00:00 arrives as exactly one day.
+            if micros == 86_400_000_000 {
+                return Ok(Some("24:00:00".into()));
+            }
+            if !(0..86_400_000_000).contains(&micros) {
+                return Err(format!("time of day {raw} is out of range"));
+            }
+            Value::Time(NaiveTime::MIN + Duration::microseconds(micros))
+        }
+        (J::Number(n), TargetType::Interval) => Value::Int(
+            n.as_i64()
+                .ok_or("interval must be an integer count of microseconds")?,
+        ),
+        (J::String(s), TargetType::Bits { length }) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(|e| format!("bits are not base64: {e}"))?;
+            Value::Bits(crate::decode::bits_text(&bytes, *length)?)
         }
         (J::String(s), TargetType::Bytes) => Value::Bytes(
             base64::engine::general_purpose::STANDARD
@@ -297,6 +342,98 @@ mod tests {
         );
         assert_eq!(pg(Value::Null, TargetType::Int), None);
         assert!(text(&Value::Unavailable, &TargetType::Text, Dialect::Postgres).is_err());
+    }
+
+    #[test]
+    fn intervals_are_days_and_time_not_seconds() {
+        let iv = |micros: i64| pg(Value::Int(micros), TargetType::Interval).unwrap();
+        // Values of the corpus `types` scenario.
+        assert_eq!(iv(273_906_789_000), "3 days 04:05:06.789000");
+        assert_eq!(iv(-273_906_000_001), "-3 days -04:05:06.000001");
+        assert_eq!(iv(-1), "-0 days -00:00:00.000001");
+        assert_eq!(iv(0), "0 days 00:00:00.000000");
+        assert_eq!(iv(644_245_095_600_000_000), "7456540 days 10:00:00.000000");
+        assert_eq!(iv(i64::MIN), "-106751991 days -04:00:54.775808");
+        assert_eq!(
+            pg(Value::Untyped(json!(273_906_789_000)), TargetType::Interval).unwrap(),
+            "3 days 04:05:06.789000"
+        );
+        // interval.handling.mode=string: ISO 8601 text, which PostgreSQL reads as is.
+        assert_eq!(
+            pg(
+                Value::Text("P1Y2M3DT4H5M6.78S".into()),
+                TargetType::Interval
+            )
+            .unwrap(),
+            "P1Y2M3DT4H5M6.78S"
+        );
+    }
+
+    #[test]
+    fn bits_money_and_special_times() {
+        let bit1 = TargetType::Bits { length: Some(1) };
+        assert_eq!(pg(Value::Bool(true), bit1.clone()).unwrap(), "1");
+        assert_eq!(pg(Value::Untyped(json!(false)), bit1).unwrap(), "0");
+        let bit8 = TargetType::Bits { length: Some(8) };
+        assert_eq!(
+            pg(Value::Untyped(json!("pQ==")), bit8.clone()).unwrap(),
+            "10100101"
+        );
+        // B'00000000': Debezium sends no bytes at all.
+        assert_eq!(pg(Value::Untyped(json!("")), bit8).unwrap(), "00000000");
+        assert_eq!(
+            pg(
+                Value::Untyped(json!("DQ==")),
+                TargetType::Bits { length: None }
+            )
+            .unwrap(),
+            "00001101"
+        );
+        // money: Decimal bytes of scale 2 (92233720368547758.07 = 0x7fffffffffffffff).
+        let money = super::super::types::parse_target_type("money");
+        assert_eq!(
+            pg(Value::Untyped(json!("f/////////8=")), money.clone()).unwrap(),
+            "92233720368547758.07"
+        );
+        assert_eq!(pg(Value::Untyped(json!("AeJA")), money).unwrap(), "1234.56");
+        // 24:00:00 (one day) and the JDBC infinity sentinels, schemaless.
+        let t6 = TargetType::Time { precision: 6 };
+        assert_eq!(
+            pg(Value::Untyped(json!(86_400_000_000_i64)), t6.clone()).unwrap(),
+            "24:00:00"
+        );
+        assert_eq!(
+            pg(
+                Value::Untyped(json!(86_400_000)),
+                TargetType::Time { precision: 0 }
+            )
+            .unwrap(),
+            "24:00:00"
+        );
+        assert!(text(
+            &Value::Untyped(json!(86_400_000_001_i64)),
+            &t6,
+            Dialect::Postgres
+        )
+        .is_err());
+        assert!(text(&Value::Untyped(json!(-1)), &t6, Dialect::Postgres).is_err());
+        let ts = |p: u32, raw: i64| {
+            pg(
+                Value::Untyped(json!(raw)),
+                TargetType::Timestamp { precision: p },
+            )
+            .unwrap()
+        };
+        assert_eq!(ts(0, 9_223_372_036_825_200), "infinity");
+        assert_eq!(ts(3, -9_223_372_036_832_400), "-infinity");
+        assert_eq!(ts(6, 9_223_372_036_825_200_000), "infinity");
+        assert_eq!(ts(6, -9_223_372_036_832_400_000), "-infinity");
+        // BC timestamp (0044-03-15 12:00:00.001 BC as milliseconds).
+        assert_eq!(ts(3, -63_517_780_799_999), "0044-03-15 12:00:00.001 BC");
+        assert_eq!(
+            pg(Value::Untyped(json!(-703_383)), TargetType::Date).unwrap(),
+            "0044-03-15 BC"
+        );
     }
 
     #[test]

@@ -45,7 +45,15 @@ pub enum TargetType {
     /// uuid.
     Uuid,
     /// bit / bit varying.
-    Bits,
+    Bits {
+        /// The exact length of `bit(n)` (`bit` alone is `bit(1)`), the maximum of
+        /// `bit varying(n)`; `None` for an unbounded `bit varying`. Debezium's `Bits` bytes drop
+        /// leading zero bits, so a value is padded to this length.
+        length: Option<u32>,
+    },
+    /// interval: Debezium's `MicroDuration` (an integer count of microseconds) is written as
+    /// days and time, never as the bare number (which PostgreSQL would read as seconds).
+    Interval,
     /// An array of an element type.
     Array(Box<TargetType>),
     /// Anything else: values are passed as text and cast by the database.
@@ -66,12 +74,14 @@ pub struct TargetColumn {
 }
 
 fn precision_of(sql: &str) -> u32 {
-    sql.find('(')
-        .and_then(|open| {
-            let close = sql[open..].find(')')? + open;
-            sql[open + 1..close].trim().parse().ok()
-        })
-        .unwrap_or(6)
+    length_of(sql).unwrap_or(6)
+}
+
+/// The `(n)` of a type, if declared.
+fn length_of(sql: &str) -> Option<u32> {
+    let open = sql.find('(')?;
+    let close = sql[open..].find(')')? + open;
+    sql[open + 1..close].trim().parse().ok()
 }
 
 /// Parses a PostgreSQL `format_type()` string or a SQLite declared type.
@@ -97,7 +107,15 @@ pub fn parse_target_type(sql: &str) -> TargetType {
         "timestamp with time zone" | "timestamptz" => TargetType::TimestampTz,
         "json" | "jsonb" => TargetType::Json,
         "uuid" => TargetType::Uuid,
-        "bit" | "bit varying" | "varbit" => TargetType::Bits,
+        "bit" => TargetType::Bits {
+            length: Some(length_of(&lower).unwrap_or(1)),
+        },
+        "bit varying" | "varbit" => TargetType::Bits {
+            length: length_of(&lower),
+        },
+        // Debezium sends money as a Decimal of scale `money.fraction.digits` (default 2).
+        "money" => TargetType::Numeric { scale: Some(2) },
+        _ if base.starts_with("interval") => TargetType::Interval,
         "text" | "character varying" | "varchar" | "character" | "char" | "clob" | "xml"
         | "citext" | "name" => TargetType::Text,
         _ if base.starts_with("timestamp") && lower.contains("with time zone") => {
@@ -289,7 +307,13 @@ mod tests {
             ("integer[]", TargetType::Array(Box::new(TargetType::Int))),
             ("double precision", TargetType::Float),
             ("jsonb", TargetType::Json),
-            ("bit varying(8)", TargetType::Bits),
+            ("bit varying(8)", TargetType::Bits { length: Some(8) }),
+            ("bit varying", TargetType::Bits { length: None }),
+            ("bit(8)", TargetType::Bits { length: Some(8) }),
+            ("bit", TargetType::Bits { length: Some(1) }),
+            ("interval", TargetType::Interval),
+            ("interval day to second(3)", TargetType::Interval),
+            ("money", TargetType::Numeric { scale: Some(2) }),
             ("INTEGER", TargetType::Int),
             ("BLOB", TargetType::Bytes),
             ("tsvector", TargetType::Other),

@@ -20,6 +20,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod corpus;
+pub mod generate;
 pub mod oracle;
 pub mod postgres;
 pub mod sluice;
