@@ -331,3 +331,49 @@ async fn zombie_commit_is_fenced_and_nothing_is_doubled() {
     );
     setup.verify("after a fenced zombie").await;
 }
+
+/// SIGTERM while a batch is lingering in memory: the batch is committed, the process leaves
+/// the group and exits 0, long before the linger would have flushed it.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_commits_the_in_flight_batch_and_exits_zero() {
+    let setup = Setup::new().await;
+    let dir = setup.dir.path();
+    let (main, audit) = setup.connectors("t", ("100000", "100000"), "60000");
+    let mut child = spawn_run(dir, &setup.worker, &[&main, &audit], false, "term.log");
+    let log = dir.join("term.log");
+    wait_until(Duration::from_secs(60), "assignment", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        async move { text.matches("partition assigned").count() >= 2 * PARTITIONS as usize }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        checkpointed(&setup.url).await,
+        0,
+        "nothing may be committed before the linger ends"
+    );
+    let pid = child.id().to_string();
+    let sent = std::time::Instant::now();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let status = wait(&mut child, Duration::from_secs(30), &log);
+    assert!(
+        status.success(),
+        "SIGTERM must exit 0; log:\n{}",
+        support::tail(&log, 40)
+    );
+    assert!(
+        sent.elapsed() < Duration::from_secs(20),
+        "shutdown took {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(
+        checkpointed(&setup.url).await,
+        setup.events.len() as i64 * 2,
+        "the in-flight batch was not committed"
+    );
+    setup.verify("after SIGTERM").await;
+}
