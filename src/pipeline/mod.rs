@@ -53,6 +53,9 @@ pub enum PipelineError {
     Kafka(String),
 }
 
+/// How long the source must be quiet before `--stop-at-end` stops.
+const STOP_AT_END_QUIET: Duration = Duration::from_millis(1500);
+
 /// Options of `sluice run`.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -184,8 +187,16 @@ impl Running {
         let linger = Duration::from_millis(self.config.linger_ms);
         let mut deadline: Option<Instant> = None;
         let mut last_purge = Instant::now();
+        let mut last_record = Instant::now();
         loop {
-            if options.stop_at_end && self.at_end() && self.batch.is_empty() {
+            // The end offsets at assignment are necessary but not sufficient: some
+            // Kafka-protocol brokers (tansu) report a high watermark below the real end, so
+            // the source must also have been quiet for a moment.
+            if options.stop_at_end
+                && self.at_end()
+                && self.batch.is_empty()
+                && last_record.elapsed() >= STOP_AT_END_QUIET
+            {
                 tracing::info!(
                     "every assigned partition is applied up to its end offset; stopping"
                 );
@@ -197,6 +208,7 @@ impl Running {
             tokio::select! {
                 message = rx.recv() => match message {
                     Some(SourceMsg::Record(record)) => {
+                        last_record = Instant::now();
                         self.batch.push(record);
                         deadline.get_or_insert_with(|| Instant::now() + linger);
                         if self.batch.len() >= self.config.batch_size {

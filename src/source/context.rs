@@ -130,10 +130,18 @@ impl SourceContext {
             }
             tracing::info!(topic = %claim.tp.topic, partition = claim.tp.partition, epoch = claim.epoch, start = ?start, "partition assigned");
             claim.next_offset = start;
-            let high = consumer
-                .fetch_watermarks(&claim.tp.topic, claim.tp.partition, BROKER_TIMEOUT)
-                .map(|(_, high)| high)
-                .unwrap_or(0);
+            let high = match consumer.fetch_watermarks(
+                &claim.tp.topic,
+                claim.tp.partition,
+                BROKER_TIMEOUT,
+            ) {
+                Ok((_, high)) => high,
+                Err(e) => {
+                    tracing::warn!(topic = %claim.tp.topic, partition = claim.tp.partition, error = %e, "no end offset at assignment");
+                    -1
+                }
+            };
+            tracing::info!(topic = %claim.tp.topic, partition = claim.tp.partition, end = high, "end offset at assignment");
             end_offsets.push((claim.tp.clone(), high));
             started.push(claim);
         }
@@ -230,6 +238,74 @@ impl ConsumerContext for SourceContext {
         if let Err(e) = result {
             tracing::error!(error = %e, "rebalance failed");
             let _ = self.tx.blocking_send(SourceMsg::Fatal(e));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(next: Option<i64>, mirrored: Option<i64>) -> Claim {
+        Claim {
+            tp: TopicPartition {
+                topic: "t".into(),
+                partition: 0,
+            },
+            next_offset: next,
+            epoch: 1,
+            mirrored_offset: mirrored,
+        }
+    }
+
+    #[test]
+    fn start_offset_table() {
+        let cases = [
+            (
+                "fresh group, no checkpoint: earliest",
+                claim(None, None),
+                None,
+                None,
+            ),
+            (
+                "no checkpoint, group offset exists",
+                claim(None, None),
+                Some(7),
+                Some(7),
+            ),
+            (
+                "checkpoint wins over a lagging mirror",
+                claim(Some(10), Some(8)),
+                Some(8),
+                Some(10),
+            ),
+            (
+                "crash between Kafka commit and recording it",
+                claim(Some(10), Some(8)),
+                Some(10),
+                Some(10),
+            ),
+            (
+                "reset with Kafka tools while stopped",
+                claim(Some(10), Some(10)),
+                Some(3),
+                Some(3),
+            ),
+            (
+                "reset forward with Kafka tools",
+                claim(Some(10), Some(10)),
+                Some(50),
+                Some(50),
+            ),
+            (
+                "never mirrored: checkpoint",
+                claim(Some(10), None),
+                Some(3),
+                Some(10),
+            ),
+        ];
+        for (name, claim, group, expected) in cases {
+            assert_eq!(start_offset(&claim, group), expected, "{name}");
         }
     }
 }

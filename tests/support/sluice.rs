@@ -84,3 +84,19 @@ pub fn run_to_end(dir: &Path, worker: &Path, connectors: &[&Path], timeout: Dura
     );
     text
 }
+
+/// Runs a sluice subcommand to completion; returns (exit code, stdout + stderr).
+pub fn command(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String) {
+    let output = Command::new(binary())
+        .args(args.iter().map(|a| a.as_ref()))
+        .env("SLUICE_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sluice");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
