@@ -493,9 +493,9 @@ async fn publish(bootstrap: &str, topic: &str, records: &mut [Record]) {
         }
     }
     for (r, delivery) in records.iter_mut().zip(pending) {
-        let (partition, offset) = delivery.await.expect("delivery").expect("delivered");
-        assert_eq!(partition, r.partition);
-        r.offset = offset;
+        let delivered = delivery.await.expect("delivery").expect("delivered");
+        assert_eq!(delivered.partition, r.partition);
+        r.offset = delivered.offset;
     }
 }
 
@@ -997,7 +997,7 @@ fn parse_pg_durations(text: &str) -> BTreeMap<String, (u64, f64)> {
             Some((head, sql)) => (head.split_whitespace().next().unwrap_or(""), sql),
             None => ("", tail),
         };
-        let key = format!("{:<8}{}", phase, statement_kind(sql));
+        let key = format!("{:<10}{}", phase, statement_kind(sql));
         let e = out.entry(key).or_default();
         e.0 += 1;
         e.1 += ms;

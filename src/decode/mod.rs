@@ -33,6 +33,8 @@ mod tests_corpus;
 mod tests_envelope;
 #[cfg(test)]
 mod tests_semantic;
+#[cfg(test)]
+mod tests_types;
 
 use crate::event::{Decoded, RawRecord, Row};
 
