@@ -258,6 +258,9 @@ pub struct ChangeEvent {
     pub tx: Option<TxInfo>,
     /// Kafka record timestamp in ms, when the broker gave one.
     pub kafka_timestamp_ms: Option<i64>,
+    /// For the create half of a primary-key change: the key the row had before
+    /// (`__debezium.oldkey` header), so unchanged TOAST columns can be carried over.
+    pub old_key: Option<Row>,
 }
 
 /// What a record decodes to: a change to apply, or a record that is never written as a row.

@@ -113,6 +113,12 @@ fn change(
         source: source::position(object.get("source"))?,
         tx: source::transaction(object.get("transaction"))?,
         kafka_timestamp_ms: record.timestamp_ms,
+        // Only the create half of a primary-key change carries the old key.
+        old_key: if op == Op::Create {
+            super::decode_old_key(record, config)?
+        } else {
+            None
+        },
     })
 }
 

@@ -34,13 +34,16 @@ impl TableStats {
 }
 
 /// The final state of one key after the batch's changes to it.
-struct KeyState<'a> {
-    key_text: String,
+pub(super) struct KeyState<'a> {
+    pub(super) key_text: String,
     /// The newest version known for the key: stored, or applied earlier in this batch.
     version: Option<StoredVersion>,
     existed: bool,
     /// The last applied change and its merged row image (empty for a delete).
-    applied: Option<(&'a RowChange, Vec<Field>)>,
+    pub(super) applied: Option<(&'a RowChange, Vec<Field>)>,
+    /// The last row image applied in this batch, kept across a later delete (a primary-key
+    /// change may need its values).
+    pub(super) last_row: Option<Vec<Field>>,
 }
 
 /// Applies one table's operations, in order.
@@ -98,7 +101,7 @@ pub async fn apply_table(
     Ok(stats)
 }
 
-fn key_text(
+pub(super) fn key_text(
     info: &TableInfo,
     key: &[Field],
     dialect: Dialect,
@@ -169,6 +172,7 @@ async fn apply_rows(
                 version: prior,
                 existed: prior.is_some_and(|p| !p.deleted),
                 applied: None,
+                last_row: None,
             });
             states.len() - 1
         });
@@ -185,10 +189,14 @@ async fn apply_rows(
                 } else {
                     merge(state.applied.take().map(|(_, v)| v), &change.values)
                 };
+                if !change.delete {
+                    state.last_row = Some(values.clone());
+                }
                 state.applied = Some((change, values));
             }
         }
     }
+    super::toast::carry_over(tx, dialect, info, &mut states, &index).await?;
     let applied: Vec<&KeyState> = states.iter().filter(|s| s.applied.is_some()).collect();
     let deletes: Vec<&RowChange> = applied
         .iter()

@@ -12,6 +12,7 @@ pub mod ident;
 pub mod plan;
 pub mod render;
 pub mod sql;
+mod toast;
 pub mod types;
 pub mod versions;
 

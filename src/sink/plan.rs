@@ -20,6 +20,8 @@ pub struct RowChange {
     pub delete: bool,
     /// The source version.
     pub version: Version,
+    /// The key before a primary-key change (create half), for carrying TOAST columns over.
+    pub old_key: Option<Vec<Field>>,
 }
 
 /// A planned write to one table.
@@ -197,6 +199,18 @@ impl Planner {
                 }
             }
         }
+        let old_key = match self.primary_key_mode {
+            PrimaryKeyMode::RecordKey => event.old_key.as_ref().map(|row| {
+                row.fields
+                    .iter()
+                    .map(|f| Field {
+                        name: self.fold(&f.name),
+                        ..f.clone()
+                    })
+                    .collect()
+            }),
+            _ => None,
+        };
         Ok(Planned::Write(
             table,
             TableOp::Row(RowChange {
@@ -206,6 +220,7 @@ impl Planner {
                 values,
                 delete,
                 version,
+                old_key,
             }),
         ))
     }

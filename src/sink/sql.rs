@@ -181,6 +181,36 @@ pub fn delete(
     })
 }
 
+/// SELECT of some columns of one row by key, every column as text (SQLite blobs as hex).
+pub fn select_by_key(
+    dialect: Dialect,
+    table: &TableName,
+    columns: &[&TargetColumn],
+    key: &[&TargetColumn],
+) -> Result<String, super::ident::IdentError> {
+    let mut selected = Vec::with_capacity(columns.len());
+    for c in columns {
+        let name = Ident::new(&c.name, dialect)?.quoted();
+        selected.push(match (dialect, &c.kind) {
+            (Dialect::Sqlite, super::types::TargetType::Bytes) => format!("hex({name})"),
+            _ => format!("CAST({name} AS TEXT)"),
+        });
+    }
+    let mut conds = Vec::with_capacity(key.len());
+    for (i, k) in key.iter().enumerate() {
+        let name = Ident::new(&k.name, dialect)?.quoted();
+        conds.push(match dialect {
+            Dialect::Postgres => format!("{name} = CAST(${} AS {})", i + 1, k.sql_type),
+            Dialect::Sqlite => format!("{name} = ?{}", i + 1),
+        });
+    }
+    Ok(format!(
+        "SELECT {} FROM {table} WHERE {}",
+        selected.join(", "),
+        conds.join(" AND ")
+    ))
+}
+
 /// TRUNCATE (SQLite: DELETE of every row).
 pub fn truncate(dialect: Dialect, table: &TableName) -> String {
     match dialect {
@@ -273,6 +303,7 @@ mod tests {
             delete(dialect, &table, &[&id], 3).unwrap(),
             delete(dialect, &table, &[&id, &region], 2).unwrap(),
             truncate(dialect, &table),
+            select_by_key(dialect, &table, &[&region, &note], &[&id]).unwrap(),
             create_table(&table, &defs, &[defs[0].name.clone()]),
             add_column(&table, &defs[1]),
         ]

@@ -5,5 +5,6 @@ UPDATE "inv"."order""s" AS t SET "no;te" = CAST(u.c2 AS numeric(10,2)) FROM UNNE
 DELETE FROM "inv"."order""s" AS t USING UNNEST($1::text[]) AS u(c0) WHERE t."id" = CAST(u.c0 AS integer);
 DELETE FROM "inv"."order""s" AS t USING UNNEST($1::text[], $2::text[]) AS u(c0, c1) WHERE t."id" = CAST(u.c0 AS integer) AND t."region" = CAST(u.c1 AS text);
 TRUNCATE TABLE "inv"."order""s";
+SELECT CAST("region" AS TEXT), CAST("no;te" AS TEXT) FROM "inv"."order""s" WHERE "id" = CAST($1 AS integer);
 CREATE TABLE IF NOT EXISTS "inv"."order""s" ("id" integer NOT NULL, "ünï""code" text, PRIMARY KEY ("id"));
 ALTER TABLE "inv"."order""s" ADD COLUMN "ünï""code" text;

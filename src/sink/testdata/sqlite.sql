@@ -5,5 +5,6 @@ UPDATE "inv.order""s" SET "no;te" = ?3 WHERE "id" = ?1 AND "region" = ?2;
 DELETE FROM "inv.order""s" WHERE "id" IN (?, ?, ?);
 DELETE FROM "inv.order""s" WHERE ("id", "region") IN (VALUES (?, ?), (?, ?));
 DELETE FROM "inv.order""s";
+SELECT CAST("region" AS TEXT), CAST("no;te" AS TEXT) FROM "inv.order""s" WHERE "id" = ?1;
 CREATE TABLE IF NOT EXISTS "inv.order""s" ("id" integer NOT NULL, "ünï""code" text, PRIMARY KEY ("id"));
 ALTER TABLE "inv.order""s" ADD COLUMN "ünï""code" text;
