@@ -213,6 +213,12 @@ async fn a_reset_made_with_kafka_tools_while_stopped_is_honoured() {
         "expected exactly the 8 replayed records: {report}"
     );
     support::assert_pg_matches(&w.url, &customers_oracle(), |n| n.to_string()).await;
+    let history = query(
+        &w.url,
+        "SELECT reason, new_offset FROM sluice_offsets_history WHERE reason = 'external_reset'",
+    )
+    .await;
+    assert_eq!(history, vec![("external_reset".to_string(), 11)]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

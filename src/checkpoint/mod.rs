@@ -179,6 +179,20 @@ pub async fn record_history(
     Ok(())
 }
 
+/// Records a start position taken from the Kafka group instead of the checkpoint (an operator
+/// reset the group with Kafka's tools while sluice was stopped).
+pub async fn record_external_reset(
+    db: &Db,
+    group: &str,
+    tp: &TopicPartition,
+    old: Option<i64>,
+    new: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    record_history(&mut tx, group, tp, old, Some(new), "external_reset").await?;
+    tx.commit().await
+}
+
 /// Records what was mirrored to the Kafka group (after the Kafka commit succeeded).
 pub async fn record_mirrored(
     db: &Db,

@@ -217,6 +217,8 @@ impl Running {
                         }
                     }
                     Some(SourceMsg::Assigned { claims, end_offsets }) => {
+                        // The quiet period for --stop-at-end counts from the assignment.
+                        last_record = Instant::now();
                         for claim in claims {
                             if let Some(n) = claim.next_offset {
                                 self.next.insert(claim.tp.clone(), n);

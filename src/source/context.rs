@@ -124,6 +124,21 @@ impl SourceContext {
                     _ => None,
                 });
             let start = start_offset(&claim, group_offset);
+            if let (Some(new), true) = (
+                start,
+                start != claim.next_offset && claim.next_offset.is_some(),
+            ) {
+                let recorded = self.runtime.block_on(checkpoint::record_external_reset(
+                    &self.db,
+                    &self.group,
+                    &claim.tp,
+                    claim.next_offset,
+                    new,
+                ));
+                if let Err(e) = recorded {
+                    tracing::warn!(error = %e, "recording the external reset in sluice_offsets_history failed");
+                }
+            }
             if let Some(n) = start {
                 tpl.set_partition_offset(&claim.tp.topic, claim.tp.partition, Offset::Offset(n))
                     .map_err(|e| e.to_string())?;
