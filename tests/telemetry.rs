@@ -50,20 +50,22 @@ async fn metrics_and_health_report_a_running_connector() {
     );
     let port = free_port();
     let log = dir.path().join("metrics.log");
-    let mut child = std::process::Command::new(support::sluice::binary())
-        .args([
-            "run",
-            "--metrics-address",
-            &format!("127.0.0.1:{port}"),
-            "--worker",
-        ])
-        .arg(&worker)
-        .arg(&connector)
-        .env("SLUICE_LOG", "info,sqlx=warn")
-        .stdout(std::fs::File::create(&log).expect("log"))
-        .stderr(std::fs::File::create(dir.path().join("metrics.err")).expect("log"))
-        .spawn()
-        .expect("spawn");
+    let mut child = support::sluice::Sluice(
+        std::process::Command::new(support::sluice::binary())
+            .args([
+                "run",
+                "--metrics-address",
+                &format!("127.0.0.1:{port}"),
+                "--worker",
+            ])
+            .arg(&worker)
+            .arg(&connector)
+            .env("SLUICE_LOG", "info,sqlx=warn")
+            .stdout(std::fs::File::create(&log).expect("log"))
+            .stderr(std::fs::File::create(dir.path().join("metrics.err")).expect("log"))
+            .spawn()
+            .expect("spawn"),
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     let metrics = loop {
         assert!(

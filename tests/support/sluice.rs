@@ -29,6 +29,32 @@ pub fn connector_file(dir: &Path, name: &str, config: serde_json::Value) -> Path
     path
 }
 
+/// A running sluice process, killed when dropped (so a failing test leaves nothing behind,
+/// not even a process it froze with SIGSTOP).
+pub struct Sluice(pub Child);
+
+impl std::ops::Deref for Sluice {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Sluice {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Sluice {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts `sluice run --worker W [--stop-at-end] C...`, logs to `dir/<log>`.
 pub fn spawn_run(
     dir: &Path,
@@ -36,7 +62,7 @@ pub fn spawn_run(
     connectors: &[&Path],
     stop_at_end: bool,
     log: &str,
-) -> Child {
+) -> Sluice {
     let log_file = std::fs::File::create(dir.join(log)).expect("log file");
     let mut cmd = Command::new(binary());
     cmd.arg("run").arg("--worker").arg(worker);
@@ -49,6 +75,7 @@ pub fn spawn_run(
         .stderr(log_file)
         .stdin(Stdio::null())
         .spawn()
+        .map(Sluice)
         .expect("spawn sluice")
 }
 
