@@ -66,6 +66,10 @@ struct Settings {
     batch_sizes: Vec<usize>,
     in_process: bool,
     child_log: String,
+    /// Extra librdkafka consumer properties for the bench's consumers and for sluice's
+    /// (written as `consumer.<key>=<value>` into the worker file), e.g.
+    /// `fetch.queue.backoff.ms=10`.
+    consumer_props: Vec<(String, String)>,
     /// `cargo bench` (targets checked) rather than the `cargo test` smoke run.
     bench: bool,
 }
@@ -93,6 +97,17 @@ impl Settings {
             batch_sizes,
             in_process: var("SLUICE_BENCH_IN_PROCESS").is_none_or(|v| v != "0"),
             child_log: var("SLUICE_BENCH_LOG").unwrap_or_else(|| "info".into()),
+            consumer_props: var("SLUICE_BENCH_CONSUMER_PROPS")
+                .unwrap_or_default()
+                .split([',', ' '])
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p
+                        .split_once('=')
+                        .expect("SLUICE_BENCH_CONSUMER_PROPS: key=value,...");
+                    (k.to_string(), v.to_string())
+                })
+                .collect(),
             bench,
         }
     }
@@ -279,7 +294,7 @@ fn row(id: i64, seq: i64) -> Row {
         }
         description.push_str(WORDS[(mix(h ^ w) % WORDS.len() as u64) as usize]);
     }
-    let amount = ((h >> 12) % 2_000_000_000) as i64 * if h % 17 == 0 { -1 } else { 1 };
+    let amount = ((h >> 12) % 2_000_000_000) as i64 * if h.is_multiple_of(17) { -1 } else { 1 };
     Row {
         id,
         account_id: ((h >> 20) % 1_000_000) as i32,
@@ -295,11 +310,17 @@ fn row(id: i64, seq: i64) -> Row {
         description,
         status: STATUS[(seq % 5) as usize],
         active: h & 1 == 0,
-        verified: if h % 7 == 0 { None } else { Some(h & 2 == 0) },
+        verified: if h.is_multiple_of(7) {
+            None
+        } else {
+            Some(h & 2 == 0)
+        },
         created_at: 1_600_000_000_000_000 + id * 1_000_003,
         updated_at: 1_700_000_000_000_000 + seq * 997_001,
         version: seq,
-        note: (h % 3 == 0).then(|| format!("note for order {id}, revision {seq}")),
+        note: h
+            .is_multiple_of(3)
+            .then(|| format!("note for order {id}, revision {seq}")),
     }
 }
 
@@ -512,23 +533,32 @@ struct Consumed {
 
 /// Reads every record of the topic with manual assignment (no group join), optionally
 /// converting each to sluice's `RawRecord` and decoding it.
-fn raw_consume(bootstrap: &str, topic: &str, want: usize, decode: bool) -> Consumed {
-    let consumer: BaseConsumer = ClientConfig::new()
+fn raw_consume(s: &Settings, bootstrap: &str, topic: &str, want: usize, decode: bool) -> Consumed {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", random_name("bench_raw"))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         .set("auto.offset.reset", "earliest")
         // sluice's own prefetch bound (src/source/mod.rs), so the ceiling is comparable.
-        .set("queued.max.messages.kbytes", "8192")
-        .create()
-        .expect("consumer");
+        .set("queued.max.messages.kbytes", "8192");
+    if decode {
+        // librdkafka waits fetch.queue.backoff.ms (1 s by default) before fetching again once
+        // the 8 MB queue was full, which throttles any consumer slower than the broker to
+        // ~8 MB/s; this pass is about decode cost, so it fetches again after 10 ms.
+        config.set("fetch.queue.backoff.ms", "10");
+    }
+    for (k, v) in &s.consumer_props {
+        config.set(k, v);
+    }
+    let consumer: BaseConsumer = config.create().expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {
         tpl.add_partition_offset(topic, p, Offset::Beginning)
             .expect("tpl");
     }
-    let config = sluice::decode::DecodeConfig::default();
+    let decode_config = sluice::decode::DecodeConfig::default();
     let mut out = Consumed::default();
     let started = Instant::now();
     consumer.assign(&tpl).expect("assign");
@@ -564,7 +594,9 @@ fn raw_consume(bootstrap: &str, topic: &str, want: usize, decode: bool) -> Consu
                     .unwrap_or_default(),
                 timestamp_ms: m.timestamp().to_millis(),
             };
-            if let Ok(sluice::event::Decoded::Change(_)) = sluice::decode::decode(&raw, &config) {
+            if let Ok(sluice::event::Decoded::Change(_)) =
+                sluice::decode::decode(&raw, &decode_config)
+            {
                 out.decoded += 1;
             }
         }
@@ -809,6 +841,8 @@ struct SluiceRun {
     batches: f64,
     batch_secs: f64,
     commit_secs: f64,
+    /// statement kind -> (count, ms on the server)
+    server: BTreeMap<String, (u64, f64)>,
     verified: bool,
     detail: String,
 }
@@ -857,8 +891,17 @@ fn run_sluice(
     expected: &BTreeMap<i64, i64>,
 ) -> SluiceRun {
     let url = Postgres::database();
+    log_statement_durations(&url);
+    let log_start = pg_log_len();
     let dir = support::scratch_dir("sluice-bench");
     let worker = support::sluice::worker_file(&dir, bootstrap);
+    if !s.consumer_props.is_empty() {
+        let mut text = std::fs::read_to_string(&worker).expect("worker file");
+        for (k, v) in &s.consumer_props {
+            text.push_str(&format!("consumer.{k}={v}\n"));
+        }
+        std::fs::write(&worker, text).expect("worker file");
+    }
     let connector = support::sluice::connector_file(
         &dir,
         &random_name("bench"),
@@ -928,6 +971,14 @@ fn run_sluice(
         Some((at, consumed)) => (at.elapsed().as_secs_f64(), n - consumed),
         None => (secs, n),
     };
+    std::thread::sleep(Duration::from_millis(300));
+    let pg_log = pg_log_since(log_start);
+    if std::env::var_os("SLUICE_BENCH_EXPLAIN").is_some() {
+        let path = std::env::temp_dir().join(format!("sluice-bench-pg-{batch}.log"));
+        std::fs::write(&path, &pg_log).expect("write PostgreSQL log slice");
+        eprintln!("PostgreSQL log of the run (with plans): {}", path.display());
+    }
+    let server = parse_pg_durations(&pg_log);
     let (verified, detail) = rt.block_on(verify(&url, expected));
     let _ = std::fs::remove_dir_all(&dir);
     SluiceRun {
@@ -941,6 +992,7 @@ fn run_sluice(
         batches: last.get("sluice_batch_duration_seconds_count"),
         batch_secs: last.get("sluice_batch_duration_seconds_sum"),
         commit_secs: last.get("sluice_commit_duration_seconds_sum"),
+        server,
         verified,
         detail,
     }
@@ -978,6 +1030,60 @@ fn statement_kind(sql: &str) -> String {
     format!("{verb} {table}")
 }
 
+/// Makes PostgreSQL log every statement's duration for the database of `url` (new sessions);
+/// with `SLUICE_BENCH_EXPLAIN=<ms>` also the plan of every statement slower than that
+/// (auto_explain, with actual row counts).
+fn log_statement_durations(url: &str) {
+    let db = support::quote_ident(url.rsplit('/').next().expect("database in URL"));
+    let pg = Postgres::shared();
+    pg.psql(
+        "postgres",
+        &format!("ALTER DATABASE {db} SET log_min_duration_statement = 0"),
+    );
+    if let Ok(ms) = std::env::var("SLUICE_BENCH_EXPLAIN") {
+        for setting in [
+            "session_preload_libraries = 'auto_explain'".to_string(),
+            format!("auto_explain.log_min_duration = {}", ms.trim()),
+            "auto_explain.log_analyze = on".to_string(),
+        ] {
+            pg.psql("postgres", &format!("ALTER DATABASE {db} SET {setting}"));
+        }
+    }
+}
+
+/// The shared cluster's log from byte `start` on.
+fn pg_log_since(start: u64) -> String {
+    let log = std::fs::read(Postgres::shared().log_path()).unwrap_or_default();
+    String::from_utf8_lossy(&log[(start as usize).min(log.len())..]).into_owned()
+}
+
+fn pg_log_len() -> u64 {
+    std::fs::metadata(Postgres::shared().log_path())
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
+/// Table rows for the server-side SQL time per statement kind, largest first.
+fn server_rows(table: &mut Vec<(String, String, String)>, server: &BTreeMap<String, (u64, f64)>) {
+    let mut kinds: Vec<(&String, &(u64, f64))> = server.iter().collect();
+    kinds.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+    for (kind, (count, ms)) in kinds.iter().take(7) {
+        table.push((
+            format!("    SQL {kind}"),
+            format!("{count:>10} stmts"),
+            format!("{:.2} s on the server (parse+bind+execute)", ms / 1000.0),
+        ));
+    }
+}
+
+fn server_json(server: &BTreeMap<String, (u64, f64)>) -> Json {
+    server
+        .iter()
+        .map(|(k, (c, ms))| (k.clone(), json!({"count": c, "ms": ms})))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 /// Sums `duration: X ms  <phase> <name>: <sql>` lines of a PostgreSQL log slice.
 fn parse_pg_durations(text: &str) -> BTreeMap<String, (u64, f64)> {
     let mut out: BTreeMap<String, (u64, f64)> = BTreeMap::new();
@@ -992,12 +1098,13 @@ fn parse_pg_durations(text: &str) -> BTreeMap<String, (u64, f64)> {
             continue;
         };
         let tail = tail.trim_start();
-        // "statement: SQL" | "parse <name>: SQL" | "bind <name>: SQL" | "execute <name>: SQL"
-        let (phase, sql) = match tail.split_once(": ") {
-            Some((head, sql)) => (head.split_whitespace().next().unwrap_or(""), sql),
-            None => ("", tail),
-        };
-        let key = format!("{:<10}{}", phase, statement_kind(sql));
+        if tail.starts_with("plan:") {
+            continue; // auto_explain's line; the statement's own line has the same duration
+        }
+        // "statement: SQL" | "parse <name>: SQL" | "bind <name>: SQL" | "execute <name>: SQL";
+        // the phases of one statement kind are summed.
+        let sql = tail.split_once(": ").map_or(tail, |(_, sql)| sql);
+        let key = statement_kind(sql);
         let e = out.entry(key).or_default();
         e.0 += 1;
         e.1 += ms;
@@ -1013,20 +1120,12 @@ async fn in_process(
 ) -> InProcess {
     use sluice::checkpoint::{claim, Position, TopicPartition};
     let url = Postgres::database();
-    let db_name = url.rsplit('/').next().unwrap().to_string();
-    Postgres::shared().psql(
-        "postgres",
-        &format!(
-            "ALTER DATABASE {} SET log_min_duration_statement = 0",
-            support::quote_ident(&db_name)
-        ),
-    );
+    log_statement_durations(&url);
     let doc =
         json!({"name": random_name("inproc"), "config": connector_config(topic, &url, batch)});
     let config = sluice::config::ConnectorConfig::from_json(&doc.to_string(), "bench", &|_| None)
         .expect("connector config");
-    let log_path = Postgres::shared().log_path();
-    let log_start = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+    let log_start = pg_log_len();
     let mut sink = sluice::sink::Sink::open(&config).await.expect("sink");
     let tps: Vec<TopicPartition> = (0..PARTITIONS)
         .map(|p| TopicPartition {
@@ -1080,8 +1179,7 @@ async fn in_process(
     sink.db().close().await;
     // Give the server a moment to flush its log.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let log = std::fs::read(&log_path).unwrap_or_default();
-    let slice = String::from_utf8_lossy(&log[(log_start as usize).min(log.len())..]).into_owned();
+    let slice = pg_log_since(log_start);
     let (verified, _) = verify(&url, expected).await;
     InProcess {
         batch_size: batch,
@@ -1139,9 +1237,9 @@ fn main() {
     eprintln!("published in {publish_secs:.1} s");
 
     // 1. raw consume (and consume + decode).
-    let consumed = raw_consume(&tansu.bootstrap(), &topic, n, false);
+    let consumed = raw_consume(&s, &tansu.bootstrap(), &topic, n, false);
     eprintln!("raw consume: {:.1} s", consumed.secs);
-    let consumed_decoded = raw_consume(&tansu.bootstrap(), &topic, n, true);
+    let consumed_decoded = raw_consume(&s, &tansu.bootstrap(), &topic, n, true);
     assert_eq!(consumed_decoded.decoded, n, "every record decodes");
     eprintln!("consume + decode: {:.1} s", consumed_decoded.secs);
 
@@ -1273,23 +1371,29 @@ fn main() {
                 r.machine_busy * 100.0
             ),
         ));
+        let server_ms: f64 = r.server.values().map(|v| v.1).sum();
         table.push((
             "  (from /metrics)".into(),
             String::new(),
             format!(
-                "{:.0} batches, decode+apply {:.2} s (apply txn {:.2} s), rest {:.2} s",
+                "{:.0} batches, decode+apply {:.2} s (apply_batch {:.2} s, of it SQL on the \
+                 server {:.2} s), startup {:.2} s, rest {:.2} s",
                 r.batches,
                 r.batch_secs,
                 r.commit_secs,
-                r.secs - r.batch_secs
+                server_ms / 1000.0,
+                r.secs - r.steady_secs,
+                r.secs - r.batch_secs - (r.secs - r.steady_secs)
             ),
         ));
+        server_rows(&mut table, &r.server);
         json_runs.push(
             json!({"batch_size": r.batch_size, "secs": r.secs, "events_per_s": eps,
             "steady_events_per_s": rate(r.steady_events, r.steady_secs),
             "startup_secs": r.secs - r.steady_secs, "peak_rss_mb": r.peak_rss_mb,
             "cpu_secs": r.cpu_secs, "machine_busy": r.machine_busy, "batches": r.batches,
             "batch_duration_secs": r.batch_secs, "commit_duration_secs": r.commit_secs,
+            "server_sql_secs": server_ms / 1000.0, "server_ms_by_statement": server_json(&r.server),
             "ratio": ratio, "rate_target_met": rate_ok, "rss_target_met": rss_ok,
             "verified": r.verified}),
         );
@@ -1313,19 +1417,11 @@ fn main() {
                 server_ms / 1000.0
             ),
         ));
-        let mut kinds: Vec<(&String, &(u64, f64))> = r.server.iter().collect();
-        kinds.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
-        for (kind, (count, ms)) in kinds.iter().take(8) {
-            table.push((
-                format!("    {kind}"),
-                format!("{count:>10} stmts"),
-                format!("{:.2} s on the server", ms / 1000.0),
-            ));
-        }
+        server_rows(&mut table, &r.server);
         json_inproc.push(json!({"batch_size": r.batch_size, "decode_secs": r.decode_secs,
             "decode_events_per_s": rate(n as f64, r.decode_secs), "apply_secs": r.apply_secs,
             "apply_events_per_s": rate(n as f64, r.apply_secs), "server_sql_secs": server_ms / 1000.0,
-            "server_ms_by_statement": r.server.iter().map(|(k, (c, ms))| (k.split_whitespace().collect::<Vec<_>>().join(" "), json!({"count": c, "ms": ms}))).collect::<serde_json::Map<_, _>>()}));
+            "server_ms_by_statement": server_json(&r.server)}));
     }
     println!();
     println!(
@@ -1352,6 +1448,7 @@ fn main() {
         "copy_all_events": {"rows": copy_all.rows, "secs": copy_all.secs, "rows_per_s": copy_events_rps},
         "copy_per_batch": {"batch_size": copy_batch, "rows": copy_batched.rows, "secs": copy_batched.secs, "rows_per_s": rate(copy_batched.rows as f64, copy_batched.secs)},
         "ceiling_events_per_s": ceiling,
+        "consumer_props": s.consumer_props.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         "sluice": json_runs, "in_process": json_inproc,
         "best_ratio": best / ceiling,
         "targets": {"ratio": RATIO_TARGET, "rss_mb": RSS_TARGET_MB,
