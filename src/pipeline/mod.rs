@@ -12,10 +12,9 @@ pub use report::Report;
 
 use crate::checkpoint::{self, Claim, Position, TopicPartition};
 use crate::config::{ConnectorConfig, ErrorTolerance, WorkerConfig};
-use crate::decode::decode;
-use crate::event::{ChangeEvent, Decoded, RawRecord};
+use crate::event::{ChangeEvent, Coordinates, Decoded};
 use crate::sink::{Sink, SinkError};
-use crate::source::{self, SluiceConsumer, SourceContext, SourceMsg};
+use crate::source::{self, Received, SluiceConsumer, SourceContext, SourceMsg};
 use crate::telemetry::{Health, Metrics};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use rdkafka::consumer::Consumer;
@@ -72,24 +71,16 @@ struct Running {
     claims: HashMap<TopicPartition, Claim>,
     next: HashMap<TopicPartition, i64>,
     end_offsets: HashMap<TopicPartition, i64>,
-    batch: Vec<RawRecord>,
+    batch: Vec<Received>,
     report: Report,
 }
 
-fn key_text(record: &RawRecord) -> String {
-    record
-        .key
-        .as_deref()
-        .map(|k| String::from_utf8_lossy(k).into_owned())
-        .unwrap_or_else(|| "null".into())
-}
-
-fn bad_record(record: &RawRecord, reason: String) -> PipelineError {
+fn bad_record(coordinates: &Coordinates, key: &str, reason: String) -> PipelineError {
     PipelineError::BadRecord {
-        topic: record.coordinates.topic.clone(),
-        partition: record.coordinates.partition,
-        offset: record.coordinates.offset,
-        key: key_text(record),
+        topic: coordinates.topic.clone(),
+        partition: coordinates.partition,
+        offset: coordinates.offset,
+        key: key.to_string(),
         reason,
     }
 }
@@ -136,9 +127,10 @@ pub async fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
         let (consumer, stop, max) = (consumer.clone(), stop.clone(), config.max_inflight);
+        let decode = config.decode.clone();
         std::thread::Builder::new()
             .name("sluice-source".into())
-            .spawn(move || source::run(consumer, tx, stop, max))
+            .spawn(move || source::run(consumer, tx, stop, max, decode))
             .map_err(|e| PipelineError::Kafka(e.to_string()))?
     };
     let mut running = Running {
@@ -209,7 +201,7 @@ impl Running {
                 message = rx.recv() => match message {
                     Some(SourceMsg::Record(record)) => {
                         last_record = Instant::now();
-                        self.batch.push(record);
+                        self.batch.push(*record);
                         deadline.get_or_insert_with(|| Instant::now() + linger);
                         if self.batch.len() >= self.config.batch_size {
                             self.flush().await?;
@@ -275,10 +267,13 @@ impl Running {
         }
         let started = Instant::now();
         let records = std::mem::take(&mut self.batch);
+        let count = records.len();
+        // The key of every change, for naming a record the sink refuses.
+        let mut keys: Vec<(Coordinates, String)> = Vec::with_capacity(count);
         let mut positions: HashMap<TopicPartition, Position> = HashMap::new();
-        let mut events: Vec<ChangeEvent> = Vec::with_capacity(records.len());
+        let mut events: Vec<ChangeEvent> = Vec::with_capacity(count);
         let name = self.config.name.clone();
-        for record in &records {
+        for record in records {
             let tp = TopicPartition {
                 topic: record.coordinates.topic.clone(),
                 partition: record.coordinates.partition,
@@ -306,8 +301,11 @@ impl Running {
                     epoch: claim.epoch,
                 },
             );
-            match decode(record, &self.config.decode) {
-                Ok(Decoded::Change(event)) => events.push(*event),
+            match record.decoded {
+                Ok(Decoded::Change(event)) => {
+                    keys.push((record.coordinates, record.key_text));
+                    events.push(*event);
+                }
                 Ok(Decoded::Tombstone) => self
                     .metrics
                     .records_ignored
@@ -318,14 +316,20 @@ impl Running {
                     .records_ignored
                     .with_label_values(&[&name, &tp.topic, reason])
                     .inc(),
-                Err(e) => return Err(bad_record(record, format!("decode: {e}"))),
+                Err(e) => {
+                    return Err(bad_record(
+                        &record.coordinates,
+                        &record.key_text,
+                        format!("decode: {e}"),
+                    ))
+                }
             }
         }
         let positions: Vec<Position> = positions.into_values().collect();
         if positions.is_empty() {
             return Ok(());
         }
-        let stats = self.apply_with_retry(&events, &positions, &records).await?;
+        let stats = self.apply_with_retry(&events, &positions, &keys).await?;
         self.metrics
             .batch_duration
             .with_label_values(&[&name])
@@ -333,8 +337,8 @@ impl Running {
         self.metrics
             .batch_records
             .with_label_values(&[&name])
-            .observe(records.len() as f64);
-        self.report.add(&stats, &events, &records);
+            .observe(count as f64);
+        self.report.add(&stats, &events, count);
         for p in &positions {
             self.next.insert(p.tp.clone(), p.next_offset);
             self.metrics
@@ -371,7 +375,7 @@ impl Running {
         &mut self,
         events: &[ChangeEvent],
         positions: &[Position],
-        records: &[RawRecord],
+        keys: &[(Coordinates, String)],
     ) -> Result<crate::sink::BatchStats, PipelineError> {
         let mut delays = ExponentialBuilder::default()
             .with_jitter()
@@ -411,11 +415,12 @@ impl Running {
                     coordinates,
                     reason,
                 }) => {
-                    let record = records.iter().find(|r| r.coordinates == coordinates);
-                    return Err(match record {
-                        Some(r) => bad_record(r, reason),
-                        None => PipelineError::Target(format!("{coordinates}: {reason}")),
-                    });
+                    let key = keys
+                        .iter()
+                        .find(|(c, _)| *c == coordinates)
+                        .map(|(_, k)| k.as_str())
+                        .unwrap_or("unknown");
+                    return Err(bad_record(&coordinates, key, reason));
                 }
                 Err(e) => return Err(PipelineError::Target(e.to_string())),
             }

@@ -2,7 +2,7 @@
 
 use crate::checkpoint::Stored;
 use crate::config::ConnectorConfig;
-use crate::event::{ChangeEvent, RawRecord};
+use crate::event::ChangeEvent;
 use crate::sink::apply::TableStats;
 use crate::sink::BatchStats;
 use std::collections::BTreeMap;
@@ -33,8 +33,8 @@ impl Report {
     }
 
     /// Adds one batch.
-    pub fn add(&mut self, stats: &BatchStats, events: &[ChangeEvent], records: &[RawRecord]) {
-        self.records += records.len() as u64;
+    pub fn add(&mut self, stats: &BatchStats, events: &[ChangeEvent], records: usize) {
+        self.records += records as u64;
         self.changes += events.len() as u64;
         for (table, t) in &stats.tables {
             let entry = self.tables.entry(table.clone()).or_default();

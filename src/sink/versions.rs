@@ -21,9 +21,15 @@ pub async fn load(
     let mut wanted: Vec<Option<String>> = keys.iter().cloned().map(Some).collect();
     wanted.push(Some(TRUNCATE_KEY.into()));
     let rows = match tx {
+        // A join on the unnested keys probes the primary key once per key; `row_key =
+        // ANY($2)` let PostgreSQL's cached generic plan filter every version row of the table
+        // (measured: 150 ms per 1000-key batch at 9k rows, growing with the table).
         Tx::Pg(_) => {
             tx.query(
-                &format!("{select} row_key = ANY($2::text[])"),
+                "SELECT v.row_key, CAST(v.version_kind AS TEXT), CAST(v.version_hi AS TEXT), \
+                 CAST(v.version_lo AS TEXT), CASE WHEN v.deleted THEN 't' ELSE 'f' END \
+                 FROM UNNEST($2::text[]) AS k(row_key) \
+                 JOIN sluice_row_versions v ON v.table_name = $1 AND v.row_key = k.row_key",
                 &[Param::Text(Some(table.into())), Param::TextArray(wanted)],
             )
             .await?

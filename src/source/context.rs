@@ -1,7 +1,7 @@
 //! The consumer context: rebalance handling (claim, start at the checkpoint, drain on revoke)
 //! and librdkafka statistics (consumer lag).
 
-use super::message::SourceMsg;
+use super::message::{Received, SourceMsg};
 use crate::checkpoint::{self, Claim, TopicPartition};
 use crate::sink::db::Db;
 use crate::telemetry::Metrics;
@@ -54,7 +54,7 @@ impl SourceContext {
     }
 
     /// Removes records of revoked partitions that were polled but not handed over yet.
-    pub fn drop_revoked(&self, pending: &mut VecDeque<crate::event::RawRecord>) {
+    pub fn drop_revoked(&self, pending: &mut VecDeque<Received>) {
         let Ok(revoked) = self.revoked.lock() else {
             return;
         };
