@@ -6,7 +6,83 @@
 
 use super::schema::Schema;
 use super::DecodeError;
+use serde_json::value::RawValue;
 use serde_json::Value as Json;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Distinct schemas kept per decoding thread before the cache starts over.
+const SCHEMA_CACHE_LIMIT: usize = 1024;
+
+thread_local! {
+    /// Parsed Connect schemas by their JSON text. With `schemas.enable=true` every record
+    /// repeats its schema (often 4 KB of a 5 KB record), and a topic has few distinct ones, so
+    /// each is parsed once instead of once per record.
+    static SCHEMAS: RefCell<HashMap<Box<str>, Arc<Json>>> = RefCell::new(HashMap::new());
+}
+
+fn cached_schema(text: &str) -> Result<Arc<Json>, serde_json::Error> {
+    if let Some(hit) = SCHEMAS.with(|c| c.borrow().get(text).cloned()) {
+        return Ok(hit);
+    }
+    let parsed = Arc::new(serde_json::from_str::<Json>(text)?);
+    SCHEMAS.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= SCHEMA_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(text.into(), parsed.clone());
+    });
+    Ok(parsed)
+}
+
+/// A record value parsed for decoding: the `{schema, payload}` wrapper split without building
+/// the schema again (see [`SCHEMAS`]), or the whole JSON when there is no wrapper.
+pub(crate) enum Parsed {
+    /// A JsonConverter wrapper.
+    Wrapped {
+        /// The schema, shared with every record that has the same schema text.
+        schema: Arc<Json>,
+        /// The payload.
+        payload: Json,
+    },
+    /// Anything else (bare payload, or a wrapper that is to be taken as a bare payload).
+    Whole(Json),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wrapper<'a> {
+    #[serde(borrow)]
+    schema: &'a RawValue,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+}
+
+impl Parsed {
+    /// Parses record bytes, following [`split`]'s rules for the wrapper.
+    pub(crate) fn new(bytes: &[u8], part: &'static str, schemas_enable: bool) -> Result<Parsed, DecodeError> {
+        if let Ok(wrapper) = serde_json::from_slice::<Wrapper<'_>>(bytes) {
+            let malformed = |e: serde_json::Error| DecodeError::MalformedJson { part, reason: e.to_string() };
+            let schema = cached_schema(wrapper.schema.get()).map_err(malformed)?;
+            let is_struct = Schema::new(&schema).is_some_and(|s| s.type_name() == "struct");
+            if schemas_enable || is_struct {
+                let payload = serde_json::from_str(wrapper.payload.get()).map_err(malformed)?;
+                return Ok(Parsed::Wrapped { schema, payload });
+            }
+        }
+        parse(bytes, part).map(Parsed::Whole)
+    }
+
+    /// The schema and payload, as [`split`] gives them.
+    pub(crate) fn part(&self, schemas_enable: bool) -> Part<'_> {
+        match self {
+            Parsed::Wrapped { schema, payload } => Part { schema: Schema::new(schema), payload },
+            Parsed::Whole(json) => split(json, schemas_enable),
+        }
+    }
+}
 
 /// One converted part of a record (key or value): its payload and, when present, its schema.
 #[derive(Debug, Clone, Copy)]

@@ -102,8 +102,8 @@ pub fn decode(record: &RawRecord, config: &DecodeConfig) -> Result<Decoded, Deco
     let Some(bytes) = record.value.as_deref() else {
         return Ok(Decoded::Tombstone);
     };
-    let json = converter::parse(bytes, "value")?;
-    let value = converter::split(&json, config.value_schemas_enable);
+    let parsed = converter::Parsed::new(bytes, "value", config.value_schemas_enable)?;
+    let value = parsed.part(config.value_schemas_enable);
     envelope::decode_value(record, value, config)
 }
 
