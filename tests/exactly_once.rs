@@ -95,15 +95,15 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Setup {
-        Self::with_published(6000).await
+        Self::with_stream(6000, 6000).await
     }
 
     /// Generates the stream and publishes its first `published` events.
-    async fn with_published(published: usize) -> Setup {
+    async fn with_stream(total: usize, published: usize) -> Setup {
         let tansu = Tansu::start();
         let topic = random_name("items");
         tansu.create_topic(&topic, PARTITIONS);
-        let events = stream(400, 6000);
+        let events = stream(400, total);
         publish(&tansu.bootstrap(), &topic, &events[..published], 0).await;
         let dir = tempfile::tempdir().expect("tempdir");
         let worker = worker_file(dir.path(), &tansu.bootstrap());
@@ -186,7 +186,8 @@ impl Setup {
 }
 
 async fn exactly_once_body(kills: usize) {
-    let setup = Setup::new().await;
+    // Large enough that a run takes longer than the 7-11 s between kills.
+    let setup = Setup::with_stream(40_000, 40_000).await;
     let (main, audit) = setup.connectors("run", ("40", "30"), "100");
     let dir = setup.dir.path();
     let mut seed: u64 = 42;
@@ -260,7 +261,7 @@ async fn exactly_once_with_repeated_sigkill() {
 /// nothing may be lost or doubled.
 #[tokio::test(flavor = "multi_thread")]
 async fn zombie_commit_is_fenced_and_nothing_is_doubled() {
-    let setup = Setup::with_published(3000).await;
+    let setup = Setup::with_stream(6000, 3000).await;
     let dir = setup.dir.path();
     let topic = std::fs::read_to_string(dir.join("topic")).expect("topic");
     // A commits a partial batch only after 4 s of linger, so it can be frozen holding records.

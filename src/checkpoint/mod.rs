@@ -31,6 +31,9 @@ pub struct Claim {
     pub epoch: i64,
     /// What sluice last mirrored to the Kafka group.
     pub mirrored_offset: Option<i64>,
+    /// What sluice was about to mirror (set before the group commit, so a crash between the
+    /// two is not mistaken for an operator's reset).
+    pub mirror_pending: Option<i64>,
 }
 
 /// One partition's new position in a commit.
@@ -103,7 +106,8 @@ pub async fn claim(
             .query(
                 "UPDATE sluice_offsets SET epoch = epoch + 1, owner = $4 \
                  WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 \
-                 RETURNING CAST(next_offset AS TEXT), CAST(epoch AS TEXT), CAST(mirrored_offset AS TEXT)",
+                 RETURNING CAST(next_offset AS TEXT), CAST(epoch AS TEXT), CAST(mirrored_offset AS TEXT), \
+                 CAST(mirror_pending AS TEXT)",
                 &params,
             )
             .await?;
@@ -113,6 +117,7 @@ pub async fn claim(
             next_offset: parse_opt(&row[0]),
             epoch: parse_opt(&row[1]).unwrap_or(0),
             mirrored_offset: parse_opt(&row[2]),
+            mirror_pending: parse_opt(&row[3]),
         });
     }
     tx.commit().await?;
@@ -193,19 +198,35 @@ pub async fn record_external_reset(
     tx.commit().await
 }
 
-/// Records what was mirrored to the Kafka group (after the Kafka commit succeeded).
-pub async fn record_mirrored(
+/// Which mirror column an update sets.
+#[derive(Debug, Clone, Copy)]
+pub enum MirrorStep {
+    /// Before the group commit: the offset about to be committed.
+    Intent,
+    /// After the group commit succeeded.
+    Done,
+}
+
+/// Records a step of mirroring positions to the Kafka group.
+pub async fn record_mirror(
     db: &Db,
     group: &str,
     positions: &[Position],
+    step: MirrorStep,
 ) -> Result<(), sqlx::Error> {
+    let column = match step {
+        MirrorStep::Intent => "mirror_pending",
+        MirrorStep::Done => "mirrored_offset",
+    };
     let mut tx = db.begin().await?;
     for p in positions {
         let mut params = tp_params(group, &p.tp);
         params.extend([Param::Int(p.next_offset), Param::Int(p.epoch)]);
         tx.execute(
-            "UPDATE sluice_offsets SET mirrored_offset = $4 \
-             WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5",
+            &format!(
+                "UPDATE sluice_offsets SET {column} = $4 \
+                 WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5"
+            ),
             &params,
         )
         .await?;
@@ -270,9 +291,10 @@ pub async fn reset(
         let mut params = tp_params(group, tp);
         params.extend([Param::Int(*offset), Param::Int(now_ms())]);
         tx.execute(
-            "INSERT INTO sluice_offsets (group_id, topic, kafka_partition, next_offset, epoch, mirrored_offset, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, 1, $4, $5) ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE \
+            "INSERT INTO sluice_offsets (group_id, topic, kafka_partition, next_offset, epoch, mirrored_offset, mirror_pending, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, 1, $4, $4, $5) ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE \
              SET next_offset = excluded.next_offset, mirrored_offset = excluded.mirrored_offset, \
+             mirror_pending = excluded.mirror_pending, \
              epoch = sluice_offsets.epoch + 1, updated_at_ms = excluded.updated_at_ms",
             &params,
         )

@@ -23,11 +23,12 @@ pub fn ddl(dialect: Dialect) -> Vec<String> {
         // The checkpoint: the next offset to apply per group/topic/partition. `epoch` fences
         // zombies: a worker claims a partition by incrementing it, and every commit requires
         // the epoch it claimed. `mirrored_offset` is what sluice last committed to the Kafka
-        // group, so a reset made with Kafka tools while stopped can be detected.
+        // group and `mirror_pending` what it was about to commit, so a group offset that is
+        // neither (nor the checkpoint) was set by someone else: a reset with Kafka's tools.
         "CREATE TABLE IF NOT EXISTS sluice_offsets (\
             group_id TEXT NOT NULL, topic TEXT NOT NULL, kafka_partition INTEGER NOT NULL, \
             next_offset BIGINT, epoch BIGINT NOT NULL DEFAULT 0, owner TEXT, \
-            mirrored_offset BIGINT, updated_at_ms BIGINT NOT NULL, \
+            mirrored_offset BIGINT, mirror_pending BIGINT, updated_at_ms BIGINT NOT NULL, \
             PRIMARY KEY (group_id, topic, kafka_partition))"
             .to_string(),
         format!(

@@ -62,9 +62,16 @@ struct Wrapper<'a> {
 
 impl Parsed {
     /// Parses record bytes, following [`split`]'s rules for the wrapper.
-    pub(crate) fn new(bytes: &[u8], part: &'static str, schemas_enable: bool) -> Result<Parsed, DecodeError> {
+    pub(crate) fn new(
+        bytes: &[u8],
+        part: &'static str,
+        schemas_enable: bool,
+    ) -> Result<Parsed, DecodeError> {
         if let Ok(wrapper) = serde_json::from_slice::<Wrapper<'_>>(bytes) {
-            let malformed = |e: serde_json::Error| DecodeError::MalformedJson { part, reason: e.to_string() };
+            let malformed = |e: serde_json::Error| DecodeError::MalformedJson {
+                part,
+                reason: e.to_string(),
+            };
             let schema = cached_schema(wrapper.schema.get()).map_err(malformed)?;
             let is_struct = Schema::new(&schema).is_some_and(|s| s.type_name() == "struct");
             if schemas_enable || is_struct {
@@ -78,7 +85,10 @@ impl Parsed {
     /// The schema and payload, as [`split`] gives them.
     pub(crate) fn part(&self, schemas_enable: bool) -> Part<'_> {
         match self {
-            Parsed::Wrapped { schema, payload } => Part { schema: Schema::new(schema), payload },
+            Parsed::Wrapped { schema, payload } => Part {
+                schema: Schema::new(schema),
+                payload,
+            },
             Parsed::Whole(json) => split(json, schemas_enable),
         }
     }

@@ -6,11 +6,12 @@
 //! meanwhile, because the channel fills); a bad record stops the connector
 //! (`errors.tolerance=none`) with an error naming topic, partition, offset, key and reason.
 
+mod mirror;
 mod report;
 
 pub use report::Report;
 
-use crate::checkpoint::{self, Claim, Position, TopicPartition};
+use crate::checkpoint::{Claim, Position, TopicPartition};
 use crate::config::{ConnectorConfig, ErrorTolerance, WorkerConfig};
 use crate::event::{ChangeEvent, Coordinates, Decoded};
 use crate::sink::{Sink, SinkError};
@@ -73,6 +74,7 @@ struct Running {
     end_offsets: HashMap<TopicPartition, i64>,
     batch: Vec<Received>,
     report: Report,
+    mirror: mirror::Mirror,
 }
 
 fn bad_record(coordinates: &Coordinates, key: &str, reason: String) -> PipelineError {
@@ -133,6 +135,8 @@ pub async fn run(
             .spawn(move || source::run(consumer, tx, stop, max, decode))
             .map_err(|e| PipelineError::Kafka(e.to_string()))?
     };
+    let (consumer_for_mirror, db_for_mirror, group_for_mirror) =
+        (consumer.clone(), sink.db().clone(), config.group_id());
     let mut running = Running {
         report: Report::new(&config),
         config,
@@ -144,6 +148,7 @@ pub async fn run(
         next: HashMap::new(),
         end_offsets: HashMap::new(),
         batch: Vec::new(),
+        mirror: mirror::Mirror::start(consumer_for_mirror, db_for_mirror, group_for_mirror),
     };
     running.health.set("running");
     let result = running.main_loop(&mut rx, &mut shutdown, &options).await;
@@ -158,8 +163,10 @@ pub async fn run(
         consumer,
         sink,
         report,
+        mirror,
         ..
     } = running;
+    mirror.finish().await;
     let _ = tokio::task::spawn_blocking(move || {
         let _ = thread.join();
         drop(consumer);
@@ -221,6 +228,9 @@ impl Running {
                     }
                     Some(SourceMsg::Revoked(tps, ack)) => {
                         self.flush().await?;
+                        // The group must not get a late commit of a partition after its new
+                        // owner's.
+                        self.mirror.barrier().await;
                         deadline = None;
                         for tp in tps {
                             self.claims.remove(&tp);
@@ -367,7 +377,7 @@ impl Running {
                     .inc_by(*n);
             }
         }
-        self.mirror(positions).await;
+        self.mirror.send(positions);
         Ok(())
     }
 
@@ -424,29 +434,6 @@ impl Running {
                 }
                 Err(e) => return Err(PipelineError::Target(e.to_string())),
             }
-        }
-    }
-
-    /// Commits the checkpoint to the Kafka group too, for lag tools; failures only warn (the
-    /// target checkpoint is the truth).
-    async fn mirror(&mut self, positions: Vec<Position>) {
-        let consumer = self.consumer.clone();
-        let list: Vec<(TopicPartition, i64)> = positions
-            .iter()
-            .map(|p| (p.tp.clone(), p.next_offset))
-            .collect();
-        let committed = tokio::task::spawn_blocking(move || source::mirror(&consumer, &list)).await;
-        match committed {
-            Ok(Ok(())) => {
-                if let Err(e) =
-                    checkpoint::record_mirrored(self.sink.db(), &self.config.group_id(), &positions)
-                        .await
-                {
-                    tracing::warn!(error = %e, "recording the mirrored offsets failed");
-                }
-            }
-            Ok(Err(e)) => tracing::warn!(error = %e, "mirroring offsets to the Kafka group failed"),
-            Err(e) => tracing::warn!(error = %e, "mirror task failed"),
         }
     }
 }

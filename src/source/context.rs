@@ -187,11 +187,14 @@ impl SourceContext {
 }
 
 /// Where an assigned partition starts: the target checkpoint, unless the Kafka group's offset
-/// was moved (by Kafka's tools, while sluice was stopped) away from what sluice last mirrored —
-/// then the operator's reset wins. Without a checkpoint, the group's offset (or earliest).
+/// is one sluice never committed (not the checkpoint, not what it mirrored, not what it was
+/// about to mirror): then someone reset it with Kafka's tools while sluice was stopped, and
+/// the operator's reset wins. Without a checkpoint, the group's offset (or earliest).
 pub fn start_offset(claim: &Claim, group_offset: Option<i64>) -> Option<i64> {
+    let ours =
+        |group: i64| Some(group) == claim.mirrored_offset || Some(group) == claim.mirror_pending;
     match (claim.next_offset, group_offset, claim.mirrored_offset) {
-        (Some(next), Some(group), Some(mirrored)) if group != mirrored && group != next => {
+        (Some(next), Some(group), Some(_)) if group != next && !ours(group) => {
             tracing::warn!(topic = %claim.tp.topic, partition = claim.tp.partition, checkpoint = next, group, "group offset was reset outside sluice; honouring it");
             Some(group)
         }
@@ -262,6 +265,10 @@ mod tests {
     use super::*;
 
     fn claim(next: Option<i64>, mirrored: Option<i64>) -> Claim {
+        pending(next, mirrored, mirrored)
+    }
+
+    fn pending(next: Option<i64>, mirrored: Option<i64>, pending: Option<i64>) -> Claim {
         Claim {
             tp: TopicPartition {
                 topic: "t".into(),
@@ -270,12 +277,31 @@ mod tests {
             next_offset: next,
             epoch: 1,
             mirrored_offset: mirrored,
+            mirror_pending: pending,
         }
     }
 
     #[test]
     fn start_offset_table() {
         let cases = [
+            (
+                "crash between the group commit and its record, checkpoint ahead",
+                pending(Some(20), Some(8), Some(10)),
+                Some(10),
+                Some(20),
+            ),
+            (
+                "crash before the group commit, checkpoint ahead",
+                pending(Some(20), Some(8), Some(10)),
+                Some(8),
+                Some(20),
+            ),
+            (
+                "reset with Kafka tools after an interrupted mirror",
+                pending(Some(20), Some(8), Some(10)),
+                Some(3),
+                Some(3),
+            ),
             (
                 "fresh group, no checkpoint: earliest",
                 claim(None, None),

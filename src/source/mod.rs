@@ -45,6 +45,8 @@ pub fn consumer_config(worker: &WorkerConfig, connector: &ConnectorConfig) -> Cl
         // With the small queue above, librdkafka's default 1 s backoff when the queue is full
         // throttles a consumer slower than the broker to ~8 MB/s.
         .set("fetch.queue.backoff.ms", "20")
+        // A fetch response is held whole in memory; librdkafka's default allows 50 MB.
+        .set("fetch.max.bytes", "8388608")
         .set("client.id", format!("sluice-{}", connector.name));
     for (key, value) in worker.client.iter().chain(worker.consumer.iter()) {
         config.set(key, value.expose());
@@ -112,21 +114,31 @@ pub fn run(
                 Err(_) => return,
             }
         }
-        let congested = pending.len() >= max_pending.max(1);
-        if congested != paused {
+        // Pause when the backlog is full, resume only once it has drained: without the
+        // hysteresis every record at the boundary would flip the fetcher off and on.
+        let flip = if paused {
+            pending.is_empty()
+        } else {
+            pending.len() >= max_pending.max(1)
+        };
+        if flip {
             if let Ok(assignment) = consumer.assignment() {
-                let result = if congested {
-                    consumer.pause(&assignment)
-                } else {
+                let result = if paused {
                     consumer.resume(&assignment)
+                } else {
+                    consumer.pause(&assignment)
                 };
                 if let Err(e) = result {
                     tracing::warn!(error = %e, "pause/resume failed");
                 }
             }
-            paused = congested;
+            paused = !paused;
         }
-        match consumer.poll(Duration::from_millis(if congested { 20 } else { 100 })) {
+        match consumer.poll(Duration::from_millis(if pending.is_empty() {
+            100
+        } else {
+            5
+        })) {
             None => {}
             Some(Ok(message)) => pending.push_back(Received::decode(&to_raw(&message), &decode)),
             Some(Err(e)) => tracing::warn!(error = %e, "kafka consumer error"),

@@ -1,0 +1,107 @@
+//! Mirroring the checkpoint to the Kafka consumer group, off the batch path.
+//!
+//! The target holds the checkpoint; the group's committed offsets are a copy for lag tools and
+//! for detecting resets made with Kafka's own tools. A synchronous group commit per batch costs
+//! a broker round trip (170 ms per batch on tansu), so commits run on their own task, in order,
+//! coalescing whatever positions piled up meanwhile. A barrier waits until everything sent
+//! before it is mirrored (before partitions are revoked, and at shutdown).
+
+use crate::checkpoint::{self, MirrorStep, Position, TopicPartition};
+use crate::sink::db::Db;
+use crate::source::{self, SluiceConsumer};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+enum Msg {
+    Positions(Vec<Position>),
+    Barrier(oneshot::Sender<()>),
+}
+
+/// Handle of the mirror task.
+pub struct Mirror {
+    tx: mpsc::UnboundedSender<Msg>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Mirror {
+    /// Starts the task.
+    pub fn start(consumer: Arc<SluiceConsumer>, db: Db, group: String) -> Self {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut merged: BTreeMap<TopicPartition, Position> = BTreeMap::new();
+                let mut barriers = Vec::new();
+                let mut next = Some(first);
+                // Take everything already queued: one commit covers it.
+                while let Some(msg) = next {
+                    match msg {
+                        Msg::Positions(ps) => {
+                            merged.extend(ps.into_iter().map(|p| (p.tp.clone(), p)))
+                        }
+                        Msg::Barrier(done) => barriers.push(done),
+                    }
+                    next = rx.try_recv().ok();
+                }
+                if !merged.is_empty() {
+                    mirror_once(&consumer, &db, &group, merged.into_values().collect()).await;
+                }
+                for done in barriers {
+                    let _ = done.send(());
+                }
+            }
+        });
+        Mirror { tx, task }
+    }
+
+    /// Queues positions that were committed to the target.
+    pub fn send(&self, positions: Vec<Position>) {
+        let _ = self.tx.send(Msg::Positions(positions));
+    }
+
+    /// Waits until everything queued before is mirrored.
+    pub async fn barrier(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Barrier(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Mirrors what is queued, then stops the task.
+    pub async fn finish(self) {
+        self.barrier().await;
+        drop(self.tx);
+        let _ = self.task.await;
+    }
+}
+
+/// One group commit, then the record of it in the target; failures only warn (the target
+/// checkpoint is the truth).
+async fn mirror_once(
+    consumer: &Arc<SluiceConsumer>,
+    db: &Db,
+    group: &str,
+    positions: Vec<Position>,
+) {
+    let consumer = consumer.clone();
+    let list: Vec<(TopicPartition, i64)> = positions
+        .iter()
+        .map(|p| (p.tp.clone(), p.next_offset))
+        .collect();
+    // The intent first: a crash between the group commit and its record must not look like
+    // an operator's reset at the next assignment.
+    if let Err(e) = checkpoint::record_mirror(db, group, &positions, MirrorStep::Intent).await {
+        tracing::warn!(error = %e, "recording the mirror intent failed; not mirroring");
+        return;
+    }
+    match tokio::task::spawn_blocking(move || source::mirror(&consumer, &list)).await {
+        Ok(Ok(())) => {
+            if let Err(e) = checkpoint::record_mirror(db, group, &positions, MirrorStep::Done).await
+            {
+                tracing::warn!(error = %e, "recording the mirrored offsets failed");
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "mirroring offsets to the Kafka group failed"),
+        Err(e) => tracing::warn!(error = %e, "mirror task failed"),
+    }
+}
