@@ -365,7 +365,7 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
     let max_inflight = parse(
         map,
         "sluice.max.inflight.records",
-        batch_size,
+        batch_size * 4,
         problems,
         |s| s.parse().ok().filter(|n| *n > 0),
         "a positive integer",
