@@ -67,7 +67,8 @@ async fn target(retention_ms: i64) -> Target {
     let config = json!({"name": "s", "config": {"topics": TOPIC, "connection.url": format!("sqlite:{path}"),
         "insert.mode": "upsert", "primary.key.mode": "record_key", "delete.enabled": "true",
         "schema.evolution": "basic", "collection.name.format": "${source.table}",
-        "sluice.delete.tombstone.retention.ms": retention_ms.to_string()}});
+        "sluice.delete.tombstone.retention.ms": retention_ms.to_string(),
+        "sluice.offsets.history.retention.ms": retention_ms.to_string()}});
     let config = ConnectorConfig::from_json(&config.to_string(), "t", &|_| None).expect("config");
     let sink = Sink::open(&config).await.expect("open");
     let tp = TopicPartition {
@@ -194,4 +195,32 @@ async fn hostile_table_and_column_names_are_quoted() {
         .await
         .expect("offsets survive");
     assert_eq!(offsets, 1);
+}
+
+#[tokio::test]
+async fn per_batch_checkpoint_history_is_purged_but_resets_are_kept() {
+    let mut t = target(0).await;
+    t.apply(&[event("t", "v", "c", 1, Some("x"), 100, 0)]).await;
+    t.apply(&[event("t", "v", "c", 2, Some("y"), 101, 1)]).await;
+    let tp = TopicPartition {
+        topic: TOPIC.into(),
+        partition: 0,
+    };
+    checkpoint::reset(t.sink.db(), "connect-s", &[(tp, 0)], "reset")
+        .await
+        .expect("reset");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(
+        t.sink.purge_history().await.expect("purge"),
+        2,
+        "one commit row per batch"
+    );
+    let mut conn = SqliteConnection::connect(&format!("sqlite:{}", t.path))
+        .await
+        .expect("sqlite");
+    let left: Vec<String> = sqlx::query_scalar("SELECT reason FROM sluice_offsets_history")
+        .fetch_all(&mut conn)
+        .await
+        .expect("history");
+    assert_eq!(left, vec!["reset".to_string()]);
 }

@@ -184,6 +184,16 @@ pub async fn record_history(
     Ok(())
 }
 
+/// Deletes `commit` rows of `sluice_offsets_history` older than the retention (one is written
+/// per partition per batch); resets and external resets are kept.
+pub async fn purge_history(db: &Db, retention_ms: i64) -> Result<u64, sqlx::Error> {
+    db.execute(
+        "DELETE FROM sluice_offsets_history WHERE reason = 'commit' AND changed_at_ms < $1",
+        &[Param::Int(now_ms() - retention_ms)],
+    )
+    .await
+}
+
 /// Records a start position taken from the Kafka group instead of the checkpoint (an operator
 /// reset the group with Kafka's tools while sluice was stopped).
 pub async fn record_external_reset(

@@ -101,6 +101,9 @@ pub struct ConnectorConfig {
     pub max_inflight: usize,
     /// `sluice.delete.tombstone.retention.ms`: how long a delete's version tombstone is kept.
     pub tombstone_retention_ms: i64,
+    /// `sluice.offsets.history.retention.ms`: how long per-batch checkpoint history is kept
+    /// (resets are kept for good).
+    pub history_retention_ms: i64,
     /// `errors.tolerance`.
     pub errors_tolerance: ErrorTolerance,
     /// `errors.deadletterqueue.topic.name`.
@@ -119,6 +122,8 @@ pub const DEFAULT_BATCH_SIZE: usize = 500;
 pub const DEFAULT_LINGER_MS: u64 = 100;
 /// Default version-tombstone retention: 7 days.
 pub const DEFAULT_TOMBSTONE_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+/// Default retention of per-batch checkpoint history: 7 days.
+pub const DEFAULT_HISTORY_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Converters sluice decodes.
 const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
 const STRING_CONVERTER: &str = "org.apache.kafka.connect.storage.StringConverter";
@@ -378,6 +383,14 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
         |s| s.parse().ok().filter(|n| *n >= 0),
         "milliseconds",
     );
+    let history_retention_ms = parse(
+        map,
+        "sluice.offsets.history.retention.ms",
+        DEFAULT_HISTORY_RETENTION_MS,
+        problems,
+        |s| s.parse().ok().filter(|n| *n >= 0),
+        "milliseconds",
+    );
     let decode = DecodeConfig {
         key_schemas_enable: parse(
             map,
@@ -469,6 +482,7 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
         linger_ms,
         max_inflight,
         tombstone_retention_ms,
+        history_retention_ms,
         errors_tolerance,
         dlq_topic: map
             .get("errors.deadletterqueue.topic.name")

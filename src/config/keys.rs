@@ -50,6 +50,7 @@ pub const SLUICE: &[&str] = &[
     "sluice.batch.linger.ms",
     "sluice.delete.tombstone.retention.ms",
     "sluice.max.inflight.records",
+    "sluice.offsets.history.retention.ms",
     "sluice.source.name",
 ];
 

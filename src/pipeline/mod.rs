@@ -257,6 +257,9 @@ impl Running {
                 if let Err(e) = self.sink.purge_tombstones().await {
                     tracing::warn!(error = %e, "purging version tombstones failed");
                 }
+                if let Err(e) = self.sink.purge_history().await {
+                    tracing::warn!(error = %e, "purging checkpoint history failed");
+                }
             }
         }
     }

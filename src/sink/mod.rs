@@ -142,6 +142,7 @@ pub struct Sink {
     insert_mode: InsertMode,
     evolution: SchemaEvolution,
     tombstone_retention_ms: i64,
+    history_retention_ms: i64,
     tables: HashMap<TableName, TableInfo>,
 }
 
@@ -162,6 +163,7 @@ impl Sink {
             insert_mode: config.insert_mode,
             evolution: config.schema_evolution,
             tombstone_retention_ms: config.tombstone_retention_ms,
+            history_retention_ms: config.history_retention_ms,
             tables: HashMap::new(),
         })
     }
@@ -310,5 +312,10 @@ impl Sink {
         let n = versions::purge_tombstones(&mut tx, self.tombstone_retention_ms).await?;
         tx.commit().await?;
         Ok(n)
+    }
+
+    /// Deletes per-batch checkpoint history past its retention; resets are kept.
+    pub async fn purge_history(&self) -> Result<u64, sqlx::Error> {
+        checkpoint::purge_history(&self.db, self.history_retention_ms).await
     }
 }
