@@ -105,6 +105,23 @@ async fn metrics_and_health_report_a_running_connector() {
         "{metrics}"
     );
     assert!(!metrics.contains("s3cret-pw"), "a secret reached /metrics");
+    // Consumer lag comes from librdkafka's statistics, every 5 s.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let lag = loop {
+        let m = get(port, "/metrics").unwrap_or_default();
+        if let Some(line) = m
+            .lines()
+            .find(|l| l.starts_with("sluice_consumer_lag_records{") && l.contains("customers"))
+        {
+            break line.to_string();
+        }
+        assert!(Instant::now() < deadline, "no consumer lag metric:\n{m}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        lag.ends_with(" 0"),
+        "a caught-up connector has no lag: {lag}"
+    );
     let health = get(port, "/health").expect("health");
     assert!(health.contains("\"status\":\"running\""), "{health}");
     assert!(std::process::Command::new("kill")
