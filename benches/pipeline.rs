@@ -1137,6 +1137,8 @@ async fn in_process(
         .await
         .expect("claim");
     let epochs: HashMap<i32, i64> = claims.iter().map(|c| (c.tp.partition, c.epoch)).collect();
+    // What the target checkpoint holds per partition: each commit's `previous`.
+    let mut committed: HashMap<i32, i64> = HashMap::new();
     let (mut decode_secs, mut apply_secs) = (0f64, 0f64);
     for chunk in records.chunks(batch) {
         let t = Instant::now();
@@ -1170,8 +1172,10 @@ async fn in_process(
                 },
                 next_offset: o,
                 epoch: epochs[&p],
+                previous: committed.get(&p).copied(),
             })
             .collect();
+        committed.extend(positions.iter().map(|p| (p.tp.partition, p.next_offset)));
         let t = Instant::now();
         sink.apply_batch(&events, &positions).await.expect("apply");
         apply_secs += t.elapsed().as_secs_f64();

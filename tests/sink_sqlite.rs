@@ -59,13 +59,24 @@ struct Target {
     path: String,
     sink: Sink,
     epoch: i64,
+    committed: Option<i64>,
 }
 
 async fn target(retention_ms: i64) -> Target {
+    target_with(retention_ms, "upsert").await
+}
+
+/// A target with `insert.mode` `mode` (`insert`: append-only, no key).
+async fn target_with(retention_ms: i64, mode: &str) -> Target {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("t.db").display().to_string();
+    let (key_mode, deletes) = if mode == "insert" {
+        ("none", "false")
+    } else {
+        ("record_key", "true")
+    };
     let config = json!({"name": "s", "config": {"topics": TOPIC, "connection.url": format!("sqlite:{path}"),
-        "insert.mode": "upsert", "primary.key.mode": "record_key", "delete.enabled": "true",
+        "insert.mode": mode, "primary.key.mode": key_mode, "delete.enabled": deletes,
         "schema.evolution": "basic", "collection.name.format": "${source.table}",
         "sluice.delete.tombstone.retention.ms": retention_ms.to_string(),
         "sluice.offsets.history.retention.ms": retention_ms.to_string()}});
@@ -83,6 +94,7 @@ async fn target(retention_ms: i64) -> Target {
         path,
         sink,
         epoch: claims[0].epoch,
+        committed: None,
     }
 }
 
@@ -101,11 +113,13 @@ impl Target {
             },
             next_offset: next,
             epoch: self.epoch,
+            previous: self.committed,
         };
         self.sink
             .apply_batch(events, &[position])
             .await
             .expect("apply");
+        self.committed = Some(next);
     }
 
     async fn rows(&self, table: &str, column: &str) -> Vec<(i64, Option<String>)> {
@@ -223,4 +237,42 @@ async fn per_batch_checkpoint_history_is_purged_but_resets_are_kept() {
         .await
         .expect("history");
     assert_eq!(left, vec!["reset".to_string()]);
+}
+
+/// A COMMIT whose answer is lost (connection dropped after the server committed) is retried
+/// with the same positions: the checkpoint already holds the batch, so it is not applied twice,
+/// even into an append-only table.
+#[tokio::test]
+async fn a_retried_batch_that_was_already_committed_is_not_applied_twice() {
+    let mut t = target_with(3_600_000, "insert").await;
+    let batch = [
+        event("t", "v", "c", 1, Some("a"), 100, 0),
+        event("t", "v", "u", 1, Some("b"), 101, 1),
+    ];
+    t.apply(&batch).await;
+    // The retry: same positions, same `previous` as the first attempt.
+    t.committed = None;
+    t.apply(&batch).await;
+    assert_eq!(
+        t.rows("t", "v").await.len(),
+        2,
+        "the retried batch was applied again"
+    );
+    // A checkpoint moved by someone else is not mistaken for our own commit: fenced.
+    t.committed = Some(1);
+    let next = Position {
+        tp: TopicPartition {
+            topic: TOPIC.into(),
+            partition: 0,
+        },
+        next_offset: 3,
+        epoch: t.epoch,
+        previous: Some(1),
+    };
+    let err = t
+        .sink
+        .apply_batch(&[event("t", "v", "u", 1, Some("c"), 102, 2)], &[next])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, sluice::sink::SinkError::Fenced(_)), "{err}");
 }

@@ -34,6 +34,8 @@ pub struct Claim {
     /// What sluice was about to mirror (set before the group commit, so a crash between the
     /// two is not mistaken for an operator's reset).
     pub mirror_pending: Option<i64>,
+    /// What the target checkpoint holds after the claim (the first commit's `previous`).
+    pub stored_offset: Option<i64>,
 }
 
 /// One partition's new position in a commit.
@@ -45,6 +47,9 @@ pub struct Position {
     pub next_offset: i64,
     /// The epoch of the claim.
     pub epoch: i64,
+    /// The checkpoint this commit replaces (what the worker last saw there; `None` when the
+    /// target had none). Checking it makes a retry after an unclear COMMIT safe.
+    pub previous: Option<i64>,
 }
 
 /// Checkpoint failures.
@@ -59,6 +64,15 @@ pub enum CheckpointError {
         partition: i32,
         /// The stale epoch.
         epoch: i64,
+    },
+    /// The batch was committed already: a COMMIT whose answer was lost did succeed, and this
+    /// is its retry. Nothing is applied again.
+    #[error("checkpoint for {topic}/{partition} already holds this batch")]
+    AlreadyCommitted {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
     },
     /// Database error.
     #[error(transparent)]
@@ -118,6 +132,7 @@ pub async fn claim(
             epoch: parse_opt(&row[1]).unwrap_or(0),
             mirrored_offset: parse_opt(&row[2]),
             mirror_pending: parse_opt(&row[3]),
+            stored_offset: parse_opt(&row[0]),
         });
     }
     tx.commit().await?;
@@ -132,31 +147,63 @@ pub async fn commit(
     positions: &[Position],
 ) -> Result<(), CheckpointError> {
     let now = now_ms();
+    // "Is the same value, NULL included": PostgreSQL and SQLite spell it differently.
+    let same = match tx {
+        Tx::Pg(_) => "IS NOT DISTINCT FROM",
+        Tx::Lite(_) => "IS",
+    };
     for p in positions {
         let mut params = tp_params(group, &p.tp);
         params.extend([
             Param::Int(p.next_offset),
             Param::Int(p.epoch),
             Param::Int(now),
+            // Always text: one statement text must bind one parameter type (a prepared
+            // statement typed by an earlier NULL would misread a binary integer).
+            Param::Text(p.previous.map(|n| n.to_string())),
         ]);
         let rows = tx
             .query(
-                "UPDATE sluice_offsets SET next_offset = $4, updated_at_ms = $6 \
-                 WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5 \
-                 RETURNING CAST(next_offset AS TEXT)",
+                &format!(
+                    "UPDATE sluice_offsets SET next_offset = $4, updated_at_ms = $6 \
+                     WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5 \
+                     AND next_offset {same} CAST($7 AS BIGINT) RETURNING CAST(next_offset AS TEXT)"
+                ),
                 &params,
             )
             .await?;
         if rows.is_empty() {
-            return Err(CheckpointError::Fenced {
-                topic: p.tp.topic.clone(),
-                partition: p.tp.partition,
-                epoch: p.epoch,
-            });
+            return Err(refused(tx, group, p).await?);
         }
-        record_history(tx, group, &p.tp, None, Some(p.next_offset), "commit").await?;
+        record_history(tx, group, &p.tp, p.previous, Some(p.next_offset), "commit").await?;
     }
     Ok(())
+}
+
+/// Why a checkpoint update matched no row: this batch is there already, or another worker
+/// owns the partition (or moved its checkpoint).
+async fn refused(tx: &mut Tx, group: &str, p: &Position) -> Result<CheckpointError, sqlx::Error> {
+    let rows = tx
+        .query(
+            "SELECT CAST(next_offset AS TEXT), CAST(epoch AS TEXT) FROM sluice_offsets \
+             WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3",
+            &tp_params(group, &p.tp),
+        )
+        .await?;
+    let current = rows.first().map(|r| (parse_opt(&r[0]), parse_opt(&r[1])));
+    Ok(match current {
+        Some((Some(next), Some(epoch))) if epoch == p.epoch && next == p.next_offset => {
+            CheckpointError::AlreadyCommitted {
+                topic: p.tp.topic.clone(),
+                partition: p.tp.partition,
+            }
+        }
+        _ => CheckpointError::Fenced {
+            topic: p.tp.topic.clone(),
+            partition: p.tp.partition,
+            epoch: p.epoch,
+        },
+    })
 }
 
 /// Appends a row to `sluice_offsets_history`.
@@ -170,8 +217,9 @@ pub async fn record_history(
 ) -> Result<(), sqlx::Error> {
     let mut params = tp_params(group, tp);
     params.extend([
-        old.map(Param::Int).unwrap_or(Param::Text(None)),
-        new.map(Param::Int).unwrap_or(Param::Text(None)),
+        // Always text, for the same reason as in `commit`.
+        Param::Text(old.map(|n| n.to_string())),
+        Param::Text(new.map(|n| n.to_string())),
         Param::Text(Some(reason.to_string())),
         Param::Int(now_ms()),
     ]);
@@ -194,16 +242,26 @@ pub async fn purge_history(db: &Db, retention_ms: i64) -> Result<u64, sqlx::Erro
     .await
 }
 
-/// Records a start position taken from the Kafka group instead of the checkpoint (an operator
-/// reset the group with Kafka's tools while sluice was stopped).
+/// Takes a start position from the Kafka group instead of the checkpoint (an operator reset
+/// the group with Kafka's tools while sluice was stopped): the checkpoint moves there too, so
+/// the reset is honoured once, not again after every restart, and the history records it.
 pub async fn record_external_reset(
     db: &Db,
     group: &str,
     tp: &TopicPartition,
+    epoch: i64,
     old: Option<i64>,
     new: i64,
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
+    let mut params = tp_params(group, tp);
+    params.extend([Param::Int(new), Param::Int(epoch)]);
+    tx.execute(
+        "UPDATE sluice_offsets SET next_offset = $4, mirrored_offset = $4, mirror_pending = $4 \
+         WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5",
+        &params,
+    )
+    .await?;
     record_history(&mut tx, group, tp, old, Some(new), "external_reset").await?;
     tx.commit().await
 }
@@ -217,31 +275,38 @@ pub enum MirrorStep {
     Done,
 }
 
-/// Records a step of mirroring positions to the Kafka group.
+/// Records a step of mirroring positions to the Kafka group; returns the positions whose epoch
+/// still matches (a partition claimed by another worker since must not be mirrored).
 pub async fn record_mirror(
     db: &Db,
     group: &str,
     positions: &[Position],
     step: MirrorStep,
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<Position>, sqlx::Error> {
     let column = match step {
         MirrorStep::Intent => "mirror_pending",
         MirrorStep::Done => "mirrored_offset",
     };
     let mut tx = db.begin().await?;
+    let mut owned = Vec::with_capacity(positions.len());
     for p in positions {
         let mut params = tp_params(group, &p.tp);
         params.extend([Param::Int(p.next_offset), Param::Int(p.epoch)]);
-        tx.execute(
-            &format!(
-                "UPDATE sluice_offsets SET {column} = $4 \
-                 WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5"
-            ),
-            &params,
-        )
-        .await?;
+        let updated = tx
+            .execute(
+                &format!(
+                    "UPDATE sluice_offsets SET {column} = $4 \
+                     WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5"
+                ),
+                &params,
+            )
+            .await?;
+        if updated > 0 {
+            owned.push(p.clone());
+        }
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(owned)
 }
 
 /// A checkpoint row as `offsets show` prints it.

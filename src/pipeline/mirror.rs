@@ -83,21 +83,24 @@ async fn mirror_once(
     group: &str,
     positions: Vec<Position>,
 ) {
+    // The intent first: a crash between the group commit and its record must not look like
+    // an operator's reset at the next assignment. Only partitions still owned are mirrored.
+    let owned = match checkpoint::record_mirror(db, group, &positions, MirrorStep::Intent).await {
+        Ok(owned) if owned.is_empty() => return,
+        Ok(owned) => owned,
+        Err(e) => {
+            tracing::warn!(error = %e, "recording the mirror intent failed; not mirroring");
+            return;
+        }
+    };
     let consumer = consumer.clone();
-    let list: Vec<(TopicPartition, i64)> = positions
+    let list: Vec<(TopicPartition, i64)> = owned
         .iter()
         .map(|p| (p.tp.clone(), p.next_offset))
         .collect();
-    // The intent first: a crash between the group commit and its record must not look like
-    // an operator's reset at the next assignment.
-    if let Err(e) = checkpoint::record_mirror(db, group, &positions, MirrorStep::Intent).await {
-        tracing::warn!(error = %e, "recording the mirror intent failed; not mirroring");
-        return;
-    }
     match tokio::task::spawn_blocking(move || source::mirror(&consumer, &list)).await {
         Ok(Ok(())) => {
-            if let Err(e) = checkpoint::record_mirror(db, group, &positions, MirrorStep::Done).await
-            {
+            if let Err(e) = checkpoint::record_mirror(db, group, &owned, MirrorStep::Done).await {
                 tracing::warn!(error = %e, "recording the mirrored offsets failed");
             }
         }

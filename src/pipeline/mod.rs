@@ -71,6 +71,8 @@ struct Running {
     health: Health,
     claims: HashMap<TopicPartition, Claim>,
     next: HashMap<TopicPartition, i64>,
+    /// What the target checkpoint holds per partition (each commit's `previous`).
+    stored: HashMap<TopicPartition, Option<i64>>,
     end_offsets: HashMap<TopicPartition, i64>,
     batch: Vec<Received>,
     report: Report,
@@ -146,6 +148,7 @@ pub async fn run(
         health,
         claims: HashMap::new(),
         next: HashMap::new(),
+        stored: HashMap::new(),
         end_offsets: HashMap::new(),
         batch: Vec::new(),
         mirror: mirror::Mirror::start(consumer_for_mirror, db_for_mirror, group_for_mirror),
@@ -219,6 +222,7 @@ impl Running {
                         // The quiet period for --stop-at-end counts from the assignment.
                         last_record = Instant::now();
                         for claim in claims {
+                            self.stored.insert(claim.tp.clone(), claim.stored_offset);
                             if let Some(n) = claim.next_offset {
                                 self.next.insert(claim.tp.clone(), n);
                             }
@@ -312,6 +316,7 @@ impl Running {
                     tp: tp.clone(),
                     next_offset: record.coordinates.offset + 1,
                     epoch: claim.epoch,
+                    previous: self.stored.get(&tp).copied().flatten(),
                 },
             );
             match record.decoded {
@@ -338,7 +343,9 @@ impl Running {
                 }
             }
         }
-        let positions: Vec<Position> = positions.into_values().collect();
+        // Sorted, so every writer of sluice_offsets locks its rows in the same order.
+        let mut positions: Vec<Position> = positions.into_values().collect();
+        positions.sort_by(|a, b| a.tp.cmp(&b.tp));
         if positions.is_empty() {
             return Ok(());
         }
@@ -354,6 +361,7 @@ impl Running {
         self.report.add(&stats, &events, count);
         for p in &positions {
             self.next.insert(p.tp.clone(), p.next_offset);
+            self.stored.insert(p.tp.clone(), Some(p.next_offset));
             self.metrics
                 .checkpoint_offset
                 .with_label_values(&[&name, &p.tp.topic, &p.tp.partition.to_string()])

@@ -60,7 +60,7 @@ impl Version {
             return Version {
                 kind: VersionKind::MysqlBinlog,
                 hi: seq,
-                lo: pos.saturating_mul(1 << 16) + row,
+                lo: pos.max(0).saturating_mul(1 << 16).saturating_add(row),
             };
         }
         Version {

@@ -80,7 +80,10 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Db::Pg(pool) => Tx::Pg(pool.begin().await?),
-            Db::Lite(pool) => Tx::Lite(pool.begin().await?),
+            // IMMEDIATE takes the write lock up front, so busy_timeout applies; a deferred
+            // transaction that upgrades to writing fails at once with SQLITE_BUSY when another
+            // connection (another worker on the same file) writes.
+            Db::Lite(pool) => Tx::Lite(pool.begin_with("BEGIN IMMEDIATE").await?),
         })
     }
 

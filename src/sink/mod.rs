@@ -117,9 +117,14 @@ pub fn is_transient(error: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-            ["08", "40", "53", "57"].iter().any(|class| code.starts_with(class))
-                // SQLite: 5 = SQLITE_BUSY, 6 = SQLITE_LOCKED (and their extended codes).
-                || code == "5" || code == "6" || code.ends_with("05") && code.len() <= 4
+            // SQLite reports extended result codes: the low byte 5 is SQLITE_BUSY, 6 is
+            // SQLITE_LOCKED (e.g. 261, 517 and 262).
+            let sqlite_busy = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                && code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+            ["08", "40", "53", "57"]
+                .iter()
+                .any(|class| code.starts_with(class))
+                || sqlite_busy
         }
         _ => false,
     }
@@ -209,13 +214,28 @@ impl Sink {
         let mut stats = BatchStats::default();
         let planned = self.plan(events, &mut stats)?;
         let mut tx = self.db.begin().await?;
-        checkpoint::commit(&mut tx, &self.group, positions).await?;
+        match checkpoint::commit(&mut tx, &self.group, positions).await {
+            Ok(()) => {}
+            Err(CheckpointError::AlreadyCommitted { topic, partition }) => {
+                tracing::info!(%topic, partition, "batch already committed (its COMMIT answer was lost); not applying it again");
+                let _ = tx.rollback().await;
+                return Ok(stats);
+            }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e.into());
+            }
+        }
         let result = self.apply_tables(&mut tx, &planned, &mut stats).await;
         match result {
-            Ok(()) => {
-                tx.commit().await?;
-                Ok(stats)
-            }
+            Ok(()) => match tx.commit().await {
+                Ok(()) => Ok(stats),
+                Err(e) => {
+                    // DDL of this batch was rolled back with it.
+                    self.tables.clear();
+                    Err(e.into())
+                }
+            },
             Err(e) => {
                 // The catalog cache may hold DDL that is being rolled back.
                 self.tables.clear();

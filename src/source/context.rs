@@ -132,11 +132,15 @@ impl SourceContext {
                     &self.db,
                     &self.group,
                     &claim.tp,
+                    claim.epoch,
                     claim.next_offset,
                     new,
                 ));
-                if let Err(e) = recorded {
-                    tracing::warn!(error = %e, "recording the external reset in sluice_offsets_history failed");
+                match recorded {
+                    Ok(()) => claim.stored_offset = Some(new),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "moving the checkpoint to the external reset failed")
+                    }
                 }
             }
             if let Some(n) = start {
@@ -278,6 +282,7 @@ mod tests {
             epoch: 1,
             mirrored_offset: mirrored,
             mirror_pending: pending,
+            stored_offset: next,
         }
     }
 
