@@ -276,3 +276,13 @@ async fn a_retried_batch_that_was_already_committed_is_not_applied_twice() {
         .unwrap_err();
     assert!(matches!(err, sluice::sink::SinkError::Fenced(_)), "{err}");
 }
+
+/// Deletes (and truncates) for a table that was never created are no-ops, not a failed
+/// CREATE TABLE without columns.
+#[tokio::test]
+async fn deletes_for_a_table_that_does_not_exist_are_skipped() {
+    let mut t = target(3_600_000).await;
+    t.apply(&[event("gone", "v", "d", 1, None, 100, 0)]).await;
+    t.apply(&[event("t", "v", "c", 2, Some("y"), 101, 1)]).await;
+    assert_eq!(t.rows("t", "v").await, vec![(2, Some("y".into()))]);
+}

@@ -299,11 +299,12 @@ impl Running {
                 continue;
             };
             // A record from before the claimed start (left over from an earlier assignment).
-            if self
-                .next
+            // Or a record already in this batch (fetched again after a quick revoke/re-assign).
+            let taken = positions
                 .get(&tp)
-                .is_some_and(|n| record.coordinates.offset < *n)
-            {
+                .map(|p| p.next_offset)
+                .or(self.next.get(&tp).copied());
+            if taken.is_some_and(|n| record.coordinates.offset < n) {
                 continue;
             }
             self.metrics

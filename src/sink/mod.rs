@@ -253,6 +253,19 @@ impl Sink {
     ) -> Result<(), SinkError> {
         let dialect = self.db.dialect();
         for (table, ops) in planned {
+            let writes_rows = ops
+                .iter()
+                .any(|op| matches!(op, TableOp::Row(c) if !c.delete));
+            if !writes_rows
+                && !self.tables.contains_key(table)
+                && catalog::load(tx, table).await?.is_none()
+            {
+                // Only deletes and truncates for a table that does not exist (yet): nothing to
+                // remove, and no schema to create it from.
+                let entry = stats.tables.entry(table.label()).or_default();
+                *entry.skipped.entry("no_table").or_default() += ops.len() as u64;
+                continue;
+            }
             let info = self.table_for(tx, table, ops).await?;
             let table_stats = apply::apply_table(tx, dialect, &info, ops, self.insert_mode).await?;
             let entry = stats.tables.entry(table.label()).or_default();
