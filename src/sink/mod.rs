@@ -325,7 +325,19 @@ impl Sink {
         )
         .await
         .map_err(|e| match e {
-            catalog::EvolveError::Db(db) => SinkError::from(db),
+            catalog::EvolveError::Db(db) => {
+                // Another worker created the table or added the column first (duplicate
+                // table, duplicate column, or pg_type's unique index): retrying sees it.
+                let code = db
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    .map(|c| c.to_string());
+                if matches!(code.as_deref(), Some("42P07" | "42701" | "23505")) {
+                    SinkError::Transient(db)
+                } else {
+                    SinkError::from(db)
+                }
+            }
             other => SinkError::Record {
                 coordinates: coordinates.clone().unwrap_or(Coordinates {
                     topic: String::new(),
