@@ -10,12 +10,13 @@ pub fn binary() -> PathBuf {
 }
 
 /// Writes a worker properties file for `bootstrap` (short session timeout: tansu joins slowly
-/// with librdkafka's default).
+/// with librdkafka's default). A rebalance waits up to `max.poll.interval.ms` for a member that
+/// was killed while joining; 15 s instead of 5 minutes keeps the kill tests bounded.
 pub fn worker_file(dir: &Path, bootstrap: &str) -> PathBuf {
     let path = dir.join("worker.properties");
     std::fs::write(
         &path,
-        format!("bootstrap.servers={bootstrap}\nconsumer.session.timeout.ms=6000\nconsumer.heartbeat.interval.ms=500\n"),
+        format!("bootstrap.servers={bootstrap}\nconsumer.session.timeout.ms=6000\nconsumer.heartbeat.interval.ms=500\nconsumer.max.poll.interval.ms=15000\n"),
     )
     .expect("write worker file");
     path
