@@ -89,6 +89,33 @@ fn bad_record(coordinates: &Coordinates, key: &str, reason: String) -> PipelineE
     }
 }
 
+/// Opens the target, retrying while it is busy or unreachable for a while (several workers
+/// starting at once on one SQLite file contend for its creation and WAL switch).
+async fn open_sink(config: &ConnectorConfig) -> Result<Sink, PipelineError> {
+    let mut delays = ExponentialBuilder::default()
+        .with_jitter()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(5))
+        .with_max_times(10)
+        .build();
+    loop {
+        match Sink::open(config).await {
+            Ok(sink) => return Ok(sink),
+            Err(e) => {
+                let retry = crate::sink::is_transient(&e)
+                    || e.to_string().contains("unable to open database file");
+                match delays.next() {
+                    Some(delay) if retry => {
+                        tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "target not ready; retrying");
+                        tokio::time::sleep(delay).await;
+                    }
+                    _ => return Err(PipelineError::Target(e.to_string())),
+                }
+            }
+        }
+    }
+}
+
 /// Runs one connector until shutdown, `--stop-at-end`, or a fatal error.
 pub async fn run(
     worker: &WorkerConfig,
@@ -104,9 +131,7 @@ pub async fn run(
         ));
     }
     health.set("starting");
-    let sink = Sink::open(&config)
-        .await
-        .map_err(|e| PipelineError::Target(e.to_string()))?;
+    let sink = open_sink(&config).await?;
     let (tx, mut rx) = mpsc::channel(config.max_inflight.max(1));
     let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
     let context = SourceContext::new(
