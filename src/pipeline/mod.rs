@@ -102,8 +102,7 @@ async fn open_sink(config: &ConnectorConfig) -> Result<Sink, PipelineError> {
         match Sink::open(config).await {
             Ok(sink) => return Ok(sink),
             Err(e) => {
-                let retry = crate::sink::is_transient(&e)
-                    || e.to_string().contains("unable to open database file");
+                let retry = crate::sink::is_transient(&e) || sqlite_cantopen(&e);
                 match delays.next() {
                     Some(delay) if retry => {
                         tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "target not ready; retrying");
@@ -114,6 +113,16 @@ async fn open_sink(config: &ConnectorConfig) -> Result<Sink, PipelineError> {
             }
         }
     }
+}
+
+/// SQLITE_CANTOPEN (low byte 14): another worker is creating the same file right now.
+fn sqlite_cantopen(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .filter(|db| db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some())
+        .and_then(|db| db.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 14)
 }
 
 /// Runs one connector until shutdown, `--stop-at-end`, or a fatal error.
