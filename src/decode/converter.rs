@@ -15,11 +15,21 @@ use std::sync::Arc;
 /// Distinct schemas kept per decoding thread before the cache starts over.
 const SCHEMA_CACHE_LIMIT: usize = 1024;
 
+/// Record prefixes (`{"schema":<schema>`) remembered per decoding thread for [`Parsed::new`]'s
+/// fast path; a few, since one thread decodes keys and values of several tables in turn.
+const PREFIX_CACHE_LIMIT: usize = 8;
+
 thread_local! {
     /// Parsed Connect schemas by their JSON text. With `schemas.enable=true` every record
     /// repeats its schema (often 4 KB of a 5 KB record), and a topic has few distinct ones, so
     /// each is parsed once instead of once per record.
     static SCHEMAS: RefCell<HashMap<Box<str>, Arc<Json>>> = RefCell::new(HashMap::new());
+
+    /// The exact bytes that opened recent wrapped records up to the end of their schema, with
+    /// that schema parsed. A record starting with the same bytes has the same schema, so only
+    /// its payload needs parsing: a byte comparison instead of scanning and hashing the schema
+    /// text of every record. Most recently used first.
+    static PREFIXES: RefCell<Vec<Prefix>> = const { RefCell::new(Vec::new()) };
 }
 
 fn cached_schema(text: &str) -> Result<Arc<Json>, serde_json::Error> {
@@ -67,6 +77,9 @@ impl Parsed {
         part: &'static str,
         schemas_enable: bool,
     ) -> Result<Parsed, DecodeError> {
+        if let Some(parsed) = Parsed::known_prefix(bytes, schemas_enable) {
+            return Ok(parsed);
+        }
         if let Ok(wrapper) = serde_json::from_slice::<Wrapper<'_>>(bytes) {
             let malformed = |e: serde_json::Error| DecodeError::MalformedJson {
                 part,
@@ -76,10 +89,26 @@ impl Parsed {
             let is_struct = Schema::new(&schema).is_some_and(|s| s.type_name() == "struct");
             if schemas_enable || is_struct {
                 let payload = serde_json::from_str(wrapper.payload.get()).map_err(malformed)?;
+                remember_prefix(bytes, &wrapper, &schema, is_struct);
                 return Ok(Parsed::Wrapped { schema, payload });
             }
         }
         parse(bytes, part).map(Parsed::Whole)
+    }
+
+    /// The fast path: `bytes` open with a remembered prefix (so the schema is known and valid)
+    /// and the rest is exactly `,"payload":<JSON>}`. `None` sends the record down the full
+    /// path, which also produces any error, so the fast path never decides what is malformed.
+    fn known_prefix(bytes: &[u8], schemas_enable: bool) -> Option<Parsed> {
+        let (len, schema) = PREFIXES.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let hit = cache.iter().position(|p| bytes.starts_with(&p.bytes))?;
+            cache[..=hit].rotate_right(1);
+            let p = &cache[0];
+            (schemas_enable || p.is_struct).then(|| (p.bytes.len(), p.schema.clone()))
+        })?;
+        let payload = payload_after_schema(&bytes[len..])?;
+        Some(Parsed::Wrapped { schema, payload })
     }
 
     /// The schema and payload, as [`split`] gives them.
@@ -92,6 +121,66 @@ impl Parsed {
             Parsed::Whole(json) => split(json, schemas_enable),
         }
     }
+}
+
+/// An entry of [`PREFIXES`].
+struct Prefix {
+    /// The record's bytes up to the end of its schema.
+    bytes: Box<[u8]>,
+    /// That schema, parsed.
+    schema: Arc<Json>,
+    /// Whether it is a Connect struct schema (unwrapped even with `schemas.enable=false`).
+    is_struct: bool,
+}
+
+/// Remembers where `wrapper`'s schema ends in `bytes` when the schema comes first, so the next
+/// record with the same opening bytes takes [`Parsed::known_prefix`].
+fn remember_prefix(bytes: &[u8], wrapper: &Wrapper<'_>, schema: &Arc<Json>, is_struct: bool) {
+    let offset =
+        |raw: &RawValue| (raw.get().as_ptr() as usize).checked_sub(bytes.as_ptr() as usize);
+    let (Some(schema_at), Some(payload_at)) = (offset(wrapper.schema), offset(wrapper.payload))
+    else {
+        return;
+    };
+    let end = schema_at + wrapper.schema.get().len();
+    if payload_at < end || end > bytes.len() {
+        return;
+    }
+    PREFIXES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= PREFIX_CACHE_LIMIT {
+            cache.pop();
+        }
+        cache.insert(
+            0,
+            Prefix {
+                bytes: bytes[..end].into(),
+                schema: schema.clone(),
+                is_struct,
+            },
+        );
+    });
+}
+
+/// `b` without its leading JSON whitespace.
+fn skip_ws(b: &[u8]) -> &[u8] {
+    let n = b
+        .iter()
+        .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+        .count();
+    &b[n..]
+}
+
+/// Parses `,"payload":<JSON>}` (JSON whitespace allowed between tokens) into the payload;
+/// `None` for anything else, including a key written with escapes.
+fn payload_after_schema(rest: &[u8]) -> Option<Json> {
+    let rest = skip_ws(rest).strip_prefix(b",")?;
+    let rest = skip_ws(rest).strip_prefix(b"\"payload\"")?;
+    let rest = skip_ws(rest).strip_prefix(b":")?;
+    let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Json>();
+    let payload = stream.next()?.ok()?;
+    let tail = skip_ws(&rest[stream.byte_offset()..]).strip_prefix(b"}")?;
+    skip_ws(tail).is_empty().then_some(payload)
 }
 
 /// One converted part of a record (key or value): its payload and, when present, its schema.
@@ -186,6 +275,88 @@ mod tests {
         // A non-struct schema is not taken as a wrapper when schemas are disabled.
         let j = json!({"schema": "x", "payload": 1});
         assert_eq!(split(&j, false).payload, &j);
+    }
+
+    /// The schema's type and the payload [`Parsed::new`] gives for `bytes`.
+    fn parsed(bytes: &str, schemas_enable: bool) -> Result<(Option<String>, Json), DecodeError> {
+        let p = Parsed::new(bytes.as_bytes(), "value", schemas_enable)?;
+        let part = p.part(schemas_enable);
+        let schema = part.schema.map(|s| s.type_name().to_string());
+        Ok((schema, part.payload.clone()))
+    }
+
+    #[test]
+    fn known_prefix_gives_what_the_full_parse_gives() {
+        PREFIXES.with(|c| c.borrow_mut().clear());
+        let schema = r#"{"type":"struct","fields":[{"field":"id","type":"int32"}]}"#;
+        let first = format!(r#"{{"schema":{schema},"payload":{{"id":1}}}}"#);
+        let (s, p) = parsed(&first, true).unwrap();
+        assert_eq!(s.as_deref(), Some("struct"));
+        assert_eq!(p, json!({"id": 1}));
+        assert_eq!(PREFIXES.with(|c| c.borrow().len()), 1);
+        // Same opening bytes, other payloads and spacing: the fast path, same answers.
+        for (text, want) in [
+            (
+                format!(r#"{{"schema":{schema},"payload":{{"id":2}}}}"#),
+                json!({"id": 2}),
+            ),
+            (
+                format!("{{\"schema\":{schema} ,\n\"payload\" : [1, 2] }}\n"),
+                json!([1, 2]),
+            ),
+            (
+                format!(r#"{{"schema":{schema},"payload":null}}"#),
+                Json::Null,
+            ),
+        ] {
+            let fast = Parsed::known_prefix(text.as_bytes(), true).expect("fast path taken");
+            assert!(matches!(&fast, Parsed::Wrapped { payload, .. } if *payload == want));
+            assert_eq!(parsed(&text, true).unwrap().1, want);
+        }
+    }
+
+    #[test]
+    fn known_prefix_leaves_everything_else_to_the_full_parse() {
+        PREFIXES.with(|c| c.borrow_mut().clear());
+        let schema = r#"{"type":"int32"}"#;
+        parsed(&format!(r#"{{"schema":{schema},"payload":1}}"#), true).unwrap();
+        let malformed = [
+            format!(r#"{{"schema":{schema},"payload":1}}x"#),
+            format!(r#"{{"schema":{schema},"payload":1,"extra":2}}"#),
+            format!(r#"{{"schema":{schema},"payload":{{"id":}}}}"#),
+            format!(r#"{{"schema":{schema}}}"#),
+        ];
+        for text in &malformed {
+            assert!(
+                Parsed::known_prefix(text.as_bytes(), true).is_none(),
+                "{text}"
+            );
+        }
+        // Trailing garbage and broken payloads are still errors; an extra field makes the whole
+        // JSON a bare payload, as before.
+        assert!(parsed(&malformed[0], true).is_err());
+        assert!(parsed(&malformed[2], true).is_err());
+        let (s, p) = parsed(&malformed[1], true).unwrap();
+        assert!(s.is_none());
+        assert_eq!(p["extra"], json!(2));
+        // An escaped key is valid JSON the fast path does not read; the full parse does.
+        let escaped = format!(r#"{{"schema":{schema},"pay\u006coad":7}}"#);
+        assert!(Parsed::known_prefix(escaped.as_bytes(), true).is_none());
+        assert_eq!(parsed(&escaped, true).unwrap().1, json!(7));
+        // A non-struct schema remembered with schemas enabled is not unwrapped when disabled.
+        let other = format!(r#"{{"schema":{schema},"payload":3}}"#);
+        assert!(Parsed::known_prefix(other.as_bytes(), false).is_none());
+        let (s, p) = parsed(&other, false).unwrap();
+        assert!(s.is_none());
+        assert_eq!(p, serde_json::from_str::<Json>(&other).unwrap());
+    }
+
+    #[test]
+    fn payload_before_schema_is_not_remembered() {
+        PREFIXES.with(|c| c.borrow_mut().clear());
+        let text = r#"{"payload":{"id":1},"schema":{"type":"struct","fields":[]}}"#;
+        assert_eq!(parsed(text, true).unwrap().1, json!({"id": 1}));
+        assert_eq!(PREFIXES.with(|c| c.borrow().len()), 0);
     }
 
     #[test]

@@ -143,8 +143,8 @@ fn key(record: &RawRecord, config: &DecodeConfig) -> Result<Row, DecodeError> {
     let Some(bytes) = record.key.as_deref() else {
         return Ok(Row::default());
     };
-    let json = converter::parse(bytes, "key")?;
-    let part = converter::split(&json, config.key_schemas_enable);
+    let parsed = converter::Parsed::new(bytes, "key", config.key_schemas_enable)?;
+    let part = parsed.part(config.key_schemas_enable);
     if part.payload.is_null() {
         return Ok(Row::default());
     }
