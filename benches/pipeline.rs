@@ -28,6 +28,8 @@
 //!
 //! Run: `CARGO_TARGET_DIR=/work/target cargo bench --bench pipeline`. Environment:
 //! `SLUICE_BENCH_EVENTS` (200000), `SLUICE_BENCH_BATCH_SIZES` (`1000,5000`),
+//! `SLUICE_BENCH_CONSUMER_PROPS` / `SLUICE_BENCH_CONNECTOR_PROPS` (`key=value,...` added to the
+//! worker file as `consumer.<key>` / to the connector config),
 //! `SLUICE_BENCH_IN_PROCESS` (`1`; `0` skips part 4), `SLUICE_BENCH_LOG` (the child's
 //! `SLUICE_LOG`, default `info`), `SLUICE_BENCH_BIN` (the sluice binary; default the one cargo
 //! builds for this bench, `CARGO_BIN_EXE_sluice`, i.e. `<target>/release/sluice` under
@@ -70,8 +72,24 @@ struct Settings {
     /// (written as `consumer.<key>=<value>` into the worker file), e.g.
     /// `fetch.queue.backoff.ms=10`.
     consumer_props: Vec<(String, String)>,
+    /// Extra connector keys for sluice's runs, e.g. `sluice.max.inflight.records=1000`.
+    connector_props: Vec<(String, String)>,
     /// `cargo bench` (targets checked) rather than the `cargo test` smoke run.
     bench: bool,
+}
+
+/// `key=value` pairs separated by commas or spaces, from the variable `name`.
+fn props(text: Option<String>, name: &str) -> Vec<(String, String)> {
+    text.unwrap_or_default()
+        .split([',', ' '])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{name}: key=value,..."));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
 }
 
 impl Settings {
@@ -97,17 +115,14 @@ impl Settings {
             batch_sizes,
             in_process: var("SLUICE_BENCH_IN_PROCESS").is_none_or(|v| v != "0"),
             child_log: var("SLUICE_BENCH_LOG").unwrap_or_else(|| "info".into()),
-            consumer_props: var("SLUICE_BENCH_CONSUMER_PROPS")
-                .unwrap_or_default()
-                .split([',', ' '])
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let (k, v) = p
-                        .split_once('=')
-                        .expect("SLUICE_BENCH_CONSUMER_PROPS: key=value,...");
-                    (k.to_string(), v.to_string())
-                })
-                .collect(),
+            consumer_props: props(
+                var("SLUICE_BENCH_CONSUMER_PROPS"),
+                "SLUICE_BENCH_CONSUMER_PROPS",
+            ),
+            connector_props: props(
+                var("SLUICE_BENCH_CONNECTOR_PROPS"),
+                "SLUICE_BENCH_CONNECTOR_PROPS",
+            ),
             bench,
         }
     }
@@ -854,11 +869,15 @@ fn sluice_binary() -> std::path::PathBuf {
     }
 }
 
-fn connector_config(topic: &str, url: &str, batch: usize) -> Json {
+fn connector_config(topic: &str, url: &str, batch: usize, extra: &[(String, String)]) -> Json {
     let jdbc = format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1));
-    json!({"topics": topic, "connection.url": jdbc, "insert.mode": "upsert",
+    let mut config = json!({"topics": topic, "connection.url": jdbc, "insert.mode": "upsert",
         "primary.key.mode": "record_key", "delete.enabled": "true", "schema.evolution": "basic",
-        "collection.name.format": "${source.table}", "batch.size": batch.to_string()})
+        "collection.name.format": "${source.table}", "batch.size": batch.to_string()});
+    for (k, v) in extra {
+        config[k] = Json::String(v.clone());
+    }
+    config
 }
 
 async fn verify(url: &str, expected: &BTreeMap<i64, i64>) -> (bool, String) {
@@ -905,7 +924,7 @@ fn run_sluice(
     let connector = support::sluice::connector_file(
         &dir,
         &random_name("bench"),
-        connector_config(topic, &url, batch),
+        connector_config(topic, &url, batch, &s.connector_props),
     );
     let port = support::free_port();
     let log = dir.join("run.log");
@@ -1122,7 +1141,7 @@ async fn in_process(
     let url = Postgres::database();
     log_statement_durations(&url);
     let doc =
-        json!({"name": random_name("inproc"), "config": connector_config(topic, &url, batch)});
+        json!({"name": random_name("inproc"), "config": connector_config(topic, &url, batch, &[])});
     let config = sluice::config::ConnectorConfig::from_json(&doc.to_string(), "bench", &|_| None)
         .expect("connector config");
     let log_start = pg_log_len();
@@ -1453,6 +1472,7 @@ fn main() {
         "copy_per_batch": {"batch_size": copy_batch, "rows": copy_batched.rows, "secs": copy_batched.secs, "rows_per_s": rate(copy_batched.rows as f64, copy_batched.secs)},
         "ceiling_events_per_s": ceiling,
         "consumer_props": s.consumer_props.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        "connector_props": s.connector_props.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         "sluice": json_runs, "in_process": json_inproc,
         "best_ratio": best / ceiling,
         "targets": {"ratio": RATIO_TARGET, "rss_mb": RSS_TARGET_MB,

@@ -141,6 +141,8 @@ pub async fn run(
     }
     health.set("starting");
     let sink = open_sink(&config).await?;
+    // `sluice.max.inflight.records` bounds the decoded records waiting for a batch; what is
+    // fetched beyond them waits undecoded in librdkafka's per-partition queues.
     let (tx, mut rx) = mpsc::channel(config.max_inflight.max(1));
     let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
     let context = SourceContext::new(
@@ -157,6 +159,7 @@ pub async fn run(
             .create_with_context(context)
             .map_err(|e| PipelineError::Kafka(e.to_string()))?,
     );
+    consumer.context().set_consumer(&consumer);
     let topics = source::subscription(&config.topics);
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer
@@ -164,7 +167,10 @@ pub async fn run(
         .map_err(|e| PipelineError::Kafka(e.to_string()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
-        let (consumer, stop, max) = (consumer.clone(), stop.clone(), config.max_inflight);
+        let (consumer, stop) = (consumer.clone(), stop.clone());
+        // Records that come through the main queue (before a partition's queue is split, or
+        // when it cannot be) before those partitions are paused.
+        let max = (config.max_inflight / 4).max(1);
         let decode = config.decode.clone();
         std::thread::Builder::new()
             .name("sluice-source".into())

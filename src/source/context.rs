@@ -5,11 +5,12 @@ use super::message::{Received, SourceMsg};
 use crate::checkpoint::{self, Claim, TopicPartition};
 use crate::sink::db::Db;
 use crate::telemetry::Metrics;
+use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use std::collections::{HashSet, VecDeque};
-use std::sync::{mpsc as std_mpsc, Mutex};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -28,7 +29,14 @@ pub struct SourceContext {
     tx: mpsc::Sender<SourceMsg>,
     metrics: Metrics,
     revoked: Mutex<HashSet<TopicPartition>>,
+    /// The consumer this context belongs to, for splitting partition queues on assignment.
+    consumer: OnceLock<Weak<BaseConsumer<SourceContext>>>,
+    /// Queues split since the source thread last took them.
+    split: Mutex<Vec<(TopicPartition, PartitionQueue<SourceContext>)>>,
 }
+
+/// A partition's own message queue (see [`SourceContext::take_queue_changes`]).
+pub type SplitQueue = (TopicPartition, PartitionQueue<SourceContext>);
 
 impl SourceContext {
     /// A context for one connector's consumer.
@@ -50,7 +58,54 @@ impl SourceContext {
             tx,
             metrics,
             revoked: Mutex::new(HashSet::new()),
+            consumer: OnceLock::new(),
+            split: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Tells the context its consumer, once created, so assignments can split partition queues.
+    pub fn set_consumer(&self, consumer: &Arc<BaseConsumer<SourceContext>>) {
+        let _ = self.consumer.set(Arc::downgrade(consumer));
+    }
+
+    /// Gives each assigned partition its own queue. Fetched records then wait in librdkafka,
+    /// per partition, until the source thread asks for them, and librdkafka stops fetching a
+    /// partition whose queue is full (`queued.max.messages.kbytes`): backpressure without
+    /// pausing, which would throw away what was already fetched and fetch it again.
+    fn split_queues(&self, tpl: &TopicPartitionList) {
+        let Some(consumer) = self.consumer.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        let queues = Self::partitions(tpl).into_iter().filter_map(|tp| {
+            let queue = consumer.split_partition_queue(&tp.topic, tp.partition);
+            if queue.is_none() {
+                tracing::warn!(topic = %tp.topic, partition = tp.partition, "no partition queue; its records come through the main queue");
+            }
+            queue.map(|q| (tp, q))
+        });
+        if let Ok(mut split) = self.split.lock() {
+            split.extend(queues);
+        }
+    }
+
+    /// Brings the source thread's partition queues up to date: drops those of revoked
+    /// partitions, adds (or replaces) those split since the last call. Returns whether any
+    /// were added: records fetched before the split may still be in the main queue then.
+    pub fn take_queue_changes(&self, queues: &mut Vec<SplitQueue>) -> bool {
+        if let Ok(revoked) = self.revoked.lock() {
+            if !revoked.is_empty() {
+                queues.retain(|(tp, _)| !revoked.contains(tp));
+            }
+        }
+        let Ok(mut split) = self.split.lock() else {
+            return false;
+        };
+        let added = !split.is_empty();
+        for (tp, queue) in split.drain(..) {
+            queues.retain(|(t, _)| *t != tp);
+            queues.push((tp, queue));
+        }
+        added
     }
 
     /// Removes records of revoked partitions that were polled but not handed over yet.
@@ -235,13 +290,18 @@ impl ConsumerContext for SourceContext {
         );
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                match self.on_assign(consumer, tpl) {
+                let assigned = match self.on_assign(consumer, tpl) {
                     Ok(()) if cooperative => {
                         consumer.incremental_assign(tpl).map_err(|e| e.to_string())
                     }
                     Ok(()) => consumer.assign(tpl).map_err(|e| e.to_string()),
                     Err(e) => Err(e),
+                };
+                // After assigning: assigning forwards the partitions to the main queue again.
+                if assigned.is_ok() {
+                    self.split_queues(tpl);
                 }
+                assigned
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 self.on_revoke(tpl);

@@ -40,8 +40,9 @@ pub fn consumer_config(worker: &WorkerConfig, connector: &ConnectorConfig) -> Cl
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("enable.partition.eof", "false")
         .set("statistics.interval.ms", "5000")
-        // Bound librdkafka's prefetch so memory stays small whatever the backlog.
-        .set("queued.max.messages.kbytes", "8192")
+        // Bound librdkafka's prefetch so memory stays small whatever the backlog. Each
+        // partition has its own queue (see `run`), so this is per assigned partition.
+        .set("queued.max.messages.kbytes", "2048")
         // With the small queue above, librdkafka's default 1 s backoff when the queue is full
         // throttles a consumer slower than the broker to ~8 MB/s.
         .set("fetch.queue.backoff.ms", "20")
@@ -92,7 +93,17 @@ fn to_raw(message: &rdkafka::message::BorrowedMessage<'_>) -> crate::event::RawR
     }
 }
 
+/// Records taken from one partition queue before the next partition gets its turn.
+const PER_PARTITION_TURN: usize = 64;
+
 /// Runs the poll loop until `stop` is set. Records and rebalance notices go to `tx`.
+///
+/// Each assigned partition has its own librdkafka queue (see
+/// [`SourceContext::take_queue_changes`]); records are taken from them only while the channel
+/// has room, so a slow sink leaves them in librdkafka, whose prefetch is bounded per partition.
+/// The main queue is polled all the time for rebalances and errors. It can also hold records a
+/// partition fetched before its queue was split; those come first, so partition queues are
+/// read only once the main queue has been seen empty after the last split.
 pub fn run(
     consumer: Arc<SluiceConsumer>,
     tx: mpsc::Sender<SourceMsg>,
@@ -100,8 +111,12 @@ pub fn run(
     max_pending: usize,
     decode: crate::decode::DecodeConfig,
 ) {
+    let mut queues: Vec<context::SplitQueue> = Vec::new();
+    let mut turn = 0usize;
+    // Records from the main queue that did not fit into the channel yet.
     let mut pending: VecDeque<Received> = VecDeque::new();
     let mut paused = false;
+    let mut settling = false;
     while !stop.load(Ordering::SeqCst) {
         // Hand over what is waiting first; the channel's capacity is the backpressure.
         while let Some(record) = pending.pop_front() {
@@ -114,37 +129,92 @@ pub fn run(
                 Err(_) => return,
             }
         }
-        // Pause when the backlog is full, resume only once it has drained: without the
-        // hysteresis every record at the boundary would flip the fetcher off and on.
+        // Only records that reach the main queue can pile up here (a partition without its
+        // own queue): pause those partitions while the backlog is full.
         let flip = if paused {
             pending.is_empty()
         } else {
             pending.len() >= max_pending.max(1)
         };
         if flip {
-            if let Ok(assignment) = consumer.assignment() {
-                let result = if paused {
-                    consumer.resume(&assignment)
-                } else {
-                    consumer.pause(&assignment)
-                };
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "pause/resume failed");
-                }
-            }
+            set_paused(&consumer, !paused);
             paused = !paused;
         }
-        match consumer.poll(Duration::from_millis(if pending.is_empty() {
-            100
+        let mut moved = 0;
+        if !settling && pending.is_empty() && !queues.is_empty() {
+            moved = take_from_queues(&queues, &mut turn, &tx, &decode);
+            if moved == usize::MAX {
+                return;
+            }
+        }
+        // Wait briefly only when there was nothing to move (or no room to move it to).
+        let wait = if moved > 0 {
+            Duration::ZERO
+        } else if pending.is_empty() && tx.capacity() > 0 {
+            Duration::from_millis(10)
         } else {
-            5
-        })) {
-            None => {}
+            Duration::from_millis(5)
+        };
+        match consumer.poll(wait) {
+            None => settling = false,
             Some(Ok(message)) => pending.push_back(Received::decode(&to_raw(&message), &decode)),
             Some(Err(e)) => tracing::warn!(error = %e, "kafka consumer error"),
         }
-        // A revocation during the poll: what is still here of those partitions is not ours.
+        // A rebalance during the poll: queues of revoked partitions go (with what they held),
+        // and so do their records still here; new partitions bring their queues.
+        if consumer.context().take_queue_changes(&mut queues) {
+            settling = true;
+        }
         consumer.context().drop_revoked(&mut pending);
+    }
+    // Queues hold the consumer: none may stay behind in the context.
+    consumer.context().take_queue_changes(&mut queues);
+}
+
+/// Moves records from the partition queues into the channel while it has room, a turn of up
+/// to [`PER_PARTITION_TURN`] records per partition. Returns how many were moved, or
+/// `usize::MAX` when the pipeline is gone.
+fn take_from_queues(
+    queues: &[context::SplitQueue],
+    turn: &mut usize,
+    tx: &mpsc::Sender<SourceMsg>,
+    decode: &crate::decode::DecodeConfig,
+) -> usize {
+    let mut moved = 0;
+    for _ in 0..queues.len() {
+        *turn = (*turn + 1) % queues.len();
+        let (_, queue) = &queues[*turn];
+        for _ in 0..PER_PARTITION_TURN {
+            let Ok(permit) = tx.try_reserve() else {
+                return if tx.is_closed() { usize::MAX } else { moved };
+            };
+            match queue.poll(Duration::ZERO) {
+                None => break,
+                Some(Ok(message)) => {
+                    let record = Received::decode(&to_raw(&message), decode);
+                    permit.send(SourceMsg::Record(Box::new(record)));
+                    moved += 1;
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "kafka consumer error");
+                    break;
+                }
+            }
+        }
+    }
+    moved
+}
+
+fn set_paused(consumer: &SluiceConsumer, pause: bool) {
+    if let Ok(assignment) = consumer.assignment() {
+        let result = if pause {
+            consumer.pause(&assignment)
+        } else {
+            consumer.resume(&assignment)
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "pause/resume failed");
+        }
     }
 }
 
