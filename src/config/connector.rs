@@ -97,7 +97,7 @@ pub struct ConnectorConfig {
     pub batch_size: usize,
     /// `sluice.batch.linger.ms`: how long a partial batch waits for more records.
     pub linger_ms: u64,
-    /// `sluice.max.inflight.records`: records buffered before partitions are paused.
+    /// `sluice.max.inflight.records`: decoded records waiting for a batch, at most.
     pub max_inflight: usize,
     /// `sluice.delete.tombstone.retention.ms`: how long a delete's version tombstone is kept.
     pub tombstone_retention_ms: i64,
@@ -370,7 +370,7 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
     let max_inflight = parse(
         map,
         "sluice.max.inflight.records",
-        batch_size * 4,
+        batch_size,
         problems,
         |s| s.parse().ok().filter(|n| *n > 0),
         "a positive integer",
