@@ -261,6 +261,19 @@ pub struct ChangeEvent {
     /// For the create half of a primary-key change: the key the row had before
     /// (`__debezium.oldkey` header), so unchanged TOAST columns can be carried over.
     pub old_key: Option<Row>,
+    /// The envelope's `ts_ms`: when Debezium processed the change.
+    pub ts_ms: Option<i64>,
+    /// The topic name transforms gave the record (RegexRouter, `route.by.field`), when they
+    /// renamed it; table names and `${topic}` use [`ChangeEvent::topic`].
+    pub route: Option<String>,
+}
+
+impl ChangeEvent {
+    /// The record's topic as the sink sees it: after transforms renamed it, else the Kafka
+    /// topic it was read from. Offsets always use [`ChangeEvent::coordinates`].
+    pub fn topic(&self) -> &str {
+        self.route.as_deref().unwrap_or(&self.coordinates.topic)
+    }
 }
 
 /// What a record decodes to: a change to apply, or a record that is never written as a row.

@@ -4,6 +4,7 @@
 //!
 //! - [`event`]: the one [`ChangeEvent`](event::ChangeEvent) type that flows from decode to sink.
 //! - [`decode`]: Debezium JSON envelopes into change events.
+//! - [`transform`]: Kafka Connect transforms and predicates on change events.
 #![deny(missing_docs)]
 
 pub mod checkpoint;
@@ -16,3 +17,4 @@ pub mod resolve;
 pub mod sink;
 pub mod source;
 pub mod telemetry;
+pub mod transform;

@@ -102,3 +102,101 @@ async fn toast_without_schemas_into_existing_tables_equals_the_source_tables() {
     let (url, oracle) = apply_recording("toast", "default.json-noschemas.jsonl", false).await;
     support::assert_pg_matches(&url, &oracle, |name| name.to_string()).await;
 }
+
+/// A config written for Confluent's JDBC sink, pasted unchanged: `pk.mode`, `auto.create`,
+/// `table.name.format`, Debezium's `ExtractNewRecordState` with soft deletes, a RegexRouter
+/// choosing the table, a MaskField and an InsertField. The live rows (`__deleted = 'false'`)
+/// equal the source tables with the masked column emptied; deleted keys stay as soft deletes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_confluent_style_config_with_transforms_applies_them() {
+    let tansu = Tansu::start();
+    let url = Postgres::database();
+    let prefix = random_name("t");
+    let events = corpus_dir().join("inventory/default.json-schemas.jsonl");
+    publish_jsonl(&tansu.bootstrap(), &events, |t| format!("{prefix}.{t}"), 1).await;
+    let mut oracle = Oracle::load(corpus_dir().join("inventory/oracle/final.json"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker_file(dir.path(), &tansu.bootstrap());
+    let connector = connector_file(
+        dir.path(),
+        &random_name("confluent"),
+        serde_json::json!({
+            "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
+            "topics.regex": format!("{prefix}\\..*"),
+            "connection.url": format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1)),
+            "pk.mode": "record_key",
+            "insert.mode": "upsert",
+            "auto.create": "true",
+            "auto.evolve": "true",
+            "truncate.enabled": "true",
+            "table.name.format": "${topic}",
+            "batch.size": "40",
+            "transforms": "unwrap,route,mask,origin",
+            "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+            "transforms.unwrap.drop.tombstones": "false",
+            "transforms.unwrap.delete.handling.mode": "rewrite",
+            "transforms.unwrap.add.fields": "op,table",
+            "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
+            "transforms.route.regex": ".*\\.public\\.(.*)",
+            "transforms.route.replacement": "copy_$1",
+            "transforms.mask.type": "org.apache.kafka.connect.transforms.MaskField$Value",
+            "transforms.mask.fields": "email",
+            "transforms.origin.type": "org.apache.kafka.connect.transforms.InsertField$Value",
+            "transforms.origin.static.field": "origin",
+            "transforms.origin.static.value": "crm",
+        }),
+    );
+    let log = run_to_end(dir.path(), &worker, &[&connector], Duration::from_secs(120));
+    assert!(
+        log.contains("records read"),
+        "no report in the output:\n{log}"
+    );
+
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("connect");
+    let customers = oracle
+        .tables
+        .get_mut("public.customers")
+        .expect("customers");
+    let email = customers.column_names().iter().position(|c| *c == "email");
+    for row in &mut customers.rows {
+        row[email.expect("email column")] = Some(String::new());
+    }
+    let mut soft_deleted_rows = 0;
+    for name in oracle.tables.keys() {
+        let short = name.rsplit('.').next().unwrap_or(name);
+        let view = format!(
+            "CREATE VIEW \"live_{short}\" AS SELECT * FROM \"copy_{short}\" WHERE \"__deleted\" = 'false'"
+        );
+        sqlx::raw_sql(&view).execute(&mut conn).await.expect(&view);
+        let (soft_deleted, other_table, origins): (i64, i64, i64) = sqlx::query_as(&format!(
+            "SELECT count(*) FILTER (WHERE \"__deleted\" = 'true'), \
+             count(*) FILTER (WHERE \"__table\" IS DISTINCT FROM $1), \
+             count(*) FILTER (WHERE origin IS DISTINCT FROM 'crm') FROM \"copy_{short}\""
+        ))
+        .bind(short)
+        .fetch_one(&mut conn)
+        .await
+        .expect("metadata columns");
+        soft_deleted_rows += soft_deleted;
+        assert_eq!(
+            (other_table, origins),
+            (0, 0),
+            "{short}: __table and origin on every row"
+        );
+    }
+    // Some deletes of the recording are not followed by a truncate of their table.
+    assert!(soft_deleted_rows > 0, "deleted keys stay as soft deletes");
+    let (unrouted,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '%dbserver1%'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("tables");
+    assert_eq!(unrouted, 0, "every topic is routed to its copy_ table");
+    support::assert_pg_matches(&url, &oracle, |name| {
+        format!("live_{}", name.rsplit('.').next().unwrap_or(name))
+    })
+    .await;
+}

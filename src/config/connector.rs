@@ -110,6 +110,8 @@ pub struct ConnectorConfig {
     pub dlq_topic: Option<String>,
     /// Key and value converter settings.
     pub decode: DecodeConfig,
+    /// `transforms` and `predicates`: the transform chain, in order.
+    pub transforms: crate::transform::Chain,
     /// Keys given that have no effect in sluice (reported by `validate`).
     pub no_effect_keys: Vec<String>,
     /// The expanded flat config, secrets redacted, for display.
@@ -176,6 +178,7 @@ impl ConnectorConfig {
         if let Some(name) = name {
             expanded.entry("name".into()).or_insert(name);
         }
+        super::confluent::translate(&mut expanded, &mut problems);
         let config = build(&expanded, &mut problems);
         match config {
             Some(config) if problems.is_empty() => Ok(config),
@@ -418,21 +421,7 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
             }
         }
     }
-    if let Some(transforms) = map.get("transforms") {
-        for alias in transforms
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let class = map
-                .get(&format!("transforms.{alias}.type"))
-                .map(String::as_str)
-                .unwrap_or("(no type)");
-            problems.push(format!(
-                "transforms.{alias}.type: transform {class} is not supported yet"
-            ));
-        }
-    }
+    let transforms = crate::transform::parse_chain(map, problems, &mut no_effect_keys);
     let primary_key_fields = list(map, "primary.key.fields");
     if primary_key_mode == PrimaryKeyMode::RecordValue && primary_key_fields.is_empty() {
         problems.push("primary.key.fields: required when primary.key.mode=record_value".into());
@@ -489,6 +478,7 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
             .cloned()
             .filter(|s| !s.is_empty()),
         decode,
+        transforms,
         no_effect_keys,
         redacted,
     })

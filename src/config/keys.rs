@@ -99,9 +99,12 @@ pub enum KeyKind {
 
 /// Classifies a config key.
 pub fn classify(key: &str) -> KeyKind {
-    if SUPPORTED.contains(&key) || SLUICE.contains(&key) {
+    if SUPPORTED.contains(&key) || SLUICE.contains(&key) || super::confluent::is_translated(key) {
         KeyKind::Supported
-    } else if NO_EFFECT.contains(&key) || key.starts_with("hibernate.") {
+    } else if NO_EFFECT.contains(&key)
+        || key.starts_with("hibernate.")
+        || super::confluent::NO_EFFECT.contains(&key)
+    {
         KeyKind::NoEffect
     } else if PREFIXES.iter().any(|p| key.starts_with(p)) {
         KeyKind::Supported

@@ -3,6 +3,7 @@
 //! Every config is parsed into typed structs; `validate` collects every problem at once and
 //! names the key, and secrets are wrapped so they never print.
 
+mod confluent;
 mod connector;
 pub mod keys;
 pub mod providers;

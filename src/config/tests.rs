@@ -33,7 +33,7 @@ fn every_shipped_connector_parses() {
 fn every_problem_is_reported_at_once_and_names_its_key() {
     let text = r#"{"name": "x", "config": {"topics": "a", "connection.url": "jdbc:postgresql://h/db",
         "insert.mode": "merge", "batch.size": "-1", "frobnicate": "1", "delete.enabled": "true",
-        "transforms": "unwrap", "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState"}}"#;
+        "transforms": "magic", "transforms.magic.type": "com.acme.Magic"}}"#;
     let err = ConnectorConfig::from_json(text, "t.json", &env).unwrap_err();
     let all = err.problems.join("\n");
     for key in [
@@ -41,7 +41,7 @@ fn every_problem_is_reported_at_once_and_names_its_key() {
         "batch.size",
         "frobnicate",
         "delete.enabled",
-        "transforms.unwrap.type",
+        "transforms.magic.type",
     ] {
         assert!(all.contains(key), "no problem names {key}:\n{all}");
     }
@@ -67,4 +67,44 @@ fn a_debezium_jdbc_sink_config_works_unchanged() {
         ]
     );
     assert_eq!(config.redacted["connection.password"], "[redacted]");
+}
+
+#[test]
+fn a_confluent_jdbc_sink_config_is_translated() {
+    let text = r#"{"name": "c", "config": {
+        "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
+        "connection.url": "jdbc:postgresql://localhost:5432/db", "connection.user": "u",
+        "topics": "a", "pk.mode": "record_key", "pk.fields": "id", "insert.mode": "upsert",
+        "delete.enabled": "true", "auto.create": "true", "auto.evolve": "false",
+        "quote.sql.identifiers": "never", "db.timezone": "UTC", "fields.whitelist": "id,name",
+        "transforms": "unwrap",
+        "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+        "transforms.unwrap.drop.tombstones": "false",
+        "transforms.unwrap.delete.handling.mode": "rewrite"}}"#;
+    let config = ConnectorConfig::from_json(text, "c.json", &env).unwrap();
+    assert_eq!(config.primary_key_mode, PrimaryKeyMode::RecordKey);
+    assert_eq!(config.primary_key_fields, ["id"]);
+    assert_eq!(config.username.as_deref(), Some("u"));
+    assert_eq!(config.schema_evolution, SchemaEvolution::Basic);
+    assert!(!config.quote_identifiers);
+    assert_eq!(config.field_include, ["id", "name"]);
+    assert!(!config.transforms.is_empty());
+    for key in ["db.timezone", "transforms.unwrap.drop.tombstones"] {
+        assert!(config.no_effect_keys.iter().any(|k| k == key), "{key}");
+    }
+    // Both names of one setting is a problem; both auto.* false means no evolution.
+    let both = text.replace(
+        r#""pk.fields": "id","#,
+        r#""pk.fields": "id", "primary.key.mode": "kafka","#,
+    );
+    let err = ConnectorConfig::from_json(&both, "c.json", &env).unwrap_err();
+    assert!(
+        err.problems
+            .iter()
+            .any(|p| p.starts_with("pk.mode: give pk.mode or primary.key.mode")),
+        "{err}"
+    );
+    let off = text.replace(r#""auto.create": "true""#, r#""auto.create": "false""#);
+    let config = ConnectorConfig::from_json(&off, "c.json", &env).unwrap();
+    assert_eq!(config.schema_evolution, SchemaEvolution::None);
 }

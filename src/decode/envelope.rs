@@ -119,6 +119,8 @@ fn change(
         } else {
             None
         },
+        ts_ms: object.get("ts_ms").and_then(Json::as_i64),
+        route: None,
     })
 }
 

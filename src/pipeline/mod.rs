@@ -171,10 +171,10 @@ pub async fn run(
         // Records that come through the main queue (before a partition's queue is split, or
         // when it cannot be) before those partitions are paused.
         let max = (config.max_inflight / 4).max(1);
-        let decode = config.decode.clone();
+        let (decode, transforms) = (config.decode.clone(), config.transforms.clone());
         std::thread::Builder::new()
             .name("sluice-source".into())
-            .spawn(move || source::run(consumer, tx, stop, max, decode))
+            .spawn(move || source::run(consumer, tx, stop, max, decode, transforms))
             .map_err(|e| PipelineError::Kafka(e.to_string()))?
     };
     let (consumer_for_mirror, db_for_mirror, group_for_mirror) =
@@ -379,7 +379,7 @@ impl Running {
                     return Err(bad_record(
                         &record.coordinates,
                         &record.key_text,
-                        format!("decode: {e}"),
+                        e.to_string(),
                     ))
                 }
             }

@@ -82,7 +82,7 @@ impl Planner {
     pub fn table_name(&self, event: &ChangeEvent) -> Result<TableName, IdentError> {
         let mut name = self
             .table_name_format
-            .replace("${topic}", &event.coordinates.topic.replace('.', "_"));
+            .replace("${topic}", &event.topic().replace('.', "_"));
         for (field, value) in &event.source.fields {
             name = name.replace(&format!("${{source.{field}}}"), value);
         }
@@ -136,7 +136,7 @@ impl Planner {
                 },
             ));
         }
-        let topic = &event.coordinates.topic;
+        let topic = event.topic();
         let delete = event.op == Op::Delete;
         if delete && !self.delete_enabled {
             return Ok(Planned::Skip(SkipReason::DeleteDisabled));
@@ -187,7 +187,7 @@ impl Planner {
                     })
                     .collect::<Result<_, _>>()?
             }
-            PrimaryKeyMode::Kafka => kafka_key(&coordinates),
+            PrimaryKeyMode::Kafka => kafka_key(event.topic(), &coordinates),
         };
         if !delete {
             if image.is_none() {
@@ -226,7 +226,9 @@ impl Planner {
     }
 }
 
-fn kafka_key(c: &Coordinates) -> Vec<Field> {
+/// The `kafka` primary key: the topic as the sink sees it (after transforms, as Kafka
+/// Connect's `record.topic()`), partition and offset.
+fn kafka_key(topic: &str, c: &Coordinates) -> Vec<Field> {
     use crate::event::ColumnType as T;
     let field = |name: &str, value: Value, t: T| Field {
         name: name.into(),
@@ -237,7 +239,7 @@ fn kafka_key(c: &Coordinates) -> Vec<Field> {
     vec![
         field(
             "__connect_topic",
-            Value::Text(c.topic.clone()),
+            Value::Text(topic.to_string()),
             T::Text { max_len: None },
         ),
         field(

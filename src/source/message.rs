@@ -1,8 +1,9 @@
 //! What the source thread tells the pipeline.
 
 use crate::checkpoint::{Claim, TopicPartition};
-use crate::decode::DecodeError;
+use crate::decode::{DecodeConfig, DecodeError};
 use crate::event::{Coordinates, Decoded, RawRecord};
+use crate::transform::{Chain, TransformError};
 use std::sync::mpsc as std_mpsc;
 
 /// A message from the source thread, in order.
@@ -24,20 +25,44 @@ pub enum SourceMsg {
     Fatal(String),
 }
 
-/// A record as the pipeline gets it: decoded, with what an error message needs of the original.
+/// Why a record cannot become a change, by the stage that refused it.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum RecordError {
+    /// The converter or the Debezium envelope.
+    #[error("decode: {0}")]
+    Decode(#[from] DecodeError),
+    /// A transform (the error names it).
+    #[error(transparent)]
+    Transform(#[from] TransformError),
+}
+
+/// A record as the pipeline gets it: decoded and transformed, with what an error message
+/// needs of the original.
 #[derive(Debug)]
 pub struct Received {
     /// Topic, partition and offset.
     pub coordinates: Coordinates,
     /// The record key as text (lossy UTF-8), or `null`, for error messages.
     pub key_text: String,
-    /// The decoded record, or why it could not be decoded.
-    pub decoded: Result<Decoded, DecodeError>,
+    /// The decoded record, or why it could not be decoded or transformed.
+    pub decoded: Result<Decoded, RecordError>,
 }
 
 impl Received {
-    /// Decodes a raw record; the raw bytes are dropped afterwards.
-    pub fn decode(record: &RawRecord, config: &crate::decode::DecodeConfig) -> Self {
+    /// Decodes a raw record and runs the transforms on it; the raw bytes are dropped
+    /// afterwards. A change a transform drops becomes [`Decoded::NotARow`]`("filtered")`, so
+    /// its offset is still checkpointed.
+    pub fn decode(record: &RawRecord, config: &DecodeConfig, transforms: &Chain) -> Self {
+        let decoded = match crate::decode::decode(record, config) {
+            Ok(Decoded::Change(event)) if !transforms.is_empty() => {
+                match transforms.apply(*event, &record.headers) {
+                    Ok(Some(event)) => Ok(Decoded::Change(Box::new(event))),
+                    Ok(None) => Ok(Decoded::NotARow("filtered")),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            other => other.map_err(RecordError::from),
+        };
         Received {
             coordinates: record.coordinates.clone(),
             key_text: record
@@ -45,7 +70,7 @@ impl Received {
                 .as_deref()
                 .map(|k| String::from_utf8_lossy(k).into_owned())
                 .unwrap_or_else(|| "null".into()),
-            decoded: crate::decode::decode(record, config),
+            decoded,
         }
     }
 }

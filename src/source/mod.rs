@@ -11,7 +11,7 @@ mod context;
 mod message;
 
 pub use context::SourceContext;
-pub use message::{Received, SourceMsg};
+pub use message::{Received, RecordError, SourceMsg};
 
 use crate::checkpoint::TopicPartition;
 use crate::config::{ConnectorConfig, TopicSelection, WorkerConfig};
@@ -110,6 +110,7 @@ pub fn run(
     stop: Arc<AtomicBool>,
     max_pending: usize,
     decode: crate::decode::DecodeConfig,
+    transforms: crate::transform::Chain,
 ) {
     let mut queues: Vec<context::SplitQueue> = Vec::new();
     let mut turn = 0usize;
@@ -142,7 +143,7 @@ pub fn run(
         }
         let mut moved = 0;
         if !settling && pending.is_empty() && !queues.is_empty() {
-            moved = take_from_queues(&queues, &mut turn, &tx, &decode);
+            moved = take_from_queues(&queues, &mut turn, &tx, &decode, &transforms);
             if moved == usize::MAX {
                 return;
             }
@@ -157,7 +158,9 @@ pub fn run(
         };
         match consumer.poll(wait) {
             None => settling = false,
-            Some(Ok(message)) => pending.push_back(Received::decode(&to_raw(&message), &decode)),
+            Some(Ok(message)) => {
+                pending.push_back(Received::decode(&to_raw(&message), &decode, &transforms))
+            }
             Some(Err(e)) => tracing::warn!(error = %e, "kafka consumer error"),
         }
         // A rebalance during the poll: queues of revoked partitions go (with what they held),
@@ -179,6 +182,7 @@ fn take_from_queues(
     turn: &mut usize,
     tx: &mpsc::Sender<SourceMsg>,
     decode: &crate::decode::DecodeConfig,
+    transforms: &crate::transform::Chain,
 ) -> usize {
     let mut moved = 0;
     for _ in 0..queues.len() {
@@ -191,7 +195,7 @@ fn take_from_queues(
             match queue.poll(Duration::ZERO) {
                 None => break,
                 Some(Ok(message)) => {
-                    let record = Received::decode(&to_raw(&message), decode);
+                    let record = Received::decode(&to_raw(&message), decode, transforms);
                     permit.send(SourceMsg::Record(Box::new(record)));
                     moved += 1;
                 }
