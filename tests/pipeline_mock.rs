@@ -1,7 +1,8 @@
 //! In-process broker (librdkafka's mock cluster) + SQLite: the whole pipeline through the
 //! library, fast. The demo's connector applied to the recorded corpus must equal the source
 //! tables, and two workers of one connector must split the partitions (cooperative rebalance)
-//! and still apply every change exactly once.
+//! and still apply every change exactly once. Transforms: a filtered topic is checkpointed but
+//! never written; a transform error stops the connector at that record.
 
 mod support;
 
@@ -63,28 +64,12 @@ fn same(expected: &Option<String>, actual: &Option<String>) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_connector_applies_the_recording_to_sqlite_like_the_source() {
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    let text = std::fs::read_to_string(corpus_dir().join("inventory/default.json-schemas.jsonl"))
-        .expect("corpus");
-    let records = parse_corpus(&text).expect("corpus parses");
-    let mut topics: Vec<&str> = records.iter().map(|r| r.topic.as_str()).collect();
-    topics.sort();
-    topics.dedup();
-    for topic in topics {
-        cluster.create_topic(topic, 1, 1).expect("topic");
-    }
-    publish_corpus(&cluster.bootstrap_servers(), &records)
-        .await
-        .expect("publish");
+    let (cluster, total) = inventory_cluster().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("demo.db");
-    let config =
-        ConnectorConfig::from_json(&demo_connector(&db.display().to_string()), "demo", &|_| {
-            None
-        })
-        .expect("config");
+    let config = demo_with(&db, serde_json::json!({}));
     let report = run(worker(cluster.bootstrap_servers()), config).await;
-    assert_eq!(report.records, records.len() as u64);
+    assert_eq!(report.records, total as u64);
 
     let oracle = Oracle::load(corpus_dir().join("inventory/oracle/final.json"));
     let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display()))
@@ -225,5 +210,135 @@ async fn two_workers_split_the_partitions_and_apply_exactly_once() {
         (total, distinct),
         (images, images),
         "audit rows (total, distinct)"
+    );
+}
+
+/// The inventory recording on a fresh mock cluster (one partition per topic), and the records.
+async fn inventory_cluster() -> (
+    MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    usize,
+) {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    let text = std::fs::read_to_string(corpus_dir().join("inventory/default.json-schemas.jsonl"))
+        .expect("corpus");
+    let records = parse_corpus(&text).expect("corpus parses");
+    let mut topics: Vec<&str> = records.iter().map(|r| r.topic.as_str()).collect();
+    topics.sort();
+    topics.dedup();
+    for topic in topics {
+        cluster.create_topic(topic, 1, 1).expect("topic");
+    }
+    publish_corpus(&cluster.bootstrap_servers(), &records)
+        .await
+        .expect("publish");
+    (cluster, records.len())
+}
+
+/// The demo connector with extra config keys.
+fn demo_with(db: &std::path::Path, extra: serde_json::Value) -> ConnectorConfig {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&demo_connector(&db.display().to_string())).expect("demo config");
+    for (k, v) in extra.as_object().expect("object") {
+        doc["config"][k] = v.clone();
+    }
+    ConnectorConfig::from_json(&doc.to_string(), "test", &|_| None).expect("config")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filtered_topic_is_checkpointed_but_never_written() {
+    let (cluster, total) = inventory_cluster().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("filtered.db");
+    let config = demo_with(
+        &db,
+        serde_json::json!({
+            "transforms": "noProducts",
+            "transforms.noProducts.type": "org.apache.kafka.connect.transforms.Filter",
+            "transforms.noProducts.predicate": "isProducts",
+            "predicates": "isProducts",
+            "predicates.isProducts.type": "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+            "predicates.isProducts.pattern": ".*\\.products",
+        }),
+    );
+    let report = run(worker(cluster.bootstrap_servers()), config).await;
+    assert_eq!(report.records, total as u64);
+    let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display()))
+        .await
+        .expect("sqlite");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sluice_%' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("tables");
+    assert_eq!(tables, ["customers", "orders", "products_on_hand"]);
+    // The products topic is checkpointed to its end like every other.
+    let (next,): (i64,) = sqlx::query_as(
+        "SELECT next_offset FROM sluice_offsets WHERE topic = 'dbserver1.public.products'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("products checkpoint");
+    assert!(next > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transform_error_stops_the_connector_at_that_record() {
+    let (cluster, _) = inventory_cluster().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("cast.db");
+    let config = demo_with(
+        &db,
+        serde_json::json!({
+            "transforms": "toInt",
+            "transforms.toInt.type": "org.apache.kafka.connect.transforms.Cast$Value",
+            "transforms.toInt.spec": "first_name:int32",
+        }),
+    );
+    let (_keep, shutdown) = tokio::sync::watch::channel(false);
+    let result = tokio::time::timeout(
+        Duration::from_secs(120),
+        pipeline::run(
+            &worker(cluster.bootstrap_servers()),
+            config,
+            Metrics::new(),
+            Health::default(),
+            shutdown,
+            RunOptions { stop_at_end: true },
+        ),
+    )
+    .await
+    .expect("pipeline finished in time");
+    let Err(pipeline::PipelineError::BadRecord {
+        topic,
+        offset,
+        key,
+        reason,
+        ..
+    }) = result
+    else {
+        panic!("expected a bad record, got {result:?}");
+    };
+    assert_eq!(topic, "dbserver1.public.customers");
+    assert!(key.contains("1001"), "{key}");
+    assert!(
+        reason.starts_with("transform toInt: field first_name: cannot cast"),
+        "{reason}"
+    );
+    // Nothing of that partition is committed at or past the bad record.
+    let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display()))
+        .await
+        .expect("sqlite");
+    let next: Option<i64> = sqlx::query_scalar(
+        "SELECT next_offset FROM sluice_offsets WHERE topic = 'dbserver1.public.customers'",
+    )
+    .fetch_optional(&mut conn)
+    .await
+    .ok()
+    .flatten()
+    .flatten();
+    assert!(
+        next.unwrap_or(0) <= offset,
+        "checkpoint {next:?} passed offset {offset}"
     );
 }
