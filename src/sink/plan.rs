@@ -154,10 +154,15 @@ impl Planner {
         let key = match self.primary_key_mode {
             PrimaryKeyMode::None => Vec::new(),
             PrimaryKeyMode::RecordKey => {
+                // `primary.key.fields` picks key fields (all of them when empty).
                 let key: Vec<Field> = event
                     .key
                     .fields
                     .iter()
+                    .filter(|f| {
+                        self.primary_key_fields.is_empty()
+                            || self.primary_key_fields.contains(&f.name)
+                    })
                     .map(|f| Field {
                         name: self.fold(&f.name),
                         ..f.clone()
@@ -193,9 +198,12 @@ impl Planner {
             if image.is_none() {
                 return Err(PlanError::NoKey("the change has no after image".into()));
             }
+            // Key columns come from the key, as in Kafka Connect's JDBC sinks: a value
+            // transform must not make the written key differ from the guarded one.
             for k in key.iter().rev() {
-                if !values.iter().any(|v| v.name == k.name) {
-                    values.insert(0, k.clone());
+                match values.iter_mut().find(|v| v.name == k.name) {
+                    Some(v) => v.value = k.value.clone(),
+                    None => values.insert(0, k.clone()),
                 }
             }
         }
@@ -260,4 +268,83 @@ pub enum PlanError {
     /// No primary key can be taken from the change.
     #[error("no primary key: {0}")]
     NoKey(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{ColumnType, SourcePosition};
+
+    fn field(name: &str, value: Value) -> Field {
+        Field {
+            name: name.into(),
+            value,
+            column_type: Some(ColumnType::Int64),
+            optional: false,
+        }
+    }
+
+    fn planner(extra: &str) -> Planner {
+        let text = format!(
+            r#"{{"name": "p", "config": {{"topics": "t", "connection.url": "jdbc:sqlite:x.db",
+            "insert.mode": "upsert", "primary.key.mode": "record_key" {extra}}}}}"#
+        );
+        Planner::new(&ConnectorConfig::from_json(&text, "p", &|_| None).expect("config"))
+    }
+
+    fn change(key: Vec<Field>, after: Vec<Field>) -> ChangeEvent {
+        ChangeEvent {
+            coordinates: Coordinates {
+                topic: "t".into(),
+                partition: 0,
+                offset: 1,
+            },
+            op: Op::Update,
+            key: Row { fields: key },
+            before: None,
+            after: Some(Row { fields: after }),
+            source: SourcePosition::default(),
+            tx: None,
+            kafka_timestamp_ms: None,
+            old_key: None,
+            ts_ms: None,
+            route: None,
+        }
+    }
+
+    fn row_change(planned: Planned) -> RowChange {
+        match planned {
+            Planned::Write(_, TableOp::Row(change)) => change,
+            other => panic!("expected a row write, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn key_columns_are_written_from_the_key() {
+        // A value transform (e.g. MaskField on `id`) must not change the written key.
+        let event = change(
+            vec![field("id", Value::Int(5))],
+            vec![field("id", Value::Int(0)), field("n", Value::Int(9))],
+        );
+        let change = row_change(planner("").plan(&event).expect("plan"));
+        assert_eq!(change.values[0].value, Value::Int(5));
+        assert_eq!(change.values.len(), 2);
+    }
+
+    #[test]
+    fn primary_key_fields_pick_key_fields_with_record_key() {
+        let event = change(
+            vec![field("a", Value::Int(1)), field("b", Value::Int(2))],
+            vec![field("a", Value::Int(1)), field("b", Value::Int(2))],
+        );
+        let all = row_change(planner("").plan(&event).expect("plan"));
+        assert_eq!(all.key.len(), 2);
+        let picked = row_change(
+            planner(r#", "primary.key.fields": "b""#)
+                .plan(&event)
+                .expect("plan"),
+        );
+        let names: Vec<&str> = picked.key.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["b"]);
+    }
 }

@@ -10,6 +10,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtoc
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -33,6 +34,9 @@ pub struct SourceContext {
     consumer: OnceLock<Weak<BaseConsumer<SourceContext>>>,
     /// Queues split since the source thread last took them.
     split: Mutex<Vec<(TopicPartition, PartitionQueue<SourceContext>)>>,
+    /// Rebalance callbacks served so far: a poll that served one may return nothing while
+    /// records are still queued behind it.
+    rebalances: AtomicU64,
 }
 
 /// A partition's own message queue (see [`SourceContext::take_queue_changes`]).
@@ -60,7 +64,13 @@ impl SourceContext {
             revoked: Mutex::new(HashSet::new()),
             consumer: OnceLock::new(),
             split: Mutex::new(Vec::new()),
+            rebalances: AtomicU64::new(0),
         }
+    }
+
+    /// How many rebalance callbacks have run (see [`SourceContext::rebalances`]).
+    pub fn rebalance_count(&self) -> u64 {
+        self.rebalances.load(Ordering::SeqCst)
     }
 
     /// Tells the context its consumer, once created, so assignments can split partition queues.
@@ -284,6 +294,7 @@ impl ConsumerContext for SourceContext {
         err: RDKafkaRespErr,
         tpl: &mut TopicPartitionList,
     ) {
+        self.rebalances.fetch_add(1, Ordering::SeqCst);
         let cooperative = matches!(
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative

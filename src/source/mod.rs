@@ -156,8 +156,11 @@ pub fn run(
         } else {
             Duration::from_millis(5)
         };
+        let rebalances = consumer.context().rebalance_count();
         match consumer.poll(wait) {
-            None => settling = false,
+            // Empty, and not because a rebalance callback ended the poll early.
+            None if consumer.context().rebalance_count() == rebalances => settling = false,
+            None => {}
             Some(Ok(message)) => {
                 pending.push_back(Received::decode(&to_raw(&message), &decode, &transforms))
             }

@@ -125,9 +125,10 @@ fn cast(value: &Value, target: Target) -> Result<Value, String> {
             let (min, max) = int.range().unwrap_or((i64::MIN, i64::MAX));
             let whole = match value {
                 Value::Int(i) => Some(*i),
-                Value::Text(s) | Value::Untyped(serde_json::Value::String(s)) => {
-                    s.trim().parse::<i64>().ok()
-                }
+                // Exact: the integer part of the decimal text, not a trip through f64.
+                Value::Decimal(s)
+                | Value::Text(s)
+                | Value::Untyped(serde_json::Value::String(s)) => integer_part(s.trim()),
                 Value::Untyped(serde_json::Value::Number(n)) => n.as_i64(),
                 _ => None,
             };
@@ -135,11 +136,11 @@ fn cast(value: &Value, target: Target) -> Result<Value, String> {
             let n = match whole {
                 Some(n) => n,
                 None => {
-                    let f = number(value).ok_or("not a number")?;
+                    let f = number(value).ok_or("not a number")?.trunc();
                     if !f.is_finite() || f < min as f64 || f > max as f64 {
                         return Err(format!("{f} is out of range"));
                     }
-                    f.trunc() as i64
+                    f as i64
                 }
             };
             if n < min || n > max {
@@ -150,12 +151,34 @@ fn cast(value: &Value, target: Target) -> Result<Value, String> {
     }
 }
 
+/// The integer part of plain decimal text (`-12.75` -> -12); `None` for anything else
+/// (exponents, garbage, out of i64).
+fn integer_part(text: &str) -> Option<i64> {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    if !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    match int {
+        "" | "-" | "+" => Some(0),
+        _ => int.parse().ok(),
+    }
+}
+
+/// A float as Java's `Double.toString` writes the common cases (`1.0`, not `1`).
+fn java_double(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e7 {
+        format!("{f:.1}")
+    } else {
+        f.to_string()
+    }
+}
+
 /// A value as text, as Connect's Cast writes it (bytes in base64).
 fn text(value: &Value) -> Result<String, String> {
     Ok(match value {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
+        Value::Float(f) => java_double(*f),
         Value::Decimal(s)
         | Value::Text(s)
         | Value::TimeTz(s)

@@ -7,7 +7,7 @@
 use super::cast::{Cast, Target};
 use super::fields::{java_replacement, Insert, Inserted, Mask, Replace, Route};
 use super::predicate::Predicate;
-use super::timestamp::{java_format, Converter, Precision, TargetType};
+use super::timestamp::{java_formats, Converter, Precision, TargetType};
 use super::unwrap::{AddField, DeleteMode, Unwrap};
 use super::{Chain, Part, Step, Transform};
 use regex::Regex;
@@ -317,6 +317,7 @@ fn build(class: &str, o: &Options<'_>, problems: &mut Vec<String>) -> Built {
             }
             let unwrap = Unwrap {
                 deletes: DeleteMode::Delete,
+                tombstone_deletes: false,
                 add_fields: Vec::new(),
                 route_by_field: None,
             };
@@ -366,7 +367,7 @@ fn timestamp_converter(o: &Options<'_>, problems: &mut Vec<String>) -> Option<Co
     });
     let format = match o.get("format").filter(|f| !f.is_empty()) {
         None => None,
-        Some(f) => match java_format(f) {
+        Some(f) => match java_formats(f) {
             Ok(f) => Some(f),
             Err(e) => {
                 problems.push(format!("{}: {e}", o.key("format")));
@@ -410,9 +411,21 @@ fn unwrap(o: &Options<'_>, problems: &mut Vec<String>) -> Option<Unwrap> {
         }
         parsed
     };
-    let deletes = mode("delete.tombstone.handling.mode", problems)
-        .or_else(|| mode("delete.handling.mode", problems))
-        .unwrap_or(DeleteMode::Delete);
+    let current = mode("delete.tombstone.handling.mode", problems);
+    let legacy = mode("delete.handling.mode", problems);
+    // Whether the tombstone after each delete stays in the stream (with a rewrite).
+    let keeps_tombstone = match (current, legacy) {
+        (Some(m), _) => m == DeleteMode::RewriteWithTombstone,
+        (None, Some(DeleteMode::Rewrite)) => {
+            o.get("drop.tombstones").map(str::trim) == Some("false")
+        }
+        _ => false,
+    };
+    let deletes = match current.or(legacy).unwrap_or(DeleteMode::Delete) {
+        DeleteMode::RewriteWithTombstone => DeleteMode::Rewrite,
+        other => other,
+    };
+    let delete_enabled = o.map.get("delete.enabled").map(|v| v.trim()) == Some("true");
     let prefix = o.get("add.fields.prefix").unwrap_or("__");
     let mut add_fields = Vec::new();
     for spec in o.list("add.fields") {
@@ -423,6 +436,7 @@ fn unwrap(o: &Options<'_>, problems: &mut Vec<String>) -> Option<Unwrap> {
     }
     Some(Unwrap {
         deletes,
+        tombstone_deletes: keeps_tombstone && delete_enabled,
         add_fields,
         route_by_field: o
             .get("route.by.field")

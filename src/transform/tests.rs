@@ -83,6 +83,10 @@ fn chain(pairs: &[(&str, &str)]) -> Result<Chain, Vec<String>> {
     }
 }
 
+fn chain_of(pairs: &[(&str, &str)]) -> Chain {
+    chain(pairs).unwrap_or_else(|p| panic!("{p:?}"))
+}
+
 fn one(class: &str, options: &[(&str, &str)]) -> Chain {
     let mut pairs = vec![("transforms", "t"), ("transforms.t.type", class)];
     let keys: Vec<(String, &str)> = options
@@ -405,6 +409,15 @@ fn cast_table() {
             Ok(Value::Int(3)),
         ),
         (Value::Array(vec![]), "string", Err(())),
+        (
+            Value::Decimal("9007199254740993.5".into()),
+            "int64",
+            Ok(Value::Int(9_007_199_254_740_993)),
+        ),
+        (Value::Decimal("127.5".into()), "int8", Ok(Value::Int(127))),
+        (Value::Decimal("-0.5".into()), "int8", Ok(Value::Int(0))),
+        (Value::Float(1.0), "string", Ok(Value::Text("1.0".into()))),
+        (Value::Float(1e20), "int64", Err(())),
     ];
     for (input, target, want) in cases {
         let chain = one(
@@ -474,6 +487,37 @@ fn timestamp_converter_table() {
             Value::Date(ts.date()),
             &[("target.type", "unix")],
             Value::Int(1_705_276_800_000),
+        ),
+        (
+            Value::Text("10:20:30".into()),
+            &[("target.type", "Time"), ("format", "HH:mm:ss")],
+            Value::Time(ts.time().with_nanosecond(0).unwrap()),
+        ),
+        (
+            Value::Text("2024-01-15T10:20:30Z".into()),
+            &[
+                ("target.type", "unix"),
+                ("format", "yyyy-MM-dd'T'HH:mm:ssX"),
+                ("unix.precision", "seconds"),
+            ],
+            Value::Int(1_705_314_030),
+        ),
+        (
+            Value::Text("2024-01-15T11:20:30+01:00".into()),
+            &[
+                ("target.type", "unix"),
+                ("format", "yyyy-MM-dd'T'HH:mm:ssXXX"),
+                ("unix.precision", "seconds"),
+            ],
+            Value::Int(1_705_314_030),
+        ),
+        (
+            Value::Timestamp(ts),
+            &[
+                ("target.type", "string"),
+                ("format", "yyyy-MM-dd'T'HH:mm:ssXXX"),
+            ],
+            Value::Text("2024-01-15T10:20:30Z".into()),
         ),
     ];
     for (input, options, want) in cases {
@@ -632,6 +676,43 @@ fn extract_new_record_state_modes() {
         value(&created, "__deleted"),
         Some(&Value::Text("false".into()))
     );
+    // Added fields describe the change Debezium sent: a rewritten delete keeps op d.
+    let with_op = one(
+        U,
+        &[("delete.handling.mode", "rewrite"), ("add.fields", "op")],
+    );
+    let after = run(&with_op, delete()).unwrap().after.unwrap();
+    assert_eq!(value(&after, "__op"), Some(&Value::Text("d".into())));
+    // A rewrite that keeps the tombstone, into a sink that deletes on tombstones: Kafka
+    // Connect soft-deletes and then deletes the row, so the delete stays a delete.
+    for options in [
+        &[("delete.tombstone.handling.mode", "rewrite-with-tombstone")][..],
+        &[
+            ("delete.handling.mode", "rewrite"),
+            ("drop.tombstones", "false"),
+        ][..],
+    ] {
+        let mut pairs = vec![
+            ("transforms", "t"),
+            ("transforms.t.type", U),
+            ("delete.enabled", "true"),
+        ];
+        let keys: Vec<(String, &str)> = options
+            .iter()
+            .map(|(k, v)| (format!("transforms.t.{k}"), *v))
+            .collect();
+        pairs.extend(keys.iter().map(|(k, v)| (k.as_str(), *v)));
+        let chain = chain_of(&pairs);
+        assert_eq!(run(&chain, delete()).unwrap().op, Op::Delete, "{options:?}");
+        let created = run(&chain, create()).unwrap().after.unwrap();
+        assert_eq!(
+            value(&created, "__deleted"),
+            Some(&Value::Text("false".into()))
+        );
+        // Without delete.enabled the soft-deleted row is what remains.
+        pairs.retain(|(k, _)| *k != "delete.enabled");
+        assert_eq!(run(&chain_of(&pairs), delete()).unwrap().op, Op::Update);
+    }
     // The new option wins over the legacy one.
     let both = one(
         U,
@@ -651,7 +732,7 @@ fn extract_new_record_state_add_fields_and_route() {
         &[
             (
                 "add.fields",
-                "op,table,lsn,source.ts_ms,ts_ms:EVENT_TS,transaction.id,missing",
+                "op,table,lsn,source.ts_ms,ts_ms:EVENT_TS,transaction.id,total_order,missing",
             ),
             ("route.by.field", "email"),
         ],
@@ -664,8 +745,9 @@ fn extract_new_record_state_add_fields_and_route() {
         ("__table", Value::Text("customers".into())),
         ("__lsn", Value::Int(123)),
         ("__source_ts_ms", Value::Int(1_700_000_000_000)),
-        ("EVENT_TS", Value::Int(1_700_000_001_000)),
+        ("__EVENT_TS", Value::Int(1_700_000_001_000)),
         ("__transaction_id", Value::Text("571:123".into())),
+        ("__total_order", Value::Int(3)),
     ];
     for (name, want) in expected {
         assert_eq!(value(&after, name), Some(&want), "{name}");

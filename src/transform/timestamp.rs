@@ -73,8 +73,9 @@ impl Precision {
 pub(super) struct Converter {
     pub field: String,
     pub target: TargetType,
-    /// The pattern in chrono's syntax, translated from `format`.
-    pub format: Option<String>,
+    /// The pattern in chrono's syntax, translated from `format`: for reading, and for
+    /// writing (where `X` is always `Z`, as Java writes UTC).
+    pub format: Option<(String, String)>,
     pub precision: Precision,
 }
 
@@ -131,8 +132,21 @@ impl Converter {
     }
 
     fn parse(&self, text: &str) -> Result<NaiveDateTime, String> {
-        let Some(format) = &self.format else {
+        let Some((format, _)) = &self.format else {
             return Err("a string needs `format` to be read".into());
+        };
+        // Java's `X` reads `Z` for UTC; chrono's offsets do not.
+        let zoned;
+        let text = match text.strip_suffix('Z') {
+            Some(rest) if format.ends_with("%:z") => {
+                zoned = format!("{rest}+00:00");
+                zoned.as_str()
+            }
+            Some(rest) if format.ends_with("%z") => {
+                zoned = format!("{rest}+0000");
+                zoned.as_str()
+            }
+            _ => text,
         };
         if let Ok(t) = DateTime::parse_from_str(text, format) {
             return Ok(t.naive_utc());
@@ -140,15 +154,18 @@ impl Converter {
         if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
             return Ok(t);
         }
+        // A pattern with only a date or only a time: the other part is the epoch's.
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
         NaiveDate::parse_from_str(text, format)
             .map(|d| d.and_time(NaiveTime::MIN))
+            .or_else(|_| NaiveTime::parse_from_str(text, format).map(|t| epoch.and_time(t)))
             .map_err(|e| format!("{text:?} does not match the format: {e}"))
     }
 
     fn output(&self, t: NaiveDateTime) -> Option<Value> {
         Some(match self.target {
             TargetType::String => {
-                let format = self.format.as_deref()?;
+                let (_, format) = self.format.as_ref()?;
                 Value::Text(t.and_utc().format(format).to_string())
             }
             TargetType::Unix => Value::Int(self.precision.count(t)?),
@@ -169,6 +186,20 @@ fn kind(value: &Value) -> &'static str {
         Value::Json(_) => "JSON value",
         _ => "value of this type",
     }
+}
+
+/// Translates a Java `SimpleDateFormat` pattern into chrono's format syntax, for reading and
+/// for writing.
+pub(super) fn java_formats(pattern: &str) -> Result<(String, String), String> {
+    let read = java_format(pattern)?;
+    // Always UTC: Java writes `X` as `Z`.
+    let write = read.replace("%:z", "Z");
+    let write = if pattern.contains('X') {
+        write.replace("%z", "Z")
+    } else {
+        write
+    };
+    Ok((read, write))
 }
 
 /// Translates a Java `SimpleDateFormat` pattern into chrono's format syntax.
@@ -236,9 +267,8 @@ pub(super) fn java_format(pattern: &str) -> Result<String, String> {
             ('m', _) => "%M",
             ('s', 1) => "%-S",
             ('s', _) => "%S",
+            // Java's S is a count of milliseconds; only SSS reads as a fraction.
             ('S', 3) => "%3f",
-            ('S', 6) => "%6f",
-            ('S', 9) => "%9f",
             ('E', 1..=3) => "%a",
             ('E', _) => "%A",
             ('a', _) => "%p",

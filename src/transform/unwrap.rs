@@ -14,9 +14,12 @@ pub(super) enum DeleteMode {
     Delete,
     /// `drop`: deletes are dropped; the target keeps the row.
     Drop,
-    /// `rewrite`, `rewrite-with-tombstone`: a delete becomes an upsert of its last row state
-    /// with `__deleted` = `true` (a soft delete); other changes get `__deleted` = `false`.
+    /// `rewrite`: a delete becomes an upsert of its last row state with `__deleted` =
+    /// `true` (a soft delete); other changes get `__deleted` = `false`.
     Rewrite,
+    /// `rewrite-with-tombstone`: as `rewrite`, and the tombstone after the delete is kept
+    /// (read at config time into [`Unwrap::tombstone_deletes`]).
+    RewriteWithTombstone,
 }
 
 impl DeleteMode {
@@ -24,7 +27,8 @@ impl DeleteMode {
         Some(match name.trim() {
             "tombstone" | "delete-to-tombstone" | "none" => DeleteMode::Delete,
             "drop" => DeleteMode::Drop,
-            "rewrite" | "rewrite-with-tombstone" => DeleteMode::Rewrite,
+            "rewrite" => DeleteMode::Rewrite,
+            "rewrite-with-tombstone" => DeleteMode::RewriteWithTombstone,
             _ => return None,
         })
     }
@@ -36,7 +40,7 @@ pub(super) struct AddField {
     /// `source` or `transaction`, when given.
     pub scope: Option<String>,
     pub field: String,
-    /// The column name: the new name, else prefix + `[struct_]field`.
+    /// The column name: prefix + the new name, else prefix + `[struct_]field`.
     pub column: String,
 }
 
@@ -54,7 +58,7 @@ impl AddField {
             return None;
         }
         let column = match (rename, &scope) {
-            (Some(name), _) => name.to_string(),
+            (Some(name), _) => format!("{prefix}{name}"),
             (None, Some(scope)) => format!("{prefix}{scope}_{field}"),
             (None, None) => format!("{prefix}{field}"),
         };
@@ -72,8 +76,11 @@ impl AddField {
         match (self.scope.as_deref(), self.field.as_str()) {
             (None, "op") => text(event.op.code().to_string()),
             (None, "ts_ms") => event.ts_ms.and_then(int),
-            (Some("transaction"), "id") => event.tx.as_ref().and_then(|t| text(t.id.clone())),
-            (Some("transaction"), "total_order") => {
+            // `id` and `total_order` without a struct are the transaction's, as in Debezium.
+            (None | Some("transaction"), "id") => {
+                event.tx.as_ref().and_then(|t| text(t.id.clone()))
+            }
+            (None | Some("transaction"), "total_order") => {
                 event.tx.as_ref().and_then(|t| int(t.total_order))
             }
             (None | Some("source"), field) => {
@@ -115,6 +122,11 @@ const NUMERIC_SOURCE_FIELDS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub(super) struct Unwrap {
     pub deletes: DeleteMode,
+    /// With `rewrite`: whether the tombstone that follows each delete is kept
+    /// (`rewrite-with-tombstone`, or `drop.tombstones=false`) and the sink deletes on
+    /// tombstones (`delete.enabled`). Kafka Connect then soft-deletes and at once deletes the
+    /// row; sluice deletes it.
+    pub tombstone_deletes: bool,
     pub add_fields: Vec<AddField>,
     /// `route.by.field`: the topic becomes this column's value (of `after`, or `before` for
     /// a delete), so `${topic}` names the table after it.
@@ -144,16 +156,10 @@ impl Unwrap {
                 event.route = Some(topic);
             }
         }
-        match self.deletes {
-            DeleteMode::Drop if delete => return None,
-            DeleteMode::Rewrite if delete => {
-                // The last state of the row (Debezium's `before`), as an update.
-                let row = event.before.clone().unwrap_or_else(|| event.key.clone());
-                event.after = Some(row);
-                event.op = Op::Update;
-            }
-            _ => {}
+        if delete && self.deletes == DeleteMode::Drop {
+            return None;
         }
+        // Metadata comes from the change as Debezium sent it (a rewritten delete keeps op d).
         let added: Vec<Field> = self
             .add_fields
             .iter()
@@ -172,6 +178,12 @@ impl Unwrap {
                 optional: true,
             }))
             .collect();
+        if delete && self.deletes == DeleteMode::Rewrite && !self.tombstone_deletes {
+            // The last state of the row (Debezium's `before`), as an update.
+            let row = event.before.clone().unwrap_or_else(|| event.key.clone());
+            event.after = Some(row);
+            event.op = Op::Update;
+        }
         if let Some(after) = event.after.as_mut() {
             add(after, &added);
         }
