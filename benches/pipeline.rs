@@ -1192,6 +1192,7 @@ async fn in_process(
                 next_offset: o,
                 epoch: epochs[&p],
                 previous: committed.get(&p).copied(),
+                watermark_ms: None,
             })
             .collect();
         committed.extend(positions.iter().map(|p| (p.tp.partition, p.next_offset)));

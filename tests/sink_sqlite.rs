@@ -114,6 +114,7 @@ impl Target {
             next_offset: next,
             epoch: self.epoch,
             previous: self.committed,
+            watermark_ms: None,
         };
         self.sink
             .apply_batch(events, &[position])
@@ -268,6 +269,7 @@ async fn a_retried_batch_that_was_already_committed_is_not_applied_twice() {
         next_offset: 3,
         epoch: t.epoch,
         previous: Some(1),
+        watermark_ms: None,
     };
     let err = t
         .sink
@@ -285,4 +287,56 @@ async fn deletes_for_a_table_that_does_not_exist_are_skipped() {
     t.apply(&[event("gone", "v", "d", 1, None, 100, 0)]).await;
     t.apply(&[event("t", "v", "c", 2, Some("y"), 101, 1)]).await;
     assert_eq!(t.rows("t", "v").await, vec![(2, Some("y".into()))]);
+}
+
+/// A target created by schema version 1 (before the late-data watermark) is migrated in place
+/// when sluice opens it: the checkpoint it holds stays, the new column and table appear.
+#[tokio::test]
+async fn a_version_1_target_is_migrated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v1.db").display().to_string();
+    let url = format!("sqlite:{path}?mode=rwc");
+    let mut conn = SqliteConnection::connect(&url).await.expect("sqlite");
+    for sql in [
+        "CREATE TABLE sluice_schema_version (component TEXT PRIMARY KEY, version BIGINT NOT NULL)",
+        "INSERT INTO sluice_schema_version VALUES ('internal', 1)",
+        "CREATE TABLE sluice_offsets (group_id TEXT NOT NULL, topic TEXT NOT NULL, \
+         kafka_partition INTEGER NOT NULL, next_offset BIGINT, epoch BIGINT NOT NULL DEFAULT 0, \
+         owner TEXT, mirrored_offset BIGINT, mirror_pending BIGINT, updated_at_ms BIGINT NOT NULL, \
+         PRIMARY KEY (group_id, topic, kafka_partition))",
+        "INSERT INTO sluice_offsets (group_id, topic, kafka_partition, next_offset, epoch, updated_at_ms) \
+         VALUES ('connect-s', 'db.public.t', 0, 42, 3, 0)",
+    ] {
+        sqlx::raw_sql(sql).execute(&mut conn).await.expect(sql);
+    }
+    let config = json!({"name": "s", "config": {"topics": TOPIC, "connection.url": format!("sqlite:{path}")}});
+    let config = ConnectorConfig::from_json(&config.to_string(), "t", &|_| None).expect("config");
+    let sink = Sink::open(&config).await.expect("open migrates");
+    let claims = checkpoint::claim(
+        sink.db(),
+        &config.group_id(),
+        "test",
+        &[TopicPartition {
+            topic: TOPIC.into(),
+            partition: 0,
+        }],
+    )
+    .await
+    .expect("claim");
+    assert_eq!(
+        (claims[0].next_offset, claims[0].watermark_ms),
+        (Some(42), None)
+    );
+    let (version,): (i64,) = sqlx::query_as("SELECT version FROM sluice_schema_version")
+        .fetch_one(&mut conn)
+        .await
+        .expect("version");
+    assert_eq!(version, 2);
+    let (late,): (i64,) = sqlx::query_as("SELECT count(*) FROM sluice_late_events")
+        .fetch_one(&mut conn)
+        .await
+        .expect("late events table");
+    assert_eq!(late, 0);
+    // Opening again does not try to add the column twice.
+    Sink::open(&config).await.expect("reopen");
 }

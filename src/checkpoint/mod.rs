@@ -36,6 +36,8 @@ pub struct Claim {
     pub mirror_pending: Option<i64>,
     /// What the target checkpoint holds after the claim (the first commit's `previous`).
     pub stored_offset: Option<i64>,
+    /// The partition's late-data watermark (newest on-time source time applied).
+    pub watermark_ms: Option<i64>,
 }
 
 /// One partition's new position in a commit.
@@ -50,6 +52,8 @@ pub struct Position {
     /// The checkpoint this commit replaces (what the worker last saw there; `None` when the
     /// target had none). Checking it makes a retry after an unclear COMMIT safe.
     pub previous: Option<i64>,
+    /// The partition's late-data watermark after this batch.
+    pub watermark_ms: Option<i64>,
 }
 
 /// Checkpoint failures.
@@ -121,7 +125,7 @@ pub async fn claim(
                 "UPDATE sluice_offsets SET epoch = epoch + 1, owner = $4 \
                  WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 \
                  RETURNING CAST(next_offset AS TEXT), CAST(epoch AS TEXT), CAST(mirrored_offset AS TEXT), \
-                 CAST(mirror_pending AS TEXT)",
+                 CAST(mirror_pending AS TEXT), CAST(watermark_ms AS TEXT)",
                 &params,
             )
             .await?;
@@ -133,6 +137,7 @@ pub async fn claim(
             mirrored_offset: parse_opt(&row[2]),
             mirror_pending: parse_opt(&row[3]),
             stored_offset: parse_opt(&row[0]),
+            watermark_ms: row.get(4).and_then(parse_opt),
         });
     }
     tx.commit().await?;
@@ -161,11 +166,13 @@ pub async fn commit(
             // Always text: one statement text must bind one parameter type (a prepared
             // statement typed by an earlier NULL would misread a binary integer).
             Param::Text(p.previous.map(|n| n.to_string())),
+            Param::Text(p.watermark_ms.map(|n| n.to_string())),
         ]);
         let rows = tx
             .query(
                 &format!(
-                    "UPDATE sluice_offsets SET next_offset = $4, updated_at_ms = $6 \
+                    "UPDATE sluice_offsets SET next_offset = $4, updated_at_ms = $6, \
+                     watermark_ms = CAST($8 AS BIGINT) \
                      WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5 \
                      AND next_offset {same} CAST($7 AS BIGINT) RETURNING CAST(next_offset AS TEXT)"
                 ),
@@ -245,6 +252,7 @@ pub async fn purge_history(db: &Db, retention_ms: i64) -> Result<u64, sqlx::Erro
 /// Takes a start position from the Kafka group instead of the checkpoint (an operator reset
 /// the group with Kafka's tools while sluice was stopped): the checkpoint moves there too, so
 /// the reset is honoured once, not again after every restart, and the history records it.
+/// Like every reset it clears the late-data watermark: a replay is not late data.
 pub async fn record_external_reset(
     db: &Db,
     group: &str,
@@ -257,8 +265,8 @@ pub async fn record_external_reset(
     let mut params = tp_params(group, tp);
     params.extend([Param::Int(new), Param::Int(epoch)]);
     tx.execute(
-        "UPDATE sluice_offsets SET next_offset = $4, mirrored_offset = $4, mirror_pending = $4 \
-         WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5",
+        "UPDATE sluice_offsets SET next_offset = $4, mirrored_offset = $4, mirror_pending = $4, \
+         watermark_ms = NULL WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5",
         &params,
     )
     .await?;
@@ -369,7 +377,7 @@ pub async fn reset(
             "INSERT INTO sluice_offsets (group_id, topic, kafka_partition, next_offset, epoch, mirrored_offset, mirror_pending, updated_at_ms) \
              VALUES ($1, $2, $3, $4, 1, $4, $4, $5) ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE \
              SET next_offset = excluded.next_offset, mirrored_offset = excluded.mirrored_offset, \
-             mirror_pending = excluded.mirror_pending, \
+             mirror_pending = excluded.mirror_pending, watermark_ms = NULL, \
              epoch = sluice_offsets.epoch + 1, updated_at_ms = excluded.updated_at_ms",
             &params,
         )

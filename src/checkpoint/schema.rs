@@ -8,7 +8,7 @@ use crate::config::Dialect;
 use crate::sink::db::Db;
 
 /// The current internal schema version.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The DDL statements of schema version 1 for a dialect.
 pub fn ddl(dialect: Dialect) -> Vec<String> {
@@ -29,7 +29,7 @@ pub fn ddl(dialect: Dialect) -> Vec<String> {
             group_id TEXT NOT NULL, topic TEXT NOT NULL, kafka_partition INTEGER NOT NULL, \
             next_offset BIGINT, epoch BIGINT NOT NULL DEFAULT 0, owner TEXT, \
             mirrored_offset BIGINT, mirror_pending BIGINT, updated_at_ms BIGINT NOT NULL, \
-            PRIMARY KEY (group_id, topic, kafka_partition))"
+            watermark_ms BIGINT, PRIMARY KEY (group_id, topic, kafka_partition))"
             .to_string(),
         format!(
             "CREATE TABLE IF NOT EXISTS sluice_offsets_history (\
@@ -49,6 +49,23 @@ pub fn ddl(dialect: Dialect) -> Vec<String> {
     ]
 }
 
+/// Version 2: the late-data watermark per partition (`sluice_offsets.watermark_ms`, the newest
+/// on-time source time applied) and the record of late and future-dated changes.
+fn ddl_v2(dialect: Dialect) -> Vec<String> {
+    let (bool_t, serial) = match dialect {
+        Dialect::Postgres => ("BOOLEAN", "BIGSERIAL PRIMARY KEY"),
+        Dialect::Sqlite => ("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    };
+    vec![format!(
+        "CREATE TABLE IF NOT EXISTS sluice_late_events (\
+            id {serial}, group_id TEXT NOT NULL, table_name TEXT NOT NULL, record_id TEXT NOT NULL, \
+            topic TEXT NOT NULL, kafka_partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL, \
+            kind TEXT NOT NULL, event_ts_ms BIGINT NOT NULL, expected_ts_ms BIGINT NOT NULL, \
+            delay_ms BIGINT NOT NULL, policy TEXT NOT NULL, applied {bool_t} NOT NULL, \
+            detected_at_ms BIGINT NOT NULL)"
+    )]
+}
+
 /// Creates the internal tables if missing and records the schema version.
 pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
@@ -58,6 +75,27 @@ pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
             .await?;
     }
     for statement in ddl(db.dialect()) {
+        tx.execute(&statement, &[]).await?;
+    }
+    // A version-1 target (created before the column existed) gets it added; a new one has
+    // no version row yet and was just created with it.
+    let existing = tx
+        .query(
+            "SELECT CAST(version AS TEXT) FROM sluice_schema_version WHERE component = 'internal'",
+            &[],
+        )
+        .await?
+        .first()
+        .and_then(|r| r[0].clone())
+        .and_then(|v| v.parse::<i64>().ok());
+    if existing == Some(1) {
+        tx.execute(
+            "ALTER TABLE sluice_offsets ADD COLUMN watermark_ms BIGINT",
+            &[],
+        )
+        .await?;
+    }
+    for statement in ddl_v2(db.dialect()) {
         tx.execute(&statement, &[]).await?;
     }
     tx.execute(

@@ -5,6 +5,7 @@ use super::providers::expand;
 use super::secret::{is_secret_key, Secret};
 use super::url::TargetUrl;
 use crate::decode::DecodeConfig;
+use crate::resolve::late::{LateConfig, LatePolicy};
 use regex::Regex;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -112,6 +113,8 @@ pub struct ConnectorConfig {
     pub decode: DecodeConfig,
     /// `transforms` and `predicates`: the transform chain, in order.
     pub transforms: crate::transform::Chain,
+    /// `sluice.late.tolerance.ms`, `sluice.clock.skew.max.ms`, `sluice.late.policy`.
+    pub late: LateConfig,
     /// Keys given that have no effect in sluice (reported by `validate`).
     pub no_effect_keys: Vec<String>,
     /// The expanded flat config, secrets redacted, for display.
@@ -422,6 +425,7 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
         }
     }
     let transforms = crate::transform::parse_chain(map, problems, &mut no_effect_keys);
+    let late = late_config(map, problems);
     let primary_key_fields = list(map, "primary.key.fields");
     if primary_key_mode == PrimaryKeyMode::RecordValue && primary_key_fields.is_empty() {
         problems.push("primary.key.fields: required when primary.key.mode=record_value".into());
@@ -479,9 +483,42 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
             .filter(|s| !s.is_empty()),
         decode,
         transforms,
+        late,
         no_effect_keys,
         redacted,
     })
+}
+
+/// The late-data settings. `dead_letter` and `review` are named by the issue but need the
+/// dead-letter path and the review queue, which are not built yet: refused, not ignored.
+fn late_config(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> LateConfig {
+    let millis = |key: &str, problems: &mut Vec<String>| {
+        parse(
+            map,
+            key,
+            None,
+            problems,
+            |s| s.parse::<i64>().ok().filter(|n| *n >= 0).map(Some),
+            "milliseconds",
+        )
+    };
+    let policy = parse(
+        map,
+        "sluice.late.policy",
+        LatePolicy::Apply,
+        problems,
+        |s| match s {
+            "apply" => Some(LatePolicy::Apply),
+            "drop" => Some(LatePolicy::Drop),
+            _ => None,
+        },
+        "apply or drop (dead_letter and review are not built yet)",
+    );
+    LateConfig {
+        tolerance_ms: millis("sluice.late.tolerance.ms", problems),
+        clock_skew_max_ms: millis("sluice.clock.skew.max.ms", problems),
+        policy,
+    }
 }
 
 fn redact_url(key: &str, value: &str) -> String {

@@ -48,7 +48,10 @@ pub const SUPPORTED: &[&str] = &[
 /// sluice's own keys (the `sluice.` prefix).
 pub const SLUICE: &[&str] = &[
     "sluice.batch.linger.ms",
+    "sluice.clock.skew.max.ms",
     "sluice.delete.tombstone.retention.ms",
+    "sluice.late.policy",
+    "sluice.late.tolerance.ms",
     "sluice.max.inflight.records",
     "sluice.offsets.history.retention.ms",
     "sluice.source.name",

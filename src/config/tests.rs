@@ -108,3 +108,40 @@ fn a_confluent_jdbc_sink_config_is_translated() {
     let config = ConnectorConfig::from_json(&off, "c.json", &env).unwrap();
     assert_eq!(config.schema_evolution, SchemaEvolution::None);
 }
+
+#[test]
+fn late_data_settings() {
+    let with = |extra: &str| {
+        let text = format!(
+            r#"{{"name": "l", "config": {{"topics": "a", "connection.url": "jdbc:sqlite:x.db" {extra}}}}}"#
+        );
+        ConnectorConfig::from_json(&text, "l.json", &env)
+    };
+    let off = with("").unwrap().late;
+    assert_eq!((off.tolerance_ms, off.clock_skew_max_ms), (None, None));
+    let on = with(r#", "sluice.late.tolerance.ms": "5000", "sluice.clock.skew.max.ms": "0", "sluice.late.policy": "drop""#)
+        .unwrap()
+        .late;
+    assert_eq!(
+        (on.tolerance_ms, on.clock_skew_max_ms),
+        (Some(5000), Some(0))
+    );
+    assert_eq!(on.policy, crate::resolve::late::LatePolicy::Drop);
+    for (extra, key) in [
+        (r#", "sluice.late.policy": "review""#, "sluice.late.policy"),
+        (
+            r#", "sluice.late.policy": "dead_letter""#,
+            "sluice.late.policy",
+        ),
+        (
+            r#", "sluice.late.tolerance.ms": "-1""#,
+            "sluice.late.tolerance.ms",
+        ),
+    ] {
+        let err = with(extra).unwrap_err();
+        assert!(
+            err.problems.iter().any(|p| p.starts_with(key)),
+            "{extra}: {err}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ pub use report::Report;
 use crate::checkpoint::{Claim, Position, TopicPartition};
 use crate::config::{ConnectorConfig, ErrorTolerance, WorkerConfig};
 use crate::event::{ChangeEvent, Coordinates, Decoded};
+use crate::resolve::late::{self, LatePolicy, LateRecord, Timeliness};
 use crate::sink::{Sink, SinkError};
 use crate::source::{self, Received, SluiceConsumer, SourceContext, SourceMsg};
 use crate::telemetry::{Health, Metrics};
@@ -74,6 +75,8 @@ struct Running {
     /// What the target checkpoint holds per partition (each commit's `previous`).
     stored: HashMap<TopicPartition, Option<i64>>,
     end_offsets: HashMap<TopicPartition, i64>,
+    /// Late-data watermark per partition, as committed (see `resolve::late`).
+    watermarks: HashMap<TopicPartition, Option<i64>>,
     batch: Vec<Received>,
     report: Report,
     mirror: mirror::Mirror,
@@ -190,6 +193,7 @@ pub async fn run(
         next: HashMap::new(),
         stored: HashMap::new(),
         end_offsets: HashMap::new(),
+        watermarks: HashMap::new(),
         batch: Vec::new(),
         mirror: mirror::Mirror::start(consumer_for_mirror, db_for_mirror, group_for_mirror),
     };
@@ -263,6 +267,7 @@ impl Running {
                         last_record = Instant::now();
                         for claim in claims {
                             self.stored.insert(claim.tp.clone(), claim.stored_offset);
+                            self.watermarks.insert(claim.tp.clone(), claim.watermark_ms);
                             if let Some(n) = claim.next_offset {
                                 self.next.insert(claim.tp.clone(), n);
                             }
@@ -279,6 +284,7 @@ impl Running {
                         for tp in tps {
                             self.claims.remove(&tp);
                             self.end_offsets.remove(&tp);
+                            self.watermarks.remove(&tp);
                         }
                         let _ = ack.send(());
                     }
@@ -317,6 +323,48 @@ impl Running {
             })
     }
 
+    /// Checks a change against its partition's late-data `watermark` (moving it when on
+    /// time). A late or future-dated change is counted, logged and recorded, and `None` when
+    /// the policy drops it. A change without a usable source time or log position is ordered
+    /// at the watermark (then by Kafka offset), not before every timed change of its key.
+    fn timeliness(
+        &self,
+        mut event: ChangeEvent,
+        watermark: &mut Option<i64>,
+        now: i64,
+        late: &mut Vec<LateRecord>,
+    ) -> Option<ChangeEvent> {
+        let config = &self.config.late;
+        let timeliness = late::observe(config, late::source_time(&event), watermark, now);
+        let Some(kind) = timeliness.label() else {
+            let positioned = event.source.lsn.is_some() || event.source.binlog_pos.is_some();
+            if timeliness == Timeliness::Unknown && !positioned {
+                event.source.ts_ms = *watermark;
+            }
+            return Some(event);
+        };
+        let table = self.sink.table_label(&event);
+        let policy = config.policy;
+        let c = &event.coordinates;
+        tracing::warn!(topic = %c.topic, partition = c.partition, offset = c.offset, table = %table, kind, delay_ms = timeliness.delay_ms(), policy = policy.label(), "change outside the late-data tolerance");
+        self.metrics
+            .late_events
+            .with_label_values(&[&self.config.name, &table, kind, policy.label()])
+            .inc();
+        self.metrics
+            .late_delay
+            .with_label_values(&[&self.config.name, &table])
+            .observe(timeliness.delay_ms() as f64 / 1000.0);
+        late.push(LateRecord {
+            table,
+            record_id: late::record_id(&event.key),
+            coordinates: event.coordinates.clone(),
+            timeliness,
+            policy,
+        });
+        (policy == LatePolicy::Apply).then_some(event)
+    }
+
     /// Decodes, applies and checkpoints the batch; mirrors the offsets to Kafka afterwards.
     async fn flush(&mut self) -> Result<(), PipelineError> {
         if self.batch.is_empty() {
@@ -330,6 +378,10 @@ impl Running {
         let mut positions: HashMap<TopicPartition, Position> = HashMap::new();
         let mut events: Vec<ChangeEvent> = Vec::with_capacity(count);
         let name = self.config.name.clone();
+        // Watermarks as this batch moves them; kept only once it commits.
+        let mut watermarks: HashMap<TopicPartition, Option<i64>> = HashMap::new();
+        let mut late: Vec<LateRecord> = Vec::new();
+        let now = crate::checkpoint::now_ms();
         for record in records {
             let tp = TopicPartition {
                 topic: record.coordinates.topic.clone(),
@@ -358,12 +410,19 @@ impl Running {
                     next_offset: record.coordinates.offset + 1,
                     epoch: claim.epoch,
                     previous: self.stored.get(&tp).copied().flatten(),
+                    watermark_ms: None,
                 },
             );
             match record.decoded {
                 Ok(Decoded::Change(event)) => {
+                    let watermark = watermarks
+                        .entry(tp.clone())
+                        .or_insert_with(|| self.watermarks.get(&tp).copied().flatten());
+                    let Some(event) = self.timeliness(*event, watermark, now, &mut late) else {
+                        continue;
+                    };
                     keys.push((record.coordinates, record.key_text));
-                    events.push(*event);
+                    events.push(event);
                 }
                 Ok(Decoded::Tombstone) => self
                     .metrics
@@ -387,10 +446,18 @@ impl Running {
         // Sorted, so every writer of sluice_offsets locks its rows in the same order.
         let mut positions: Vec<Position> = positions.into_values().collect();
         positions.sort_by(|a, b| a.tp.cmp(&b.tp));
+        for p in &mut positions {
+            p.watermark_ms = match watermarks.get(&p.tp) {
+                Some(w) => *w,
+                None => self.watermarks.get(&p.tp).copied().flatten(),
+            };
+        }
         if positions.is_empty() {
             return Ok(());
         }
-        let stats = self.apply_with_retry(&events, &positions, &keys).await?;
+        let stats = self
+            .apply_with_retry(&events, &positions, &keys, &late)
+            .await?;
         self.metrics
             .batch_duration
             .with_label_values(&[&name])
@@ -401,6 +468,7 @@ impl Running {
             .observe(count as f64);
         self.report.add(&stats, &events, count);
         for p in &positions {
+            self.watermarks.insert(p.tp.clone(), p.watermark_ms);
             self.next.insert(p.tp.clone(), p.next_offset);
             self.stored.insert(p.tp.clone(), Some(p.next_offset));
             self.metrics
@@ -438,6 +506,7 @@ impl Running {
         events: &[ChangeEvent],
         positions: &[Position],
         keys: &[(Coordinates, String)],
+        late: &[LateRecord],
     ) -> Result<crate::sink::BatchStats, PipelineError> {
         let mut delays = ExponentialBuilder::default()
             .with_jitter()
@@ -447,7 +516,7 @@ impl Running {
             .build();
         loop {
             let commit_started = Instant::now();
-            match self.sink.apply_batch(events, positions).await {
+            match self.sink.apply_batch_with(events, positions, late).await {
                 Ok(stats) => {
                     self.metrics
                         .commit_duration

@@ -5,6 +5,7 @@
 //! late events never move a row backwards; an equal version is applied again, so a replay after
 //! a fixed transform rewrites rows.
 
+pub mod late;
 pub mod version;
 
 use std::cmp::Ordering;

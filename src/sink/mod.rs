@@ -9,6 +9,7 @@ pub mod apply;
 pub mod catalog;
 pub mod db;
 pub mod ident;
+mod late;
 pub mod plan;
 pub mod render;
 pub mod sql;
@@ -19,6 +20,7 @@ pub mod versions;
 use crate::checkpoint::{self, CheckpointError, Position};
 use crate::config::{ConnectorConfig, InsertMode, SchemaEvolution};
 use crate::event::{ChangeEvent, Coordinates};
+use crate::resolve::late::LateRecord;
 use apply::TableStats;
 use catalog::{TableInfo, WantedColumn};
 use db::Db;
@@ -173,6 +175,15 @@ impl Sink {
         })
     }
 
+    /// The target table a change goes to, as text (for metric labels and reports); the
+    /// topic when the name is not a valid identifier (the batch will say why).
+    pub fn table_label(&self, event: &ChangeEvent) -> String {
+        self.planner
+            .table_name(event)
+            .map(|t| t.label())
+            .unwrap_or_else(|_| event.topic().to_string())
+    }
+
     /// The database handle (checkpoint claims and reads use it too).
     pub fn db(&self) -> &Db {
         &self.db
@@ -211,6 +222,17 @@ impl Sink {
         events: &[ChangeEvent],
         positions: &[Position],
     ) -> Result<BatchStats, SinkError> {
+        self.apply_batch_with(events, positions, &[]).await
+    }
+
+    /// [`Sink::apply_batch`], also recording the batch's late and future-dated changes in
+    /// `sluice_late_events` in the same transaction.
+    pub async fn apply_batch_with(
+        &mut self,
+        events: &[ChangeEvent],
+        positions: &[Position],
+        late: &[LateRecord],
+    ) -> Result<BatchStats, SinkError> {
         let mut stats = BatchStats::default();
         let planned = self.plan(events, &mut stats)?;
         let mut tx = self.db.begin().await?;
@@ -226,7 +248,12 @@ impl Sink {
                 return Err(e.into());
             }
         }
-        let result = self.apply_tables(&mut tx, &planned, &mut stats).await;
+        let mut result = self.apply_tables(&mut tx, &planned, &mut stats).await;
+        if result.is_ok() && !late.is_empty() {
+            result = late::record(&mut tx, &self.group, late)
+                .await
+                .map_err(SinkError::from);
+        }
         match result {
             Ok(()) => match tx.commit().await {
                 Ok(()) => Ok(stats),

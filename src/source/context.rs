@@ -354,6 +354,7 @@ mod tests {
             mirrored_offset: mirrored,
             mirror_pending: pending,
             stored_offset: next,
+            watermark_ms: None,
         }
     }
 

@@ -35,6 +35,11 @@ pub struct Metrics {
     pub fenced_batches: IntCounterVec,
     /// Retries after a transient error, per stage.
     pub retries: IntCounterVec,
+    /// Late and future-dated changes, per table, kind and the policy that handled them.
+    pub late_events: IntCounterVec,
+    /// How far late changes were behind their partition's watermark (future-dated ones:
+    /// ahead of the clock), per table.
+    pub late_delay: HistogramVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -47,11 +52,18 @@ fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntC
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> HistogramVec {
-    let metric = HistogramVec::new(
-        HistogramOpts::new(name, help).buckets(buckets),
-        &["connector"],
-    )
-    .expect("static metric definition");
+    labelled_histogram(registry, name, help, buckets, &["connector"])
+}
+
+fn labelled_histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    buckets: Vec<f64>,
+    labels: &[&str],
+) -> HistogramVec {
+    let metric = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+        .expect("static metric definition");
     registry
         .register(Box::new(metric.clone()))
         .expect("metric registered once");
@@ -137,6 +149,19 @@ impl Metrics {
                 "sluice_retries_total",
                 "Retries after a transient error.",
                 &["connector", "stage"],
+            ),
+            late_events: counter(
+                &r,
+                "sluice_late_events_total",
+                "Late or future-dated changes, by kind and the policy that handled them.",
+                &["connector", "table", "kind", "policy"],
+            ),
+            late_delay: labelled_histogram(
+                &r,
+                "sluice_late_delay_seconds",
+                "How far a late change was behind its partition's watermark (future: ahead of the clock).",
+                vec![1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0],
+                &["connector", "table"],
             ),
             registry: r,
         }

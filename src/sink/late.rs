@@ -1,0 +1,47 @@
+//! Writing `sluice_late_events`: the late and future-dated changes of a batch, in the batch's
+//! transaction (so a replayed batch does not record them twice).
+
+use super::db::Tx;
+use super::render::Param;
+use crate::checkpoint::now_ms;
+use crate::resolve::late::{LatePolicy, LateRecord};
+
+/// Inserts the batch's flagged changes.
+pub async fn record(tx: &mut Tx, group: &str, records: &[LateRecord]) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    for r in records {
+        let ts = r.timeliness;
+        let applied = match tx {
+            Tx::Pg(_) => Param::Text(Some((r.policy == LatePolicy::Apply).to_string())),
+            Tx::Lite(_) => Param::Int(i64::from(r.policy == LatePolicy::Apply)),
+        };
+        let cast = match tx {
+            Tx::Pg(_) => "CAST($13 AS BOOLEAN)",
+            Tx::Lite(_) => "$13",
+        };
+        tx.execute(
+            &format!(
+                "INSERT INTO sluice_late_events (group_id, table_name, record_id, topic, \
+                 kafka_partition, kafka_offset, kind, event_ts_ms, expected_ts_ms, delay_ms, policy, \
+                 detected_at_ms, applied) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, {cast})"
+            ),
+            &[
+                Param::Text(Some(group.to_string())),
+                Param::Text(Some(r.table.clone())),
+                Param::Text(Some(r.record_id.clone())),
+                Param::Text(Some(r.coordinates.topic.clone())),
+                Param::Int(r.coordinates.partition.into()),
+                Param::Int(r.coordinates.offset),
+                Param::Text(ts.label().map(String::from)),
+                Param::Int(ts.event_ms().unwrap_or(0)),
+                Param::Int(ts.expected_ms().unwrap_or(0)),
+                Param::Int(ts.delay_ms()),
+                Param::Text(Some(r.policy.label().to_string())),
+                Param::Int(now),
+                applied,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,338 @@
+//! Late-arriving and out-of-order changes (issue #3): one topic per case, events timed only by
+//! `source.ts_ms` (no log position, so the timestamp-then-offset order is what guards them),
+//! applied once through the library on the in-process broker + SQLite and once by the sluice
+//! binary on tansu + PostgreSQL. Each case states the final rows and the changes flagged in
+//! `sluice_late_events`.
+
+mod support;
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use serde_json::json;
+use sluice::config::worker::ClientValue;
+use sluice::config::{ConnectorConfig, WorkerConfig};
+use sluice::pipeline::{self, RunOptions};
+use sluice::telemetry::{Health, Metrics};
+use std::time::Duration;
+use support::sluice::{connector_file, run_to_end, worker_file};
+use support::{random_name, Postgres, Tansu};
+
+/// One change: op, key, value column (`None` for deletes), source ts_ms (`None`: absent).
+type Change = (&'static str, i64, Option<i64>, Option<i64>);
+
+/// A case: name, changes in Kafka order, final rows (id, v), flagged changes (kind, applied).
+struct Case {
+    name: &'static str,
+    changes: Vec<Change>,
+    rows: Vec<(i64, i64)>,
+    flagged: Vec<(&'static str, bool)>,
+}
+
+/// Tolerance and clock skew every case runs with.
+const TOLERANCE_MS: i64 = 1000;
+const SKEW_MS: i64 = 60_000;
+
+fn cases(base: i64, now: i64, policy: &str) -> Vec<Case> {
+    let s = |secs: i64| Some(base + secs * 1000);
+    let dropping = policy == "drop";
+    let mut cases = vec![
+        Case {
+            name: "update_before_insert",
+            changes: vec![("u", 1, Some(2), s(2)), ("c", 1, Some(1), s(1))],
+            rows: vec![(1, 2)],
+            flagged: vec![],
+        },
+        Case {
+            name: "delete_after_newer_update",
+            changes: vec![
+                ("c", 1, Some(1), s(1)),
+                ("u", 1, Some(2), s(3)),
+                ("d", 1, None, s(2)),
+            ],
+            rows: vec![(1, 2)],
+            flagged: vec![],
+        },
+        Case {
+            name: "undelete",
+            changes: vec![
+                ("c", 1, Some(1), s(1)),
+                ("d", 1, None, s(2)),
+                ("c", 1, Some(3), s(3)),
+            ],
+            rows: vec![(1, 3)],
+            flagged: vec![],
+        },
+        Case {
+            name: "duplicate_timestamps",
+            changes: vec![
+                ("c", 1, Some(1), s(1)),
+                ("u", 1, Some(2), s(1)),
+                ("u", 1, Some(3), s(1)),
+            ],
+            rows: vec![(1, 3)],
+            flagged: vec![],
+        },
+        Case {
+            name: "null_and_invalid_timestamps",
+            // Without a source time a change is ordered at the watermark, then by offset.
+            changes: vec![
+                ("c", 1, Some(1), s(1)),
+                ("u", 1, Some(2), None),
+                ("u", 1, Some(3), Some(-1)),
+            ],
+            rows: vec![(1, 3)],
+            flagged: vec![],
+        },
+        Case {
+            name: "late_new_key",
+            // Key 2 arrives 10 s behind the watermark: flagged, then the policy decides.
+            changes: vec![("c", 1, Some(1), s(10)), ("c", 2, Some(5), s(0))],
+            rows: if dropping {
+                vec![(1, 1)]
+            } else {
+                vec![(1, 1), (2, 5)]
+            },
+            flagged: vec![("late", !dropping)],
+        },
+        Case {
+            name: "late_stale_update",
+            // Late and older than the row: flagged, and the version guard skips it anyway.
+            changes: vec![("c", 1, Some(1), s(10)), ("u", 1, Some(9), s(5))],
+            rows: vec![(1, 1)],
+            flagged: vec![("late", !dropping)],
+        },
+        Case {
+            name: "future_timestamp",
+            // An hour ahead of the clock: flagged, and it does not move the watermark, so the
+            // change after it (half a second behind the first) is on time.
+            changes: vec![
+                ("c", 1, Some(1), s(0)),
+                ("c", 2, Some(2), Some(now + 3_600_000)),
+                ("c", 3, Some(3), Some(base - 500)),
+            ],
+            rows: if dropping {
+                vec![(1, 1), (3, 3)]
+            } else {
+                vec![(1, 1), (2, 2), (3, 3)]
+            },
+            flagged: vec![("future", !dropping)],
+        },
+    ];
+    for case in &mut cases {
+        case.rows.sort();
+    }
+    cases
+}
+
+/// A Debezium envelope (schemas enabled) for table `items` whose source has no log position.
+fn envelope(op: &str, id: i64, v: Option<i64>, ts: Option<i64>) -> (String, String) {
+    let field = |name: &str, t: &str, optional: bool| json!({"field": name, "type": t, "optional": optional});
+    let row = |name: &str| {
+        json!({"type": "struct", "optional": true, "field": name,
+        "fields": [field("id", "int64", false), field("v", "int64", true)]})
+    };
+    let source = json!({"type": "struct", "optional": false, "field": "source", "fields": [
+        field("connector", "string", false), field("name", "string", false),
+        field("ts_ms", "int64", true), field("table", "string", false)]});
+    let image = json!({"id": id, "v": v});
+    let (before, after) = if op == "d" {
+        (image, json!(null))
+    } else {
+        (json!(null), image)
+    };
+    let value = json!({
+        "schema": {"type": "struct", "optional": false,
+            "fields": [row("before"), row("after"), source, field("op", "string", false)]},
+        "payload": {"before": before, "after": after, "op": op,
+            "source": {"connector": "sqlserver", "name": "late", "ts_ms": ts, "table": "items"}}
+    });
+    let key = json!({"schema": {"type": "struct", "optional": false, "fields": [field("id", "int64", false)]},
+        "payload": {"id": id}});
+    (key.to_string(), value.to_string())
+}
+
+/// Publishes every case to its own topic (`<prefix>_<case>`, one partition, in order).
+async fn publish(bootstrap: &str, prefix: &str, cases: &[Case]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer");
+    for case in cases {
+        let topic = format!("{prefix}_{}", case.name);
+        for (op, id, v, ts) in &case.changes {
+            let (key, value) = envelope(op, *id, *v, *ts);
+            producer
+                .send(
+                    FutureRecord::to(&topic)
+                        .partition(0)
+                        .key(&key)
+                        .payload(&value),
+                    Duration::from_secs(10),
+                )
+                .await
+                .unwrap_or_else(|(e, _)| panic!("publish to {topic}: {e}"));
+        }
+    }
+}
+
+fn connector(prefix: &str, url: &str, policy: &str) -> serde_json::Value {
+    json!({
+        "topics.regex": format!("{prefix}_.*"),
+        "connection.url": url,
+        "insert.mode": "upsert",
+        "primary.key.mode": "record_key",
+        "delete.enabled": "true",
+        "schema.evolution": "basic",
+        "collection.name.format": "${topic}",
+        "sluice.late.tolerance.ms": TOLERANCE_MS.to_string(),
+        "sluice.clock.skew.max.ms": SKEW_MS.to_string(),
+        "sluice.late.policy": policy,
+        "batch.size": "2",
+    })
+}
+
+/// What a target holds: rows per table and flagged changes per topic (kind, applied).
+struct Seen {
+    rows: Vec<(i64, i64)>,
+    flagged: Vec<(String, bool)>,
+}
+
+fn check(case: &Case, seen: Seen) {
+    assert_eq!(seen.rows, case.rows, "{}: rows", case.name);
+    let want: Vec<(String, bool)> = case
+        .flagged
+        .iter()
+        .map(|(k, a)| (k.to_string(), *a))
+        .collect();
+    assert_eq!(seen.flagged, want, "{}: flagged changes", case.name);
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_of_order_and_late_changes_on_the_mock_broker_and_sqlite() {
+    for policy in ["apply", "drop"] {
+        let now = now_ms();
+        let cases = cases(now - 3_600_000, now, policy);
+        let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+        let prefix = format!("late_{policy}");
+        for case in &cases {
+            cluster
+                .create_topic(&format!("{prefix}_{}", case.name), 1, 1)
+                .expect("topic");
+        }
+        publish(&cluster.bootstrap_servers(), &prefix, &cases).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("late.db");
+        let mut doc = connector(&prefix, &format!("jdbc:sqlite:{}", db.display()), policy);
+        doc["name"] = json!(random_name("late"));
+        let config = ConnectorConfig::from_json(
+            &json!({"name": doc["name"], "config": doc}).to_string(),
+            "late",
+            &|_| None,
+        )
+        .expect("config");
+        let worker = WorkerConfig {
+            bootstrap_servers: cluster.bootstrap_servers(),
+            consumer: [
+                ("session.timeout.ms", "6000"),
+                ("heartbeat.interval.ms", "300"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), ClientValue::Plain(v.to_string())))
+            .collect(),
+            ..Default::default()
+        };
+        let (_keep, shutdown) = tokio::sync::watch::channel(false);
+        tokio::time::timeout(
+            Duration::from_secs(120),
+            pipeline::run(
+                &worker,
+                config,
+                Metrics::new(),
+                Health::default(),
+                shutdown,
+                RunOptions { stop_at_end: true },
+            ),
+        )
+        .await
+        .expect("pipeline finished in time")
+        .expect("pipeline succeeded");
+        let url = format!("sqlite:{}", db.display());
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("sqlite");
+        for case in &cases {
+            let topic = format!("{prefix}_{}", case.name);
+            let rows: Vec<(i64, i64)> =
+                sqlx::query_as(&format!("SELECT id, v FROM \"{topic}\" ORDER BY id"))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{topic}: {e}"));
+            let flagged: Vec<(String, bool)> = sqlx::query_as(
+                "SELECT kind, applied FROM sluice_late_events WHERE topic = $1 ORDER BY kafka_offset",
+            )
+            .bind(&topic)
+            .fetch_all(&mut conn)
+            .await
+            .expect("late events");
+            check(case, Seen { rows, flagged });
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn late_changes_are_dropped_on_tansu_and_postgresql() {
+    let now = now_ms();
+    let cases = cases(now - 3_600_000, now, "drop");
+    let tansu = Tansu::start();
+    let prefix = random_name("late");
+    for case in &cases {
+        tansu.create_topic(&format!("{prefix}_{}", case.name), 1);
+    }
+    publish(&tansu.bootstrap(), &prefix, &cases).await;
+    let url = Postgres::database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker_file(dir.path(), &tansu.bootstrap());
+    let jdbc = format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1));
+    let file = connector_file(
+        dir.path(),
+        &random_name("late"),
+        connector(&prefix, &jdbc, "drop"),
+    );
+    run_to_end(dir.path(), &worker, &[&file], Duration::from_secs(120));
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("connect");
+    for case in &cases {
+        let topic = format!("{prefix}_{}", case.name);
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as(&format!("SELECT id, v FROM \"{topic}\" ORDER BY id"))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{topic}: {e}"));
+        let flagged: Vec<(String, bool)> = sqlx::query_as(
+            "SELECT kind, applied FROM sluice_late_events WHERE topic = $1 ORDER BY kafka_offset",
+        )
+        .bind(&topic)
+        .fetch_all(&mut conn)
+        .await
+        .expect("late events");
+        check(case, Seen { rows, flagged });
+    }
+    // The watermark is kept with the checkpoint.
+    let (watermarks,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM sluice_offsets WHERE topic LIKE $1 AND watermark_ms IS NOT NULL",
+    )
+    .bind(format!("{prefix}_%"))
+    .fetch_one(&mut conn)
+    .await
+    .expect("watermarks");
+    assert_eq!(watermarks, cases.len() as i64);
+}
