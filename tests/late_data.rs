@@ -2,7 +2,7 @@
 //! `source.ts_ms` (no log position, so the timestamp-then-offset order is what guards them),
 //! applied once through the library on the in-process broker + SQLite and once by the sluice
 //! binary on tansu + PostgreSQL. Each case states the final rows and the changes flagged in
-//! `sluice_late_events`.
+//! `sluice_late_events`; `sluice status` then reports them in the seed's JSON shape.
 
 mod support;
 
@@ -14,7 +14,7 @@ use sluice::config::{ConnectorConfig, WorkerConfig};
 use sluice::pipeline::{self, RunOptions};
 use sluice::telemetry::{Health, Metrics};
 use std::time::Duration;
-use support::sluice::{connector_file, run_to_end, worker_file};
+use support::sluice::{command_output, connector_file, run_to_end, worker_file};
 use support::{random_name, Postgres, Tansu};
 
 /// One change: op, key, value column (`None` for deletes), source ts_ms (`None`: absent).
@@ -335,4 +335,70 @@ async fn late_changes_are_dropped_on_tansu_and_postgresql() {
     .await
     .expect("watermarks");
     assert_eq!(watermarks, cases.len() as i64);
+
+    // `sluice status --json`: the seed's report shape, with what the batches recorded.
+    let (code, stdout, stderr) =
+        command_output(&[&"status", &"--json", &"--worker", &worker, &file]);
+    assert_eq!(code, 0, "sluice status failed: {stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("status --json is not JSON ({e}):\n{stdout}"));
+    for key in [
+        "metadata",
+        "statistics",
+        "tables",
+        "conflicts",
+        "late_arriving_data",
+        "checkpoint",
+        "errors",
+        "warnings",
+    ] {
+        assert!(report.get(key).is_some(), "no {key} in {report:#}");
+    }
+    assert_eq!(report["metadata"]["status"], "completed", "{report:#}");
+    let tables = report["tables"].as_array().expect("tables");
+    assert_eq!(tables.len(), cases.len(), "{report:#}");
+    // Distinct keys, so batching cannot compact them: two inserts (the future one dropped).
+    let future = tables
+        .iter()
+        .find(|t| t["table"] == format!("{prefix}_future_timestamp"))
+        .expect("future_timestamp table");
+    assert_eq!(
+        (
+            &future["records_inserted"],
+            &future["records_updated"],
+            &future["records_deleted"]
+        ),
+        (&json!(2), &json!(0), &json!(0)),
+        "{future:#}"
+    );
+    let flagged: usize = cases.iter().map(|c| c.flagged.len()).sum();
+    assert_eq!(report["statistics"]["late_arriving"], json!(flagged));
+    let late = report["late_arriving_data"].as_array().expect("late list");
+    let new_key = late
+        .iter()
+        .find(|l| l["topic"] == format!("{prefix}_late_new_key"))
+        .expect("late new key listed");
+    assert_eq!(
+        (
+            &new_key["record_id"],
+            &new_key["kind"],
+            &new_key["applied"],
+            &new_key["delay_seconds"]
+        ),
+        (&json!("2"), &json!("late"), &json!(false), &json!(10)),
+        "{new_key:#}"
+    );
+    let partitions = report["checkpoint"]["partitions"]
+        .as_array()
+        .expect("partitions");
+    for case in &cases {
+        let p = partitions
+            .iter()
+            .find(|p| p["topic"] == format!("{prefix}_{}", case.name))
+            .expect("checkpoint of every case");
+        assert_eq!(p["next_offset"], json!(case.changes.len()), "{}", case.name);
+    }
+    let (code, text) = support::sluice::command(&[&"status", &"--worker", &worker, &file]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("[completed]"), "{text}");
 }

@@ -330,6 +330,8 @@ pub struct Stored {
     pub owner: Option<String>,
     /// Last mirrored offset.
     pub mirrored_offset: Option<i64>,
+    /// Late-data watermark.
+    pub watermark_ms: Option<i64>,
 }
 
 /// Every checkpoint row of a group.
@@ -337,7 +339,8 @@ pub async fn load(db: &Db, group: &str) -> Result<Vec<Stored>, sqlx::Error> {
     let rows = db
         .query(
             "SELECT topic, CAST(kafka_partition AS TEXT), CAST(next_offset AS TEXT), CAST(epoch AS TEXT), owner, \
-             CAST(mirrored_offset AS TEXT) FROM sluice_offsets WHERE group_id = $1 ORDER BY topic, kafka_partition",
+             CAST(mirrored_offset AS TEXT), CAST(watermark_ms AS TEXT) FROM sluice_offsets \
+             WHERE group_id = $1 ORDER BY topic, kafka_partition",
             &[Param::Text(Some(group.to_string()))],
         )
         .await?;
@@ -352,6 +355,7 @@ pub async fn load(db: &Db, group: &str) -> Result<Vec<Stored>, sqlx::Error> {
             epoch: parse_opt(&r[3]).unwrap_or(0),
             owner: r[4].clone(),
             mirrored_offset: parse_opt(&r[5]),
+            watermark_ms: parse_opt(&r[6]),
         })
         .collect())
 }

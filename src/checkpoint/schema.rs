@@ -50,20 +50,31 @@ pub fn ddl(dialect: Dialect) -> Vec<String> {
 }
 
 /// Version 2: the late-data watermark per partition (`sluice_offsets.watermark_ms`, the newest
-/// on-time source time applied) and the record of late and future-dated changes.
+/// on-time source time applied), the record of late and future-dated changes, and the
+/// per-table counts of what was applied.
 fn ddl_v2(dialect: Dialect) -> Vec<String> {
     let (bool_t, serial) = match dialect {
         Dialect::Postgres => ("BOOLEAN", "BIGSERIAL PRIMARY KEY"),
         Dialect::Sqlite => ("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"),
     };
-    vec![format!(
-        "CREATE TABLE IF NOT EXISTS sluice_late_events (\
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS sluice_late_events (\
             id {serial}, group_id TEXT NOT NULL, table_name TEXT NOT NULL, record_id TEXT NOT NULL, \
             topic TEXT NOT NULL, kafka_partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL, \
             kind TEXT NOT NULL, event_ts_ms BIGINT NOT NULL, expected_ts_ms BIGINT NOT NULL, \
             delay_ms BIGINT NOT NULL, policy TEXT NOT NULL, applied {bool_t} NOT NULL, \
             detected_at_ms BIGINT NOT NULL)"
-    )]
+        ),
+        // What each connector applied per table, counted in the batch transactions (so the
+        // counts are exact whatever crashes), for `sluice status`.
+        "CREATE TABLE IF NOT EXISTS sluice_table_stats (\
+            group_id TEXT NOT NULL, table_name TEXT NOT NULL, inserted BIGINT NOT NULL, \
+            updated BIGINT NOT NULL, deleted BIGINT NOT NULL, truncated BIGINT NOT NULL, \
+            skipped BIGINT NOT NULL, first_sync_ms BIGINT NOT NULL, last_sync_ms BIGINT NOT NULL, \
+            PRIMARY KEY (group_id, table_name))"
+            .to_string(),
+    ]
 }
 
 /// Creates the internal tables if missing and records the schema version.

@@ -1,8 +1,9 @@
-//! The command line: `sluice [demo]`, `run`, `validate`, `offsets show|reset`.
+//! The command line: `sluice [demo]`, `run`, `validate`, `offsets show|reset`, `status`.
 
 pub mod demo;
 mod offsets;
 mod run;
+mod status;
 mod validate;
 
 use crate::config::WorkerConfig;
@@ -66,6 +67,8 @@ pub enum Command {
     /// Show or reset the checkpoint of a connector.
     #[command(subcommand)]
     Offsets(offsets::OffsetsCommand),
+    /// The sync status report of connectors, read from their targets.
+    Status(status::StatusArgs),
 }
 
 /// Runs the parsed command line; returns the process exit code.
@@ -75,6 +78,7 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Run(args) => run::run(args).await,
         Command::Validate(args) => validate::run(args).await,
         Command::Offsets(command) => offsets::run(command).await,
+        Command::Status(args) => status::run(args).await,
     };
     match result {
         Ok(code) => code,

@@ -58,7 +58,10 @@ pub struct ResetArgs {
     pub connector: PathBuf,
 }
 
-fn admin(worker: &WorkerConfig, config: &ConnectorConfig) -> Result<BaseConsumer, String> {
+pub(super) fn admin(
+    worker: &WorkerConfig,
+    config: &ConnectorConfig,
+) -> Result<BaseConsumer, String> {
     crate::source::consumer_config(worker, config)
         .create()
         .map_err(|e| format!("kafka client: {e}"))
@@ -121,7 +124,7 @@ pub async fn run(command: OffsetsCommand) -> Result<i32, String> {
 }
 
 /// The connector's target, with the internal tables in place.
-async fn open_target(config: &ConnectorConfig) -> Result<Db, String> {
+pub(super) async fn open_target(config: &ConnectorConfig) -> Result<Db, String> {
     let db = Db::connect(
         &config.target,
         config.username.as_deref(),

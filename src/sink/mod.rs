@@ -254,6 +254,11 @@ impl Sink {
                 .await
                 .map_err(SinkError::from);
         }
+        if result.is_ok() {
+            result = late::count(&mut tx, &self.group, &stats)
+                .await
+                .map_err(SinkError::from);
+        }
         match result {
             Ok(()) => match tx.commit().await {
                 Ok(()) => Ok(stats),

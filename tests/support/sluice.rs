@@ -115,16 +115,21 @@ pub fn run_to_end(dir: &Path, worker: &Path, connectors: &[&Path], timeout: Dura
 
 /// Runs a sluice subcommand to completion; returns (exit code, stdout + stderr).
 pub fn command(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String) {
+    let (code, stdout, stderr) = command_output(args);
+    (code, format!("{stdout}{stderr}"))
+}
+
+/// Runs a sluice subcommand to completion; returns (exit code, stdout, stderr).
+pub fn command_output(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String, String) {
     let output = Command::new(binary())
         .args(args.iter().map(|a| a.as_ref()))
         .env("SLUICE_LOG", "warn")
         .stdin(Stdio::null())
         .output()
         .expect("run sluice");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
