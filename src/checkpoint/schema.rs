@@ -44,7 +44,8 @@ pub fn ddl(dialect: Dialect) -> Vec<String> {
             "CREATE TABLE IF NOT EXISTS sluice_row_versions (\
             table_name TEXT NOT NULL, row_key TEXT NOT NULL, version_kind SMALLINT NOT NULL, \
             version_hi BIGINT NOT NULL, version_lo BIGINT NOT NULL, deleted {bool_t} NOT NULL, \
-            updated_at_ms BIGINT NOT NULL, PRIMARY KEY (table_name, row_key))"
+            updated_at_ms BIGINT NOT NULL, source_name TEXT, source_ts_ms BIGINT, \
+            PRIMARY KEY (table_name, row_key))"
         ),
     ]
 }
@@ -74,7 +75,62 @@ fn ddl_v2(dialect: Dialect) -> Vec<String> {
             skipped BIGINT NOT NULL, first_sync_ms BIGINT NOT NULL, last_sync_ms BIGINT NOT NULL, \
             PRIMARY KEY (group_id, table_name))"
             .to_string(),
+        // Multi-source conflicts, resolved by a strategy or waiting for review (status
+        // 'pending'); values are JSON objects of column texts. The incoming change's version
+        // is kept so a manual resolution can be applied as a versioned write.
+        format!(
+            "CREATE TABLE IF NOT EXISTS sluice_conflicts (\
+            conflict_id {serial}, group_id TEXT NOT NULL, table_name TEXT NOT NULL, \
+            record_id TEXT NOT NULL, row_key TEXT NOT NULL, conflict_type TEXT NOT NULL, \
+            detected_at_ms BIGINT NOT NULL, conflicting_fields TEXT NOT NULL, \
+            current_source TEXT, current_ts_ms BIGINT, current_values TEXT, \
+            incoming_source TEXT, incoming_ts_ms BIGINT, incoming_values TEXT, incoming_op TEXT NOT NULL, \
+            topic TEXT NOT NULL, kafka_partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL, \
+            strategy TEXT NOT NULL, status TEXT NOT NULL, resolved_values TEXT, \
+            resolved_at_ms BIGINT, resolved_by TEXT)"
+        ),
     ]
+}
+
+/// Adds a column to an internal table unless it is there (names are constants of this file).
+async fn add_column_if_missing(
+    tx: &mut crate::sink::db::Tx,
+    table: &str,
+    column: &str,
+    sql_type: &str,
+) -> Result<(), sqlx::Error> {
+    let exists = match tx {
+        crate::sink::db::Tx::Pg(_) => {
+            tx.query(
+                "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
+                 WHERE table_schema = current_schema() \
+                 AND table_name = $1 AND column_name = $2",
+                &[
+                    crate::sink::render::Param::Text(Some(table.into())),
+                    crate::sink::render::Param::Text(Some(column.into())),
+                ],
+            )
+            .await?
+        }
+        crate::sink::db::Tx::Lite(_) => {
+            tx.query(
+                "SELECT name FROM pragma_table_info($1) WHERE name = $2",
+                &[
+                    crate::sink::render::Param::Text(Some(table.into())),
+                    crate::sink::render::Param::Text(Some(column.into())),
+                ],
+            )
+            .await?
+        }
+    };
+    if exists.is_empty() {
+        tx.execute(
+            &format!("ALTER TABLE {table} ADD COLUMN {column} {sql_type}"),
+            &[],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Creates the internal tables if missing and records the schema version.
@@ -88,23 +144,14 @@ pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
     for statement in ddl(db.dialect()) {
         tx.execute(&statement, &[]).await?;
     }
-    // A version-1 target (created before the column existed) gets it added; a new one has
-    // no version row yet and was just created with it.
-    let existing = tx
-        .query(
-            "SELECT CAST(version AS TEXT) FROM sluice_schema_version WHERE component = 'internal'",
-            &[],
-        )
-        .await?
-        .first()
-        .and_then(|r| r[0].clone())
-        .and_then(|v| v.parse::<i64>().ok());
-    if existing == Some(1) {
-        tx.execute(
-            "ALTER TABLE sluice_offsets ADD COLUMN watermark_ms BIGINT",
-            &[],
-        )
-        .await?;
+    // A version-1 target (created before these columns existed) gets them added; a new one
+    // was just created with them.
+    for (table, column, sql_type) in [
+        ("sluice_offsets", "watermark_ms", "BIGINT"),
+        ("sluice_row_versions", "source_name", "TEXT"),
+        ("sluice_row_versions", "source_ts_ms", "BIGINT"),
+    ] {
+        add_column_if_missing(&mut tx, table, column, sql_type).await?;
     }
     for statement in ddl_v2(db.dialect()) {
         tx.execute(&statement, &[]).await?;

@@ -1,5 +1,7 @@
-//! The command line: `sluice [demo]`, `run`, `validate`, `offsets show|reset`, `status`.
+//! The command line: `sluice [demo]`, `run`, `validate`, `offsets show|reset`, `status`,
+//! `conflicts list|show`.
 
+mod conflicts;
 pub mod demo;
 mod offsets;
 mod run;
@@ -69,6 +71,9 @@ pub enum Command {
     Offsets(offsets::OffsetsCommand),
     /// The sync status report of connectors, read from their targets.
     Status(status::StatusArgs),
+    /// Multi-source conflicts: list, show.
+    #[command(subcommand)]
+    Conflicts(conflicts::ConflictsCommand),
 }
 
 /// Runs the parsed command line; returns the process exit code.
@@ -79,6 +84,7 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Validate(args) => validate::run(args).await,
         Command::Offsets(command) => offsets::run(command).await,
         Command::Status(args) => status::run(args).await,
+        Command::Conflicts(command) => conflicts::run(command).await,
     };
     match result {
         Ok(code) => code,

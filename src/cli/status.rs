@@ -185,6 +185,8 @@ async fn report(
     let tables = tables(db, &group).await?;
     let (late_listed, late_total) = late(db, &group).await?;
     let stored = checkpoint::load(db, &group).await?;
+    let conflicts = super::conflicts::reports(db, &group, None, false).await?;
+    let pending = conflicts.iter().filter(|c| c["pending"] == true).count();
     let mut warnings = Vec::new();
     let behind: Option<i64> = match &lag {
         Ok(l) => Some(l.iter().map(|(_, n)| n).sum()),
@@ -199,6 +201,11 @@ async fn report(
     };
     if let Some(n) = behind.filter(|n| *n > 0) {
         warnings.push(format!("{n} records not applied yet"));
+    }
+    if pending > 0 {
+        warnings.push(format!(
+            "{pending} conflicts wait for review (sluice conflicts list --pending)"
+        ));
     }
     if late_total > 0 {
         warnings.push(format!(
@@ -231,8 +238,9 @@ async fn report(
             "records_updated": sum(|t| t.updated),
             "records_deleted": sum(|t| t.deleted),
             "records_skipped": sum(|t| t.skipped),
-            "conflicts_detected": 0,
-            "conflicts_resolved": 0,
+            "conflicts_detected": conflicts.len(),
+            "conflicts_resolved": conflicts.len() - pending,
+            "conflicts_pending": pending,
             "late_arriving": late_total,
             "errors": 0,
         },
@@ -246,7 +254,22 @@ async fn report(
             "last_sync_timestamp": iso(t.last_sync_ms),
             "status": table_status,
         })).collect::<Vec<_>>(),
-        "conflicts": [],
+        // The status report's own conflict shape (seed): one entry per conflict.
+        "conflicts": conflicts.iter().map(|c| json!({
+            "record_id": c["record_id"],
+            "conflict_type": c["conflict_type"],
+            "fields": c["conflicting_fields"],
+            "source_values": {
+                c["sources"][0]["source"].as_str().unwrap_or("current"): c["sources"][0]["values"],
+                c["sources"][1]["source"].as_str().unwrap_or("incoming"): c["sources"][1]["values"],
+            },
+            "resolution": c["resolution"]["strategy"],
+            "resolved_value": c["resolution"]["resolved_values"],
+            "resolved_at": c["resolution"]["resolved_at"],
+            "conflict_id": c["conflict_id"],
+            "status": c["status"],
+            "table": c["table"],
+        })).collect::<Vec<_>>(),
         "late_arriving_data": late_listed,
         "checkpoint": {
             "last_sync_timestamp": last.map(iso),

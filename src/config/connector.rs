@@ -5,6 +5,7 @@ use super::providers::expand;
 use super::secret::{is_secret_key, Secret};
 use super::url::TargetUrl;
 use crate::decode::DecodeConfig;
+use crate::resolve::conflict::{ConflictPolicy, FieldStrategy, Strategy, DEFAULT_WINDOW_MS};
 use crate::resolve::late::{LateConfig, LatePolicy};
 use regex::Regex;
 use std::collections::BTreeMap;
@@ -115,6 +116,8 @@ pub struct ConnectorConfig {
     pub transforms: crate::transform::Chain,
     /// `sluice.late.tolerance.ms`, `sluice.clock.skew.max.ms`, `sluice.late.policy`.
     pub late: LateConfig,
+    /// `sluice.source.name` and `sluice.conflict.*`.
+    pub conflict: ConflictPolicy,
     /// Keys given that have no effect in sluice (reported by `validate`).
     pub no_effect_keys: Vec<String>,
     /// The expanded flat config, secrets redacted, for display.
@@ -426,6 +429,7 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
     }
     let transforms = crate::transform::parse_chain(map, problems, &mut no_effect_keys);
     let late = late_config(map, problems);
+    let conflict = conflict_policy(map, problems);
     let primary_key_fields = list(map, "primary.key.fields");
     if primary_key_mode == PrimaryKeyMode::RecordValue && primary_key_fields.is_empty() {
         problems.push("primary.key.fields: required when primary.key.mode=record_value".into());
@@ -484,6 +488,7 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
         decode,
         transforms,
         late,
+        conflict,
         no_effect_keys,
         redacted,
     })
@@ -518,6 +523,66 @@ fn late_config(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> La
         tolerance_ms: millis("sluice.late.tolerance.ms", problems),
         clock_skew_max_ms: millis("sluice.clock.skew.max.ms", problems),
         policy,
+    }
+}
+
+/// The multi-source conflict settings; every unknown strategy names its key.
+fn conflict_policy(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> ConflictPolicy {
+    let expected = "last_write_wins, source_priority or manual_review";
+    let strategy = map.get("sluice.conflict.strategy").and_then(|raw| {
+        let parsed = Strategy::parse(raw);
+        if parsed.is_none() {
+            problems.push(format!(
+                "sluice.conflict.strategy: '{raw}' is not valid (expected {expected})"
+            ));
+        }
+        parsed
+    });
+    let mut fields = Vec::new();
+    for (key, raw) in map.range("sluice.conflict.field.".to_string()..) {
+        let Some(column) = key.strip_prefix("sluice.conflict.field.") else {
+            break;
+        };
+        match FieldStrategy::parse(raw) {
+            Some(_) if column.is_empty() => {
+                problems.push(format!("{key}: name a column after sluice.conflict.field."))
+            }
+            Some(s) => fields.push((column.to_string(), s)),
+            None => problems.push(format!(
+                "{key}: '{raw}' is not valid (expected {expected}, keep_non_null, max or min)"
+            )),
+        }
+    }
+    if strategy.is_none() && !fields.is_empty() {
+        problems.push(
+            "sluice.conflict.strategy: required with sluice.conflict.field.* (the strategy of the other columns)"
+                .into(),
+        );
+    }
+    let priority = list(map, "sluice.conflict.source.priority");
+    let needs_priority = strategy == Some(Strategy::SourcePriority)
+        || fields
+            .iter()
+            .any(|(_, s)| *s == FieldStrategy::Row(Strategy::SourcePriority));
+    if needs_priority && priority.is_empty() {
+        problems.push("sluice.conflict.source.priority: required by source_priority".into());
+    }
+    ConflictPolicy {
+        source_name: map
+            .get("sluice.source.name")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        strategy,
+        priority,
+        window_ms: parse(
+            map,
+            "sluice.conflict.window.ms",
+            DEFAULT_WINDOW_MS,
+            problems,
+            |s| s.parse().ok().filter(|n: &i64| *n >= 0),
+            "milliseconds",
+        ),
+        fields,
     }
 }
 

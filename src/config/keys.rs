@@ -49,6 +49,9 @@ pub const SUPPORTED: &[&str] = &[
 pub const SLUICE: &[&str] = &[
     "sluice.batch.linger.ms",
     "sluice.clock.skew.max.ms",
+    "sluice.conflict.source.priority",
+    "sluice.conflict.strategy",
+    "sluice.conflict.window.ms",
     "sluice.delete.tombstone.retention.ms",
     "sluice.late.policy",
     "sluice.late.tolerance.ms",
@@ -87,6 +90,7 @@ pub const PREFIXES: &[&str] = &[
     "value.converter.",
     "header.converter.",
     "hibernate.",
+    "sluice.conflict.field.",
 ];
 
 /// How a key is treated.

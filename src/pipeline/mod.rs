@@ -490,6 +490,12 @@ impl Running {
                         .inc_by(n);
                 }
             }
+            for (status, n) in &t.conflicts {
+                self.metrics
+                    .conflicts
+                    .with_label_values(&[name.as_str(), table.as_str(), status])
+                    .inc_by(*n);
+            }
             for (reason, n) in &t.skipped {
                 self.metrics
                     .events_skipped

@@ -5,6 +5,7 @@
 //! late events never move a row backwards; an equal version is applied again, so a replay after
 //! a fixed transform rewrites rows.
 
+pub mod conflict;
 pub mod late;
 pub mod version;
 
@@ -31,6 +32,10 @@ pub enum SkipReason {
     DeleteDisabled,
     /// A truncate, and `truncate.enabled` is false.
     TruncateDisabled,
+    /// Lost a multi-source conflict: the row keeps the other source's value.
+    ConflictLost,
+    /// A multi-source conflict waiting for manual review.
+    ConflictReview,
 }
 
 impl SkipReason {
@@ -41,6 +46,8 @@ impl SkipReason {
             SkipReason::BeforeTruncate => "before_truncate",
             SkipReason::DeleteDisabled => "delete_disabled",
             SkipReason::TruncateDisabled => "truncate_disabled",
+            SkipReason::ConflictLost => "conflict_lost",
+            SkipReason::ConflictReview => "conflict_review",
         }
     }
 }

@@ -9,6 +9,7 @@ use super::versions;
 use super::SinkError;
 use crate::config::{Dialect, InsertMode};
 use crate::event::{Field, Value};
+use crate::resolve::conflict::{ConflictPolicy, Decision, Winner, Writer};
 use crate::resolve::{guard, Outcome, SkipReason, StoredVersion};
 use std::collections::{BTreeMap, HashMap};
 
@@ -25,6 +26,8 @@ pub struct TableStats {
     pub truncated: u64,
     /// Changes skipped, by reason label.
     pub skipped: BTreeMap<&'static str, u64>,
+    /// Multi-source conflicts, by status (`resolved`, `pending`).
+    pub conflicts: BTreeMap<&'static str, u64>,
 }
 
 impl TableStats {
@@ -37,7 +40,9 @@ impl TableStats {
 pub(super) struct KeyState<'a> {
     pub(super) key_text: String,
     /// The newest version known for the key: stored, or applied earlier in this batch.
-    version: Option<StoredVersion>,
+    pub(super) version: Option<StoredVersion>,
+    /// The source that wrote that version.
+    pub(super) writer: Option<Writer>,
     existed: bool,
     /// The last applied change and its merged row image (empty for a delete).
     pub(super) applied: Option<(&'a RowChange, Vec<Field>)>,
@@ -46,14 +51,27 @@ pub(super) struct KeyState<'a> {
     pub(super) last_row: Option<Vec<Field>>,
 }
 
+/// How a batch writes to its tables: the dialect, `insert.mode`, and the multi-source conflict
+/// policy of the connector (`group`).
+pub struct Writing<'a> {
+    /// Target dialect.
+    pub dialect: Dialect,
+    /// `insert.mode`.
+    pub mode: InsertMode,
+    /// Conflict settings.
+    pub policy: &'a ConflictPolicy,
+    /// The connector's group (conflict records belong to it).
+    pub group: &'a str,
+}
+
 /// Applies one table's operations, in order.
 pub async fn apply_table(
     tx: &mut Tx,
-    dialect: Dialect,
+    writing: &Writing<'_>,
     info: &TableInfo,
     ops: &[TableOp],
-    mode: InsertMode,
 ) -> Result<TableStats, SinkError> {
+    let dialect = writing.dialect;
     let mut stats = TableStats::default();
     let label = info.name.label();
     // Segments between truncates are compacted independently.
@@ -65,13 +83,13 @@ pub async fn apply_table(
                 coordinates,
                 version,
             } => {
-                apply_rows(tx, dialect, info, &segment, mode, &mut stats).await?;
+                apply_rows(tx, writing, info, &segment, &mut stats).await?;
                 segment.clear();
                 let stored = versions::load(tx, &label, &[]).await?;
                 if guard(
                     version,
                     None,
-                    stored.get(versions::TRUNCATE_KEY).map(|s| &s.version),
+                    stored.get(versions::TRUNCATE_KEY).map(|s| &s.0.version),
                 ) != Outcome::Apply
                 {
                     stats.skip(SkipReason::BeforeTruncate);
@@ -90,6 +108,7 @@ pub async fn apply_table(
                             version: *version,
                             deleted: true,
                         },
+                        Writer::default(),
                     )],
                 )
                 .await?;
@@ -97,7 +116,7 @@ pub async fn apply_table(
             }
         }
     }
-    apply_rows(tx, dialect, info, &segment, mode, &mut stats).await?;
+    apply_rows(tx, writing, info, &segment, &mut stats).await?;
     Ok(stats)
 }
 
@@ -128,12 +147,12 @@ pub(super) fn key_text(
 
 async fn apply_rows(
     tx: &mut Tx,
-    dialect: Dialect,
+    writing: &Writing<'_>,
     info: &TableInfo,
     changes: &[&RowChange],
-    mode: InsertMode,
     stats: &mut TableStats,
 ) -> Result<(), SinkError> {
+    let (dialect, mode, policy) = (writing.dialect, writing.mode, writing.policy);
     if changes.is_empty() {
         return Ok(());
     }
@@ -161,25 +180,50 @@ async fn apply_rows(
     key_list.sort();
     key_list.dedup();
     let stored = versions::load(tx, &label, &key_list).await?;
-    let truncated = stored.get(versions::TRUNCATE_KEY).map(|s| s.version);
+    let truncated = stored.get(versions::TRUNCATE_KEY).map(|s| s.0.version);
     let mut states: Vec<KeyState> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
+    let mut conflicts: Vec<super::conflicts::Detected> = Vec::new();
     for (key_text, change) in keyed {
         let slot = *index.entry(key_text.clone()).or_insert_with(|| {
-            let prior = stored.get(&key_text).copied();
+            let prior = stored.get(&key_text).cloned();
             states.push(KeyState {
                 key_text,
-                version: prior,
-                existed: prior.is_some_and(|p| !p.deleted),
+                version: prior.as_ref().map(|p| p.0),
+                writer: prior.as_ref().map(|p| p.1.clone()),
+                existed: prior.is_some_and(|p| !p.0.deleted),
                 applied: None,
                 last_row: None,
             });
             states.len() - 1
         });
         let state = &mut states[slot];
-        match guard(&change.version, state.version.as_ref(), truncated.as_ref()) {
+        // Versions of another source say nothing about this one's: source time orders them,
+        // and within the conflict window the policy decides.
+        let outcome = match policy.decide(&change.writer, state.writer.as_ref()) {
+            Decision::SameSource => {
+                guard(&change.version, state.version.as_ref(), truncated.as_ref())
+            }
+            Decision::Newer => guard(&change.version, None, truncated.as_ref()),
+            Decision::Older => Outcome::Drop(SkipReason::Stale),
+            Decision::Conflict(winner) => {
+                conflicts.push(super::conflicts::Detected::new(slot, change, winner, state));
+                // Column strategies may take some of the incoming values whoever wins the row.
+                let merging = !policy.fields.is_empty() && winner != Winner::Review;
+                match winner {
+                    Winner::Incoming => guard(&change.version, None, truncated.as_ref()),
+                    _ if merging && !change.delete => {
+                        guard(&change.version, None, truncated.as_ref())
+                    }
+                    Winner::Review => Outcome::Drop(SkipReason::ConflictReview),
+                    Winner::Current => Outcome::Drop(SkipReason::ConflictLost),
+                }
+            }
+        };
+        match outcome {
             Outcome::Drop(reason) => stats.skip(reason),
             Outcome::Apply => {
+                state.writer = Some(change.writer.clone());
                 state.version = Some(StoredVersion {
                     version: change.version,
                     deleted: change.delete,
@@ -196,6 +240,7 @@ async fn apply_rows(
             }
         }
     }
+    super::conflicts::resolve(tx, writing, info, &mut states, &conflicts, stats).await?;
     super::toast::carry_over(tx, dialect, info, &mut states, &index).await?;
     let applied: Vec<&KeyState> = states.iter().filter(|s| s.applied.is_some()).collect();
     let deletes: Vec<&RowChange> = applied
@@ -221,9 +266,15 @@ async fn apply_rows(
         }
     }
     write_groups(tx, dialect, info, rows, WriteKind::Upsert, mode).await?;
-    let entries: Vec<(String, StoredVersion)> = applied
+    let entries: Vec<(String, StoredVersion, Writer)> = applied
         .iter()
-        .filter_map(|s| Some((s.key_text.clone(), s.version?)))
+        .filter_map(|s| {
+            Some((
+                s.key_text.clone(),
+                s.version?,
+                s.writer.clone().unwrap_or_default(),
+            ))
+        })
         .collect();
     versions::store(tx, &label, &entries).await?;
     Ok(())

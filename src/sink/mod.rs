@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod catalog;
+mod conflicts;
 pub mod db;
 pub mod ident;
 mod late;
@@ -150,6 +151,7 @@ pub struct Sink {
     evolution: SchemaEvolution,
     tombstone_retention_ms: i64,
     history_retention_ms: i64,
+    conflict: crate::resolve::conflict::ConflictPolicy,
     tables: HashMap<TableName, TableInfo>,
 }
 
@@ -171,6 +173,7 @@ impl Sink {
             evolution: config.schema_evolution,
             tombstone_retention_ms: config.tombstone_retention_ms,
             history_retention_ms: config.history_retention_ms,
+            conflict: config.conflict.clone(),
             tables: HashMap::new(),
         })
     }
@@ -299,7 +302,13 @@ impl Sink {
                 continue;
             }
             let info = self.table_for(tx, table, ops).await?;
-            let table_stats = apply::apply_table(tx, dialect, &info, ops, self.insert_mode).await?;
+            let writing = apply::Writing {
+                dialect,
+                mode: self.insert_mode,
+                policy: &self.conflict,
+                group: &self.group,
+            };
+            let table_stats = apply::apply_table(tx, &writing, &info, ops).await?;
             let entry = stats.tables.entry(table.label()).or_default();
             entry.inserted += table_stats.inserted;
             entry.updated += table_stats.updated;
@@ -307,6 +316,9 @@ impl Sink {
             entry.truncated += table_stats.truncated;
             for (reason, n) in table_stats.skipped {
                 *entry.skipped.entry(reason).or_default() += n;
+            }
+            for (status, n) in table_stats.conflicts {
+                *entry.conflicts.entry(status).or_default() += n;
             }
         }
         Ok(())

@@ -3,6 +3,7 @@
 use super::ident::{IdentError, TableName};
 use crate::config::{ConnectorConfig, Dialect, PrimaryKeyMode};
 use crate::event::{ChangeEvent, Coordinates, Field, Op, Row, Value};
+use crate::resolve::conflict::Writer;
 use crate::resolve::{SkipReason, Version};
 
 /// A change to one row, in target terms.
@@ -22,6 +23,8 @@ pub struct RowChange {
     pub version: Version,
     /// The key before a primary-key change (create half), for carrying TOAST columns over.
     pub old_key: Option<Vec<Field>>,
+    /// The source system and its commit time (multi-source conflicts).
+    pub writer: Writer,
 }
 
 /// A planned write to one table.
@@ -40,6 +43,8 @@ pub enum TableOp {
 
 /// The result of planning one change event.
 #[derive(Debug)]
+// Skips are rare and short-lived; boxing every planned write would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 pub enum Planned {
     /// Write to this table.
     Write(TableName, TableOp),
@@ -55,6 +60,8 @@ pub struct Planner {
     quote_identifiers: bool,
     primary_key_mode: PrimaryKeyMode,
     primary_key_fields: Vec<String>,
+    /// `sluice.source.name`, else each event's Debezium `source.name`.
+    source_name: Option<String>,
     field_include: Vec<String>,
     field_exclude: Vec<String>,
     delete_enabled: bool,
@@ -70,6 +77,7 @@ impl Planner {
             quote_identifiers: config.quote_identifiers,
             primary_key_mode: config.primary_key_mode,
             primary_key_fields: config.primary_key_fields.clone(),
+            source_name: config.conflict.source_name.clone(),
             field_include: config.field_include.clone(),
             field_exclude: config.field_exclude.clone(),
             delete_enabled: config.delete_enabled,
@@ -229,6 +237,10 @@ impl Planner {
                 delete,
                 version,
                 old_key,
+                writer: Writer {
+                    source: self.source_name.clone().or(event.source.name.clone()),
+                    ts_ms: event.source.ts_ms,
+                },
             }),
         ))
     }

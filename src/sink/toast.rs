@@ -79,7 +79,7 @@ pub(super) async fn carry_over(
 }
 
 /// Reads columns of the old key's row from the target, as values the renderer accepts.
-async fn read_old(
+pub(super) async fn read_old(
     tx: &mut Tx,
     dialect: Dialect,
     info: &TableInfo,

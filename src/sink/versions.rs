@@ -3,21 +3,26 @@
 use super::db::Tx;
 use super::render::Param;
 use crate::checkpoint::now_ms;
+use crate::resolve::conflict::Writer;
 use crate::resolve::{StoredVersion, Version, VersionKind};
 use std::collections::HashMap;
 
 /// The row key that holds a table's last truncate.
 pub const TRUNCATE_KEY: &str = "";
 
+/// A stored version and the source that wrote it.
+pub type Stored = (StoredVersion, Writer);
+
 /// Loads the stored versions of `keys` (and the truncate marker) of one table.
 pub async fn load(
     tx: &mut Tx,
     table: &str,
     keys: &[String],
-) -> Result<HashMap<String, StoredVersion>, sqlx::Error> {
+) -> Result<HashMap<String, Stored>, sqlx::Error> {
     let mut out = HashMap::new();
     let select = "SELECT row_key, CAST(version_kind AS TEXT), CAST(version_hi AS TEXT), CAST(version_lo AS TEXT), \
-                  CASE WHEN deleted THEN 't' ELSE 'f' END FROM sluice_row_versions WHERE table_name = $1 AND ";
+                  CASE WHEN deleted THEN 't' ELSE 'f' END, source_name, CAST(source_ts_ms AS TEXT) \
+                  FROM sluice_row_versions WHERE table_name = $1 AND ";
     let mut wanted: Vec<Option<String>> = keys.iter().cloned().map(Some).collect();
     wanted.push(Some(TRUNCATE_KEY.into()));
     let rows = match tx {
@@ -27,8 +32,8 @@ pub async fn load(
         Tx::Pg(_) => {
             tx.query(
                 "SELECT v.row_key, CAST(v.version_kind AS TEXT), CAST(v.version_hi AS TEXT), \
-                 CAST(v.version_lo AS TEXT), CASE WHEN v.deleted THEN 't' ELSE 'f' END \
-                 FROM UNNEST($2::text[]) AS k(row_key) \
+                 CAST(v.version_lo AS TEXT), CASE WHEN v.deleted THEN 't' ELSE 'f' END, \
+                 v.source_name, CAST(v.source_ts_ms AS TEXT) FROM UNNEST($2::text[]) AS k(row_key) \
                  JOIN sluice_row_versions v ON v.table_name = $1 AND v.row_key = k.row_key",
                 &[Param::Text(Some(table.into())), Param::TextArray(wanted)],
             )
@@ -67,23 +72,29 @@ pub async fn load(
             continue;
         };
         let deleted = row.get(4).cloned().flatten().as_deref() == Some("t");
+        let writer = Writer {
+            source: row.get(5).cloned().flatten(),
+            ts_ms: num(6),
+        };
         out.insert(
             key,
-            StoredVersion {
-                version: Version { kind, hi, lo },
-                deleted,
-            },
+            (
+                StoredVersion {
+                    version: Version { kind, hi, lo },
+                    deleted,
+                },
+                writer,
+            ),
         );
     }
     Ok(out)
 }
 
-/// Upserts the versions that a batch applied to one table.
-pub async fn store(
-    tx: &mut Tx,
-    table: &str,
-    entries: &[(String, StoredVersion)],
-) -> Result<(), sqlx::Error> {
+/// A version to store: row key, version, the source that wrote it.
+pub type Entry = (String, StoredVersion, Writer);
+
+/// Upserts the versions that a batch applied to one table, with their writers.
+pub async fn store(tx: &mut Tx, table: &str, entries: &[Entry]) -> Result<(), sqlx::Error> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -91,38 +102,43 @@ pub async fn store(
     let conflict =
         "ON CONFLICT (table_name, row_key) DO UPDATE SET version_kind = excluded.version_kind, \
                     version_hi = excluded.version_hi, version_lo = excluded.version_lo, \
-                    deleted = excluded.deleted, updated_at_ms = excluded.updated_at_ms";
+                    deleted = excluded.deleted, updated_at_ms = excluded.updated_at_ms, \
+                    source_name = excluded.source_name, source_ts_ms = excluded.source_ts_ms";
     let cols =
-        "(table_name, row_key, version_kind, version_hi, version_lo, deleted, updated_at_ms)";
+        "(table_name, row_key, version_kind, version_hi, version_lo, deleted, updated_at_ms, \
+                source_name, source_ts_ms)";
     match tx {
         Tx::Pg(_) => {
-            let column = |f: &dyn Fn(&(String, StoredVersion)) -> String| {
-                Param::TextArray(entries.iter().map(|e| Some(f(e))).collect())
+            let column = |f: &dyn Fn(&Entry) -> Option<String>| {
+                Param::TextArray(entries.iter().map(f).collect())
             };
             let params = [
                 Param::Text(Some(table.into())),
-                column(&|e| e.0.clone()),
-                column(&|e| (e.1.version.kind as i64).to_string()),
-                column(&|e| e.1.version.hi.to_string()),
-                column(&|e| e.1.version.lo.to_string()),
-                column(&|e| e.1.deleted.to_string()),
+                column(&|e| Some(e.0.clone())),
+                column(&|e| Some((e.1.version.kind as i64).to_string())),
+                column(&|e| Some(e.1.version.hi.to_string())),
+                column(&|e| Some(e.1.version.lo.to_string())),
+                column(&|e| Some(e.1.deleted.to_string())),
                 Param::Int(now),
+                column(&|e| e.2.source.clone()),
+                column(&|e| e.2.ts_ms.map(|t| t.to_string())),
             ];
             tx.execute(
                 &format!(
                     "INSERT INTO sluice_row_versions {cols} SELECT $1, u.k, CAST(u.kind AS SMALLINT), CAST(u.hi AS BIGINT), \
-                     CAST(u.lo AS BIGINT), CAST(u.del AS BOOLEAN), $7 FROM UNNEST($2::text[], $3::text[], $4::text[], \
-                     $5::text[], $6::text[]) AS u(k, kind, hi, lo, del) {conflict}"
+                     CAST(u.lo AS BIGINT), CAST(u.del AS BOOLEAN), $7, u.src, CAST(u.ts AS BIGINT) \
+                     FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[], $9::text[]) \
+                     AS u(k, kind, hi, lo, del, src, ts) {conflict}"
                 ),
                 &params,
             )
             .await?;
         }
         Tx::Lite(_) => {
-            for chunk in entries.chunks(super::sql::SQLITE_MAX_PARAMS / 7) {
-                let rows: Vec<&str> = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()];
-                let mut params = Vec::with_capacity(chunk.len() * 7);
-                for (key, stored) in chunk {
+            for chunk in entries.chunks(super::sql::SQLITE_MAX_PARAMS / 9) {
+                let rows: Vec<&str> = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()];
+                let mut params = Vec::with_capacity(chunk.len() * 9);
+                for (key, stored, writer) in chunk {
                     params.extend([
                         Param::Text(Some(table.into())),
                         Param::Text(Some(key.clone())),
@@ -131,6 +147,8 @@ pub async fn store(
                         Param::Int(stored.version.lo),
                         Param::Int(stored.deleted as i64),
                         Param::Int(now),
+                        Param::Text(writer.source.clone()),
+                        Param::Text(writer.ts_ms.map(|t| t.to_string())),
                     ]);
                 }
                 tx.execute(

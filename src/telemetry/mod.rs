@@ -40,6 +40,8 @@ pub struct Metrics {
     /// How far late changes were behind their partition's watermark (future-dated ones:
     /// ahead of the clock), per table.
     pub late_delay: HistogramVec,
+    /// Multi-source conflicts, per table and status (`resolved`, `pending`).
+    pub conflicts: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -162,6 +164,12 @@ impl Metrics {
                 "How far a late change was behind its partition's watermark (future: ahead of the clock).",
                 vec![1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0],
                 &["connector", "table"],
+            ),
+            conflicts: counter(
+                &r,
+                "sluice_conflicts_total",
+                "Multi-source conflicts, resolved by a strategy or pending review.",
+                &["connector", "table", "status"],
             ),
             registry: r,
         }

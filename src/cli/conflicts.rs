@@ -1,0 +1,183 @@
+//! `sluice conflicts list|show ID [--json] CONNECTOR.json...`: the multi-source conflicts a
+//! connector's target recorded, in the seed spec's "Conflict Resolution Report" shape
+//! (`conflict_id`, `record_id`, `conflict_type`, `detected_at`, `conflicting_fields`,
+//! `sources[]`, `resolution{strategy, resolved_values, resolved_at, resolved_by}`).
+
+use super::offsets::open_target;
+use crate::config::ConnectorConfig;
+use crate::sink::db::Db;
+use crate::sink::render::Param;
+use clap::{Args, Subcommand};
+use serde_json::{json, Value as Json};
+use std::path::PathBuf;
+
+/// `sluice conflicts` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConflictsCommand {
+    /// Every conflict of the connectors (newest first).
+    List(ListArgs),
+    /// One conflict.
+    Show(ShowArgs),
+}
+
+/// Arguments of `sluice conflicts list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON (an array of conflict reports).
+    #[arg(long)]
+    pub json: bool,
+    /// Only conflicts waiting for review.
+    #[arg(long)]
+    pub pending: bool,
+    /// Connector configs.
+    #[arg(required = true)]
+    pub connectors: Vec<PathBuf>,
+}
+
+/// Arguments of `sluice conflicts show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The conflict id (as `list` prints it).
+    pub id: i64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Connector configs.
+    #[arg(required = true)]
+    pub connectors: Vec<PathBuf>,
+}
+
+/// Runs a conflicts subcommand.
+pub async fn run(command: ConflictsCommand) -> Result<i32, String> {
+    match command {
+        ConflictsCommand::List(args) => {
+            let mut all = Vec::new();
+            for path in &args.connectors {
+                all.extend(read(path, None, args.pending).await?);
+            }
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&Json::Array(all)).unwrap_or_default()
+                );
+            } else {
+                for c in &all {
+                    print_line(c);
+                }
+            }
+            Ok(0)
+        }
+        ConflictsCommand::Show(args) => {
+            for path in &args.connectors {
+                if let Some(c) = read(path, Some(args.id), false).await?.pop() {
+                    if args.json {
+                        println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
+                    } else {
+                        print_line(&c);
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&c["sources"]).unwrap_or_default()
+                        );
+                    }
+                    return Ok(0);
+                }
+            }
+            Err(format!(
+                "no conflict {} in these connectors' targets",
+                args.id
+            ))
+        }
+    }
+}
+
+/// Conflicts of one connector (`id`: just that one), newest first.
+async fn read(path: &std::path::Path, id: Option<i64>, pending: bool) -> Result<Vec<Json>, String> {
+    let config = ConnectorConfig::from_file(path).map_err(|e| e.to_string())?;
+    let db = open_target(&config).await?;
+    let result = reports(&db, &config.group_id(), id, pending).await;
+    db.close().await;
+    result.map_err(|e| format!("target: {e}"))
+}
+
+fn iso(ms: Option<i64>) -> Json {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| Json::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+        .unwrap_or(Json::Null)
+}
+
+/// A stored JSON text as JSON (`null` when absent or not JSON).
+fn parsed(cell: &Option<String>) -> Json {
+    cell.as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Json::Null)
+}
+
+/// The conflict reports of a group, from `sluice_conflicts`.
+pub(super) async fn reports(
+    db: &Db,
+    group: &str,
+    id: Option<i64>,
+    pending: bool,
+) -> Result<Vec<Json>, sqlx::Error> {
+    let rows = db
+        .query(
+            "SELECT CAST(conflict_id AS TEXT), table_name, record_id, conflict_type, \
+             CAST(detected_at_ms AS TEXT), conflicting_fields, current_source, CAST(current_ts_ms AS TEXT), \
+             current_values, incoming_source, CAST(incoming_ts_ms AS TEXT), incoming_values, incoming_op, \
+             topic, CAST(kafka_partition AS TEXT), CAST(kafka_offset AS TEXT), strategy, status, \
+             resolved_values, CAST(resolved_at_ms AS TEXT), resolved_by FROM sluice_conflicts \
+             WHERE group_id = $1 AND ($2 = '' OR CAST(conflict_id AS TEXT) = $2) \
+             AND ($3 = '' OR status = 'pending') ORDER BY conflict_id DESC",
+            &[
+                Param::Text(Some(group.to_string())),
+                Param::Text(Some(id.map(|i| i.to_string()).unwrap_or_default())),
+                Param::Text(Some(if pending { "y" } else { "" }.to_string())),
+            ],
+        )
+        .await?;
+    let num = |cell: &Option<String>| cell.as_deref().and_then(|s| s.parse::<i64>().ok());
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let pending = r[17].as_deref() == Some("pending");
+            json!({
+                "conflict_id": r[0],
+                "record_id": r[2],
+                "conflict_type": r[3],
+                "detected_at": iso(num(&r[4])),
+                "conflicting_fields": parsed(&r[5]),
+                "sources": [
+                    {"source": r[6], "timestamp": iso(num(&r[7])), "values": parsed(&r[8]), "role": "current"},
+                    {"source": r[9], "timestamp": iso(num(&r[10])), "values": parsed(&r[11]), "role": "incoming", "op": r[12]},
+                ],
+                "resolution": {
+                    "strategy": r[16],
+                    "resolved_values": parsed(&r[18]),
+                    "resolved_at": iso(num(&r[19])),
+                    "resolved_by": r[20],
+                },
+                "status": r[17],
+                "pending": pending,
+                "table": r[1],
+                "topic": r[13],
+                "partition": num(&r[14]),
+                "offset": num(&r[15]),
+            })
+        })
+        .collect())
+}
+
+fn print_line(c: &Json) {
+    let s = |v: &Json| v.as_str().unwrap_or("-").to_string();
+    println!(
+        "{:>6}  {:<9} {:<16} {:<24} record {:<12} {} vs {}  [{}]",
+        s(&c["conflict_id"]),
+        s(&c["status"]),
+        s(&c["conflict_type"]),
+        s(&c["table"]),
+        s(&c["record_id"]),
+        s(&c["sources"][0]["source"]),
+        s(&c["sources"][1]["source"]),
+        s(&c["resolution"]["strategy"]),
+    );
+}
