@@ -547,6 +547,9 @@ fn conflict_policy(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -
             Some(_) if column.is_empty() => {
                 problems.push(format!("{key}: name a column after sluice.conflict.field."))
             }
+            Some(FieldStrategy::Row(Strategy::ManualReview)) => problems.push(format!(
+                "{key}: manual_review applies to whole rows (set sluice.conflict.strategy)"
+            )),
             Some(s) => fields.push((column.to_string(), s)),
             None => problems.push(format!(
                 "{key}: '{raw}' is not valid (expected {expected}, keep_non_null, max or min)"

@@ -145,3 +145,58 @@ fn late_data_settings() {
         );
     }
 }
+
+#[test]
+fn conflict_settings() {
+    let with = |extra: &str| {
+        let text = format!(
+            r#"{{"name": "c", "config": {{"topics": "a", "connection.url": "jdbc:sqlite:x.db" {extra}}}}}"#
+        );
+        ConnectorConfig::from_json(&text, "c.json", &env)
+    };
+    let off = with("").unwrap().conflict;
+    assert_eq!((off.strategy, off.source_name), (None, None));
+    let on = with(
+        r#", "sluice.source.name": "crm", "sluice.conflict.strategy": "last_write_wins",
+        "sluice.conflict.source.priority": "crm, legacy", "sluice.conflict.window.ms": "1000",
+        "sluice.conflict.field.email": "source_priority", "sluice.conflict.field.score": "max""#,
+    )
+    .unwrap()
+    .conflict;
+    assert_eq!(on.source_name.as_deref(), Some("crm"));
+    assert_eq!(on.priority, ["crm", "legacy"]);
+    assert_eq!(on.window_ms, 1000);
+    assert_eq!(on.fields.len(), 2);
+    for (extra, key) in [
+        (
+            r#", "sluice.conflict.strategy": "newest""#,
+            "sluice.conflict.strategy",
+        ),
+        (
+            r#", "sluice.conflict.strategy": "last_write_wins", "sluice.conflict.field.email": "loudest""#,
+            "sluice.conflict.field.email",
+        ),
+        (
+            r#", "sluice.conflict.strategy": "last_write_wins", "sluice.conflict.field.email": "manual_review""#,
+            "sluice.conflict.field.email",
+        ),
+        (
+            r#", "sluice.conflict.field.email": "max""#,
+            "sluice.conflict.strategy",
+        ),
+        (
+            r#", "sluice.conflict.strategy": "source_priority""#,
+            "sluice.conflict.source.priority",
+        ),
+        (
+            r#", "sluice.conflict.window.ms": "soon""#,
+            "sluice.conflict.window.ms",
+        ),
+    ] {
+        let err = with(extra).unwrap_err();
+        assert!(
+            err.problems.iter().any(|p| p.starts_with(key)),
+            "{extra}: {err}"
+        );
+    }
+}
