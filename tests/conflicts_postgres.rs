@@ -267,12 +267,64 @@ async fn two_sources_on_one_table_resolve_by_policy_and_review() {
     let shown: Json = serde_json::from_str(&stdout).expect("json");
     assert_eq!(shown["conflict_id"], json!(id));
 
+    // Resolving it: the legacy values are written as a versioned change, the conflict is
+    // marked resolved by the operator, and resolving twice is refused.
+    let (code, out, err) = command_output(&[
+        &"conflicts",
+        &"resolve",
+        &id,
+        &"--take",
+        &"nobody",
+        &legacy[1],
+    ]);
+    assert_ne!(code, 0, "an unknown side is refused: {out}");
+    assert!(err.contains("neither side"), "{err}");
+    let (code, out, err) = command_output(&[
+        &"conflicts",
+        &"resolve",
+        &id,
+        &"--take",
+        &"legacy",
+        &"--by",
+        &"ops-alice",
+        &legacy[1],
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        rows(&url, "accounts").await,
+        vec![(1, "b@legacy".into(), "frozen".into(), 2)]
+    );
+    let (_, stdout, _) = command_output(&[&"conflicts", &"show", &id, &"--json", &legacy[1]]);
+    let shown: Json = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(shown["status"], "resolved");
+    assert_eq!(shown["resolution"]["resolved_by"], "ops-alice");
+    assert_eq!(shown["resolution"]["resolved_values"]["email"], "b@legacy");
+    let (code, _, err) =
+        command_output(&[&"conflicts", &"resolve", &id, &"--take", &"crm", &legacy[1]]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not pending"), "{err}");
+    // A CRM change timed before the resolution, arriving after it, does not undo it: the
+    // resolution is newer than both sides.
+    publish(
+        &tansu.bootstrap(),
+        &topic("crm_accounts"),
+        "crm",
+        "accounts",
+        &[("u", 1, ("stale@crm", "active", 1), T + 1100, 900_100)],
+    )
+    .await;
+    run_to_end(dir.path(), &worker, &[&crm[1]], Duration::from_secs(120));
+    assert_eq!(
+        rows(&url, "accounts").await,
+        vec![(1, "b@legacy".into(), "frozen".into(), 2)]
+    );
+
     // The status report counts them.
     let (code, stdout, stderr) =
         command_output(&[&"status", &"--json", &"--worker", &worker, &legacy[1]]);
     assert_eq!(code, 0, "{stderr}");
     let status: Json = serde_json::from_str(&stdout).expect("json");
     assert_eq!(status["statistics"]["conflicts_detected"], 1);
-    assert_eq!(status["statistics"]["conflicts_resolved"], 0);
+    assert_eq!(status["statistics"]["conflicts_resolved"], 1);
     assert_eq!(status["conflicts"][0]["resolution"], "manual_review");
 }

@@ -1,5 +1,5 @@
 //! The command line: `sluice [demo]`, `run`, `validate`, `offsets show|reset`, `status`,
-//! `conflicts list|show`.
+//! `conflicts list|show|resolve`.
 
 mod conflicts;
 pub mod demo;
@@ -71,7 +71,7 @@ pub enum Command {
     Offsets(offsets::OffsetsCommand),
     /// The sync status report of connectors, read from their targets.
     Status(status::StatusArgs),
-    /// Multi-source conflicts: list, show.
+    /// Multi-source conflicts: list, show, resolve.
     #[command(subcommand)]
     Conflicts(conflicts::ConflictsCommand),
 }

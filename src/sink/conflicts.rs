@@ -228,3 +228,182 @@ pub(super) async fn resolve(
     }
     Ok(())
 }
+
+/// What an operator takes for a pending conflict.
+#[derive(Debug, Clone)]
+pub enum Choice {
+    /// One side's values as recorded (`current_source` or `incoming_source`).
+    Take(String),
+    /// These column values, over the current row's.
+    Values(serde_json::Map<String, serde_json::Value>),
+}
+
+/// A pending conflict as `resolve_pending` needs it.
+struct Pending {
+    table: String,
+    current_source: Option<String>,
+    current_values: Option<Texts>,
+    incoming_source: Option<String>,
+    incoming_values: Option<Texts>,
+}
+
+fn texts_of(cell: &Option<String>) -> Option<Texts> {
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(cell.as_deref()?).ok()?;
+    Some(
+        object
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(s) => Some(s),
+                    other => Some(other.to_string()),
+                };
+                (k, text)
+            })
+            .collect(),
+    )
+}
+
+/// Applies an operator's resolution of pending conflict `id` as a versioned write (newer than
+/// both sides, owned by the chosen source) and marks the conflict resolved by `by`, in one
+/// transaction. Returns the row written (`None`: the key was deleted).
+pub(super) async fn resolve_pending(
+    tx: &mut Tx,
+    writing: &Writing<'_>,
+    id: i64,
+    choice: &Choice,
+    by: &str,
+) -> Result<(String, Option<Texts>, super::apply::TableStats), String> {
+    let rows = tx
+        .query(
+            "SELECT table_name, current_source, current_values, incoming_source, incoming_values, status \
+             FROM sluice_conflicts WHERE group_id = $1 AND CAST(conflict_id AS TEXT) = $2",
+            &[
+                Param::Text(Some(writing.group.to_string())),
+                Param::Text(Some(id.to_string())),
+            ],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let row = rows
+        .first()
+        .ok_or_else(|| format!("no conflict {id} for this connector"))?;
+    if row[5].as_deref() != Some("pending") {
+        return Err(format!("conflict {id} is not pending (it is {:?})", row[5]));
+    }
+    let pending = Pending {
+        table: row[0].clone().unwrap_or_default(),
+        current_source: row[1].clone(),
+        current_values: texts_of(&row[2]),
+        incoming_source: row[3].clone(),
+        incoming_values: texts_of(&row[4]),
+    };
+    let (owner, values) = match choice {
+        Choice::Take(source) if pending.incoming_source.as_deref() == Some(source.as_str()) => {
+            (source.clone(), pending.incoming_values.clone())
+        }
+        Choice::Take(source) if pending.current_source.as_deref() == Some(source.as_str()) => {
+            (source.clone(), pending.current_values.clone())
+        }
+        Choice::Take(source) => {
+            return Err(format!(
+                "{source} is neither side of conflict {id} ({:?} vs {:?})",
+                pending.current_source, pending.incoming_source
+            ))
+        }
+        Choice::Values(given) => {
+            let mut merged = pending
+                .current_values
+                .clone()
+                .or_else(|| pending.incoming_values.clone())
+                .unwrap_or_default();
+            for (k, v) in texts_of(&Some(serde_json::Value::Object(given.clone()).to_string()))
+                .unwrap_or_default()
+            {
+                merged.insert(k, v);
+            }
+            (by.to_string(), Some(merged))
+        }
+    };
+    let name = super::ident::TableName::parse(&pending.table, writing.dialect)
+        .map_err(|e| e.to_string())?;
+    let info = super::catalog::load(tx, &name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("table {} does not exist", pending.table))?;
+    // The key from whichever side has values.
+    let key_source = values
+        .clone()
+        .or(pending.current_values.clone())
+        .or(pending.incoming_values.clone())
+        .unwrap_or_default();
+    let field = |name: &String, text: Option<&Option<String>>| Field {
+        name: name.clone(),
+        value: text.cloned().flatten().map_or(Value::Null, Value::Text),
+        column_type: None,
+        optional: true,
+    };
+    let mut key = Vec::with_capacity(info.key.len());
+    for k in &info.key {
+        let text = key_source
+            .get(k)
+            .ok_or_else(|| format!("conflict {id} has no value for key column {k}"))?;
+        key.push(field(k, Some(text)));
+    }
+    for column in values.iter().flat_map(|v| v.keys()) {
+        if info.column(column).is_none() {
+            return Err(format!("table {} has no column {column}", pending.table));
+        }
+    }
+    let now = now_ms();
+    let change = RowChange {
+        coordinates: crate::event::Coordinates {
+            topic: format!("sluice conflicts resolve {id}"),
+            partition: 0,
+            offset: 0,
+        },
+        op: Op::Update,
+        key,
+        values: values
+            .iter()
+            .flat_map(|v| v.iter().map(|(k, t)| field(k, Some(t))))
+            .collect(),
+        delete: values.is_none(),
+        version: crate::resolve::Version {
+            kind: crate::resolve::VersionKind::TimestampOffset,
+            hi: now,
+            lo: 0,
+        },
+        old_key: None,
+        writer: Writer {
+            source: Some(owner),
+            ts_ms: Some(now),
+        },
+    };
+    // A plain write: no conflict policy for the operator's own decision.
+    let plain = crate::resolve::conflict::ConflictPolicy::default();
+    let write = Writing {
+        policy: &plain,
+        ..*writing
+    };
+    let ops = [super::plan::TableOp::Row(change)];
+    let stats = super::apply::apply_table(tx, &write, &info, &ops)
+        .await
+        .map_err(|e| e.to_string())?;
+    let resolved = values.as_ref().map(json);
+    tx.execute(
+        "UPDATE sluice_conflicts SET status = 'resolved', resolved_values = $3, \
+         resolved_at_ms = $4, resolved_by = $5 WHERE group_id = $1 AND CAST(conflict_id AS TEXT) = $2",
+        &[
+            Param::Text(Some(writing.group.to_string())),
+            Param::Text(Some(id.to_string())),
+            Param::Text(resolved),
+            Param::Int(now),
+            Param::Text(Some(by.to_string())),
+        ],
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok((pending.table, values, stats))
+}

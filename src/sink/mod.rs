@@ -7,7 +7,7 @@
 
 pub mod apply;
 pub mod catalog;
-mod conflicts;
+pub mod conflicts;
 pub mod db;
 pub mod ident;
 mod late;
@@ -185,6 +185,39 @@ impl Sink {
             .table_name(event)
             .map(|t| t.label())
             .unwrap_or_else(|_| event.topic().to_string())
+    }
+
+    /// Resolves pending conflict `id` as an operator chose (`sluice conflicts resolve`): the
+    /// chosen values are written as a versioned change and the conflict is marked resolved by
+    /// `by`, in one transaction. Returns the table and the row written (`None`: deleted).
+    pub async fn resolve_conflict(
+        &mut self,
+        id: i64,
+        choice: &conflicts::Choice,
+        by: &str,
+    ) -> Result<(String, Option<BTreeMap<String, Option<String>>>), String> {
+        let mut tx = self.db.begin().await.map_err(|e| e.to_string())?;
+        let writing = apply::Writing {
+            dialect: self.db.dialect(),
+            mode: self.insert_mode,
+            policy: &self.conflict,
+            group: &self.group,
+        };
+        match conflicts::resolve_pending(&mut tx, &writing, id, choice, by).await {
+            Ok((table, row, table_stats)) => {
+                let mut stats = BatchStats::default();
+                stats.tables.insert(table.clone(), table_stats);
+                late::count(&mut tx, &self.group, &stats)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tx.commit().await.map_err(|e| e.to_string())?;
+                Ok((table, row))
+            }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
     }
 
     /// The database handle (checkpoint claims and reads use it too).
