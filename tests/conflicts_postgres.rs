@@ -319,6 +319,48 @@ async fn two_sources_on_one_table_resolve_by_policy_and_review() {
         vec![(1, "b@legacy".into(), "frozen".into(), 2)]
     );
 
+    // A third connector on customers with another policy is refused, naming both.
+    tansu.create_topic(&topic("erp_customers"), 1);
+    publish(
+        &tansu.bootstrap(),
+        &topic("erp_customers"),
+        "erp",
+        "customers",
+        &[("u", 1, ("x@erp", "erp", 0), T + 2000, 10)],
+    )
+    .await;
+    let disagree = file(
+        "erp_customers",
+        "erp",
+        "customers",
+        &[("sluice.conflict.strategy", "source_priority")],
+    );
+    let mut child = support::sluice::spawn_run(dir.path(), &worker, &[&disagree], true, "erp.log");
+    let status = support::sluice::wait(
+        &mut child,
+        Duration::from_secs(120),
+        &dir.path().join("erp.log"),
+    );
+    let log = std::fs::read_to_string(dir.path().join("erp.log")).unwrap_or_default();
+    assert!(
+        !status.success(),
+        "a disagreeing policy must stop the connector:\n{log}"
+    );
+    let erp_name = disagree
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("")
+        .to_string();
+    assert!(log.contains("table customers: connector"), "{log}");
+    assert!(log.contains("conflict.strategy=source_priority"), "{log}");
+    assert!(log.contains("conflict.strategy=last_write_wins"), "{log}");
+    assert!(log.contains("erp_customers"), "{erp_name}: {log}");
+    assert_eq!(
+        rows(&url, "customers").await[0].1,
+        "later@legacy",
+        "nothing written"
+    );
+
     // The status report counts them.
     let (code, stdout, stderr) =
         command_output(&[&"status", &"--json", &"--worker", &worker, &legacy[1]]);

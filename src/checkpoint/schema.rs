@@ -89,6 +89,12 @@ fn ddl_v2(dialect: Dialect) -> Vec<String> {
             strategy TEXT NOT NULL, status TEXT NOT NULL, resolved_values TEXT, \
             resolved_at_ms BIGINT, resolved_by TEXT)"
         ),
+        // The conflict and late-data policy each connector (group) applies to each table it
+        // writes: connectors sharing a table must agree on it.
+        "CREATE TABLE IF NOT EXISTS sluice_table_policies (\
+            table_name TEXT NOT NULL, group_id TEXT NOT NULL, connector TEXT NOT NULL, \
+            policy TEXT NOT NULL, updated_at_ms BIGINT NOT NULL, PRIMARY KEY (table_name, group_id))"
+            .to_string(),
     ]
 }
 

@@ -47,6 +47,9 @@ pub enum SinkError {
         /// Why.
         reason: String,
     },
+    /// Two connectors writing one table disagree on its conflict or late-data policy.
+    #[error("{0}")]
+    Policy(String),
     /// A permanent database error that is not tied to one known record.
     #[error("database error at {coordinates}: {source}")]
     Permanent {
@@ -152,6 +155,11 @@ pub struct Sink {
     tombstone_retention_ms: i64,
     history_retention_ms: i64,
     conflict: crate::resolve::conflict::ConflictPolicy,
+    /// The connector's name and its table policy as text (see [`Sink::check_policy`]).
+    connector: String,
+    policy: String,
+    /// Tables whose policy agreement was checked in a committed batch.
+    policy_checked: std::collections::HashSet<TableName>,
     tables: HashMap<TableName, TableInfo>,
 }
 
@@ -174,6 +182,9 @@ impl Sink {
             tombstone_retention_ms: config.tombstone_retention_ms,
             history_retention_ms: config.history_retention_ms,
             conflict: config.conflict.clone(),
+            connector: config.name.clone(),
+            policy: policy_text(config),
+            policy_checked: Default::default(),
             tables: HashMap::new(),
         })
     }
@@ -301,12 +312,14 @@ impl Sink {
                 Err(e) => {
                     // DDL of this batch was rolled back with it.
                     self.tables.clear();
+                    self.policy_checked.clear();
                     Err(e.into())
                 }
             },
             Err(e) => {
                 // The catalog cache may hold DDL that is being rolled back.
                 self.tables.clear();
+                self.policy_checked.clear();
                 let _ = tx.rollback().await;
                 Err(e)
             }
@@ -334,6 +347,10 @@ impl Sink {
                 *entry.skipped.entry("no_table").or_default() += ops.len() as u64;
                 continue;
             }
+            if !self.policy_checked.contains(table) {
+                self.check_policy(tx, table).await?;
+                self.policy_checked.insert(table.clone());
+            }
             let info = self.table_for(tx, table, ops).await?;
             let writing = apply::Writing {
                 dialect,
@@ -354,6 +371,49 @@ impl Sink {
                 *entry.conflicts.entry(status).or_default() += n;
             }
         }
+        Ok(())
+    }
+
+    /// Registers this connector's policy for `table` and refuses to write when another
+    /// connector registered a different one: two connectors sharing a table must resolve its
+    /// conflicts and late data alike, or each would undo the other's decisions.
+    async fn check_policy(&self, tx: &mut db::Tx, table: &TableName) -> Result<(), SinkError> {
+        let label = table.label();
+        let others = tx
+            .query(
+                "SELECT connector, policy FROM sluice_table_policies \
+                 WHERE table_name = $1 AND group_id <> $2",
+                &[
+                    render::Param::Text(Some(label.clone())),
+                    render::Param::Text(Some(self.group.clone())),
+                ],
+            )
+            .await?;
+        for row in others {
+            if row[1].as_deref() != Some(self.policy.as_str()) {
+                return Err(SinkError::Policy(format!(
+                    "table {label}: connector {} applies policy [{}] but connector {} applies [{}]; \
+                     connectors writing one table must agree on its sluice.conflict.* and sluice.late.* settings",
+                    self.connector,
+                    self.policy,
+                    row[0].clone().unwrap_or_default(),
+                    row[1].clone().unwrap_or_default(),
+                )));
+            }
+        }
+        tx.execute(
+            "INSERT INTO sluice_table_policies (table_name, group_id, connector, policy, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (table_name, group_id) DO UPDATE SET \
+             connector = excluded.connector, policy = excluded.policy, updated_at_ms = excluded.updated_at_ms",
+            &[
+                render::Param::Text(Some(label)),
+                render::Param::Text(Some(self.group.clone())),
+                render::Param::Text(Some(self.connector.clone())),
+                render::Param::Text(Some(self.policy.clone())),
+                render::Param::Int(checkpoint::now_ms()),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
@@ -440,4 +500,29 @@ impl Sink {
     pub async fn purge_history(&self) -> Result<u64, sqlx::Error> {
         checkpoint::purge_history(&self.db, self.history_retention_ms).await
     }
+}
+
+/// A connector's table policy as text: what connectors sharing a table must agree on
+/// (`sluice.source.name` may differ: it is who they are, not how they resolve).
+fn policy_text(config: &ConnectorConfig) -> String {
+    let c = &config.conflict;
+    let mut fields: Vec<String> = c
+        .fields
+        .iter()
+        .map(|(column, s)| format!("{column}={}", s.label()))
+        .collect();
+    fields.sort();
+    let l = &config.late;
+    let ms = |v: Option<i64>| v.map_or("off".to_string(), |n| n.to_string());
+    format!(
+        "conflict.strategy={}; conflict.source.priority={}; conflict.window.ms={}; conflict.field=[{}]; \
+         late.policy={}; late.tolerance.ms={}; clock.skew.max.ms={}",
+        c.strategy.map_or("none", |s| s.label()),
+        c.priority.join(","),
+        c.window_ms,
+        fields.join(","),
+        l.policy.label(),
+        ms(l.tolerance_ms),
+        ms(l.clock_skew_max_ms),
+    )
 }
