@@ -143,7 +143,7 @@ async fn two_sources_on_one_table_resolve_by_policy_and_review() {
             ("u", 2, ("two@legacy", "gone", 9), T + 500, 200),
             // A key only legacy has: no conflict.
             ("c", 3, ("three@legacy", "new", 7), T + 2000, 300),
-            // Outside the window (10 min later) it is no conflict: simply newer.
+            // Legacy owns row 1 now (it won it): its later change is the same source's, applied.
             ("u", 1, ("later@legacy", "reopened", 1), T + 601_500, 400),
         ],
     )
@@ -303,8 +303,8 @@ async fn two_sources_on_one_table_resolve_by_policy_and_review() {
         command_output(&[&"conflicts", &"resolve", &id, &"--take", &"crm", &legacy[1]]);
     assert_ne!(code, 0);
     assert!(err.contains("not pending"), "{err}");
-    // A CRM change timed before the resolution, arriving after it, does not undo it: the
-    // resolution is newer than both sides.
+    // A CRM change arriving after the resolution, timed within the window of the legacy
+    // change that now owns the row, is a new conflict for review, not an overwrite.
     publish(
         &tansu.bootstrap(),
         &topic("crm_accounts"),
@@ -366,7 +366,15 @@ async fn two_sources_on_one_table_resolve_by_policy_and_review() {
         command_output(&[&"status", &"--json", &"--worker", &worker, &legacy[1]]);
     assert_eq!(code, 0, "{stderr}");
     let status: Json = serde_json::from_str(&stdout).expect("json");
-    assert_eq!(status["statistics"]["conflicts_detected"], 1);
+    // Conflicts belong to the connector that met them: legacy met and resolved one...
+    assert_eq!(status["statistics"]["conflicts_detected"], 1, "{status:#}");
     assert_eq!(status["statistics"]["conflicts_resolved"], 1);
+    // ...and the CRM connector met the later one, which waits.
+    let (code, stdout, stderr) =
+        command_output(&[&"status", &"--json", &"--worker", &worker, &crm[1]]);
+    assert_eq!(code, 0, "{stderr}");
+    let status: Json = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(status["statistics"]["conflicts_detected"], 1, "{status:#}");
+    assert_eq!(status["statistics"]["conflicts_resolved"], 0);
     assert_eq!(status["conflicts"][0]["resolution"], "manual_review");
 }

@@ -85,6 +85,8 @@ fn ddl_v2(dialect: Dialect) -> Vec<String> {
             detected_at_ms BIGINT NOT NULL, conflicting_fields TEXT NOT NULL, \
             current_source TEXT, current_ts_ms BIGINT, current_values TEXT, \
             incoming_source TEXT, incoming_ts_ms BIGINT, incoming_values TEXT, incoming_op TEXT NOT NULL, \
+            incoming_version_kind BIGINT NOT NULL, incoming_version_hi BIGINT NOT NULL, \
+            incoming_version_lo BIGINT NOT NULL, \
             topic TEXT NOT NULL, kafka_partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL, \
             strategy TEXT NOT NULL, status TEXT NOT NULL, resolved_values TEXT, \
             resolved_at_ms BIGINT, resolved_by TEXT)"
@@ -164,7 +166,8 @@ pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
     }
     tx.execute(
         "INSERT INTO sluice_schema_version (component, version) VALUES ('internal', $1) \
-         ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+         ON CONFLICT (component) DO UPDATE SET version = excluded.version \
+         WHERE sluice_schema_version.version < excluded.version",
         &[crate::sink::render::Param::Int(SCHEMA_VERSION)],
     )
     .await?;

@@ -14,7 +14,7 @@ pub use report::Report;
 use crate::checkpoint::{Claim, Position, TopicPartition};
 use crate::config::{ConnectorConfig, ErrorTolerance, WorkerConfig};
 use crate::event::{ChangeEvent, Coordinates, Decoded};
-use crate::resolve::late::{self, LatePolicy, LateRecord, Timeliness};
+use crate::resolve::late::{self, LatePolicy, LateRecord};
 use crate::sink::{Sink, SinkError};
 use crate::source::{self, Received, SluiceConsumer, SourceContext, SourceMsg};
 use crate::telemetry::{Health, Metrics};
@@ -325,11 +325,10 @@ impl Running {
 
     /// Checks a change against its partition's late-data `watermark` (moving it when on
     /// time). A late or future-dated change is counted, logged and recorded, and `None` when
-    /// the policy drops it. A change without a usable source time or log position is ordered
-    /// at the watermark (then by Kafka offset), not before every timed change of its key.
+    /// the policy drops it.
     fn timeliness(
         &self,
-        mut event: ChangeEvent,
+        event: ChangeEvent,
         watermark: &mut Option<i64>,
         now: i64,
         late: &mut Vec<LateRecord>,
@@ -337,24 +336,12 @@ impl Running {
         let config = &self.config.late;
         let timeliness = late::observe(config, late::source_time(&event), watermark, now);
         let Some(kind) = timeliness.label() else {
-            let positioned = event.source.lsn.is_some() || event.source.binlog_pos.is_some();
-            if timeliness == Timeliness::Unknown && !positioned {
-                event.source.ts_ms = *watermark;
-            }
             return Some(event);
         };
         let table = self.sink.table_label(&event);
         let policy = config.policy;
         let c = &event.coordinates;
         tracing::warn!(topic = %c.topic, partition = c.partition, offset = c.offset, table = %table, kind, delay_ms = timeliness.delay_ms(), policy = policy.label(), "change outside the late-data tolerance");
-        self.metrics
-            .late_events
-            .with_label_values(&[&self.config.name, &table, kind, policy.label()])
-            .inc();
-        self.metrics
-            .late_delay
-            .with_label_values(&[&self.config.name, &table])
-            .observe(timeliness.delay_ms() as f64 / 1000.0);
         late.push(LateRecord {
             table,
             record_id: late::record_id(&event.key),
@@ -467,6 +454,18 @@ impl Running {
             .with_label_values(&[&name])
             .observe(count as f64);
         self.report.add(&stats, &events, count);
+        // Counted once committed (a fenced batch is counted by the partition's next owner).
+        for l in &late {
+            let kind = l.timeliness.label().unwrap_or("late");
+            self.metrics
+                .late_events
+                .with_label_values(&[&name, &l.table, kind, l.policy.label()])
+                .inc();
+            self.metrics
+                .late_delay
+                .with_label_values(&[&name, &l.table])
+                .observe(l.timeliness.delay_ms() as f64 / 1000.0);
+        }
         for p in &positions {
             self.watermarks.insert(p.tp.clone(), p.watermark_ms);
             self.next.insert(p.tp.clone(), p.next_offset);

@@ -174,6 +174,9 @@ impl ConflictPolicy {
         };
         match (&incoming.source, &current.source) {
             (Some(a), Some(b)) if a != b => {}
+            // A row written before sources were recorded: with conflict detection on, its
+            // version may be another source's, so it is not compared; the change adopts it.
+            (Some(_), None) if self.strategy.is_some() => return Decision::Newer,
             _ => return Decision::SameSource,
         }
         let within = match (incoming.ts_ms, current.ts_ms) {
@@ -286,6 +289,20 @@ mod tests {
                 Some(LastWriteWins),
                 w("crm", 10),
                 Some(w("crm", 50)),
+                SameSource,
+            ),
+            (
+                "row of unknown source, detection on",
+                Some(LastWriteWins),
+                w("crm", 10),
+                Some(Writer::default()),
+                Newer,
+            ),
+            (
+                "row of unknown source, detection off",
+                None,
+                w("crm", 10),
+                Some(Writer::default()),
                 SameSource,
             ),
             (

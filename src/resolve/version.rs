@@ -12,6 +12,9 @@ pub enum VersionKind {
     MysqlBinlog = 2,
     /// Fallback: source ts_ms, then Kafka offset.
     TimestampOffset = 3,
+    /// No log position and no usable source time: the Kafka offset alone. Not comparable
+    /// with timed versions, so such a change is applied in partition order.
+    KafkaOffset = 4,
 }
 
 impl VersionKind {
@@ -21,6 +24,7 @@ impl VersionKind {
             1 => Some(VersionKind::PgLsn),
             2 => Some(VersionKind::MysqlBinlog),
             3 => Some(VersionKind::TimestampOffset),
+            4 => Some(VersionKind::KafkaOffset),
             _ => None,
         }
     }
@@ -63,10 +67,17 @@ impl Version {
                 lo: pos.max(0).saturating_mul(1 << 16).saturating_add(row),
             };
         }
-        Version {
-            kind: VersionKind::TimestampOffset,
-            hi: source.ts_ms.unwrap_or(0),
-            lo: event.coordinates.offset,
+        match source.ts_ms.filter(|t| *t > 0) {
+            Some(ts) => Version {
+                kind: VersionKind::TimestampOffset,
+                hi: ts,
+                lo: event.coordinates.offset,
+            },
+            None => Version {
+                kind: VersionKind::KafkaOffset,
+                hi: 0,
+                lo: event.coordinates.offset,
+            },
         }
     }
 

@@ -200,34 +200,47 @@ async fn apply_rows(
         let state = &mut states[slot];
         // Versions of another source say nothing about this one's: source time orders them,
         // and within the conflict window the policy decides.
-        let outcome = match policy.decide(&change.writer, state.writer.as_ref()) {
-            Decision::SameSource => {
-                guard(&change.version, state.version.as_ref(), truncated.as_ref())
-            }
-            Decision::Newer => guard(&change.version, None, truncated.as_ref()),
+        let decision = policy.decide(&change.writer, state.writer.as_ref());
+        // A truncate's version belongs to the source that truncated: only that source's
+        // changes are compared with it.
+        let truncated = match decision {
+            Decision::SameSource => truncated.as_ref(),
+            _ => None,
+        };
+        let current_deleted = state.version.is_some_and(|v| v.deleted);
+        let outcome = match decision {
+            Decision::SameSource => guard(&change.version, state.version.as_ref(), truncated),
+            Decision::Newer => guard(&change.version, None, truncated),
             Decision::Older => Outcome::Drop(SkipReason::Stale),
             Decision::Conflict(winner) => {
                 conflicts.push(super::conflicts::Detected::new(slot, change, winner, state));
-                // Column strategies may take some of the incoming values whoever wins the row.
-                let merging = !policy.fields.is_empty() && winner != Winner::Review;
+                // Column strategies may take some of the incoming values even when the row's
+                // current writer wins (never into a deleted row, never as a delete).
+                let merging = !policy.fields.is_empty()
+                    && winner == Winner::Current
+                    && !change.delete
+                    && !current_deleted;
                 match winner {
-                    Winner::Incoming => guard(&change.version, None, truncated.as_ref()),
-                    _ if merging && !change.delete => {
-                        guard(&change.version, None, truncated.as_ref())
-                    }
+                    Winner::Incoming => guard(&change.version, None, truncated),
+                    Winner::Current if merging => guard(&change.version, None, truncated),
                     Winner::Review => Outcome::Drop(SkipReason::ConflictReview),
                     Winner::Current => Outcome::Drop(SkipReason::ConflictLost),
                 }
             }
         };
+        // When the current writer won the row and only some columns were taken, the row and
+        // its version stay the current writer's.
+        let keeps_owner = decision == Decision::Conflict(Winner::Current);
         match outcome {
             Outcome::Drop(reason) => stats.skip(reason),
             Outcome::Apply => {
-                state.writer = Some(change.writer.clone());
-                state.version = Some(StoredVersion {
-                    version: change.version,
-                    deleted: change.delete,
-                });
+                if !keeps_owner {
+                    state.writer = Some(change.writer.clone());
+                    state.version = Some(StoredVersion {
+                        version: change.version,
+                        deleted: change.delete,
+                    });
+                }
                 let values = if change.delete {
                     Vec::new()
                 } else {

@@ -195,9 +195,10 @@ pub(super) async fn resolve(
             "INSERT INTO sluice_conflicts (group_id, table_name, record_id, row_key, conflict_type, \
              detected_at_ms, conflicting_fields, current_source, current_ts_ms, current_values, \
              incoming_source, incoming_ts_ms, incoming_values, incoming_op, topic, kafka_partition, \
-             kafka_offset, strategy, status, resolved_values, resolved_at_ms, resolved_by) VALUES \
+             kafka_offset, strategy, status, resolved_values, resolved_at_ms, resolved_by, \
+             incoming_version_kind, incoming_version_hi, incoming_version_lo) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, CAST($9 AS BIGINT), $10, $11, CAST($12 AS BIGINT), $13, \
-             $14, $15, $16, $17, $18, $19, $20, CAST($21 AS BIGINT), $22)",
+             $14, $15, $16, $17, $18, $19, $20, CAST($21 AS BIGINT), $22, $23, $24, $25)",
             &[
                 Param::Text(Some(writing.group.to_string())),
                 Param::Text(Some(info.name.label())),
@@ -221,6 +222,9 @@ pub(super) async fn resolve(
                 Param::Text((!pending).then(|| json(&resolved))),
                 opt_int((!pending).then_some(now)),
                 Param::Text((!pending).then(|| "system".to_string())),
+                Param::Int(change.version.kind as i64),
+                Param::Int(change.version.hi),
+                Param::Int(change.version.lo),
             ],
         )
         .await
@@ -241,10 +245,13 @@ pub enum Choice {
 /// A pending conflict as `resolve_pending` needs it.
 struct Pending {
     table: String,
+    row_key: String,
+    detected_at_ms: i64,
     current_source: Option<String>,
     current_values: Option<Texts>,
-    incoming_source: Option<String>,
+    incoming: Writer,
     incoming_values: Option<Texts>,
+    incoming_version: crate::resolve::Version,
 }
 
 fn texts_of(cell: &Option<String>) -> Option<Texts> {
@@ -265,9 +272,12 @@ fn texts_of(cell: &Option<String>) -> Option<Texts> {
     )
 }
 
-/// Applies an operator's resolution of pending conflict `id` as a versioned write (newer than
-/// both sides, owned by the chosen source) and marks the conflict resolved by `by`, in one
-/// transaction. Returns the row written (`None`: the key was deleted).
+/// Applies an operator's resolution of pending conflict `id` and marks it resolved by `by`,
+/// in one transaction. Taking the current side writes nothing (the row holds it); taking the
+/// incoming side, or given values, writes them as the held change would have been written:
+/// its version and source, so that source's older changes stay older. Refused when the row
+/// changed after the conflict was detected (the choice would be made on stale values).
+/// Returns the table and the values now in the row (`None`: deleted).
 pub(super) async fn resolve_pending(
     tx: &mut Tx,
     writing: &Writing<'_>,
@@ -275,41 +285,79 @@ pub(super) async fn resolve_pending(
     choice: &Choice,
     by: &str,
 ) -> Result<(String, Option<Texts>, super::apply::TableStats), String> {
+    let err = |e: sqlx::Error| e.to_string();
+    let group = Param::Text(Some(writing.group.to_string()));
+    let id_text = Param::Text(Some(id.to_string()));
     let rows = tx
         .query(
-            "SELECT table_name, current_source, current_values, incoming_source, incoming_values, status \
+            "SELECT table_name, row_key, CAST(detected_at_ms AS TEXT), current_source, current_values, \
+             incoming_source, CAST(incoming_ts_ms AS TEXT), incoming_values, \
+             CAST(incoming_version_kind AS TEXT), CAST(incoming_version_hi AS TEXT), \
+             CAST(incoming_version_lo AS TEXT), status \
              FROM sluice_conflicts WHERE group_id = $1 AND CAST(conflict_id AS TEXT) = $2",
-            &[
-                Param::Text(Some(writing.group.to_string())),
-                Param::Text(Some(id.to_string())),
-            ],
+            &[group.clone(), id_text.clone()],
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(err)?;
     let row = rows
         .first()
         .ok_or_else(|| format!("no conflict {id} for this connector"))?;
-    if row[5].as_deref() != Some("pending") {
-        return Err(format!("conflict {id} is not pending (it is {:?})", row[5]));
+    if row[11].as_deref() != Some("pending") {
+        return Err(format!(
+            "conflict {id} is not pending (it is {:?})",
+            row[11]
+        ));
     }
+    let num = |i: usize| row[i].as_deref().and_then(|s| s.parse::<i64>().ok());
     let pending = Pending {
         table: row[0].clone().unwrap_or_default(),
-        current_source: row[1].clone(),
-        current_values: texts_of(&row[2]),
-        incoming_source: row[3].clone(),
-        incoming_values: texts_of(&row[4]),
+        row_key: row[1].clone().unwrap_or_default(),
+        detected_at_ms: num(2).unwrap_or(0),
+        current_source: row[3].clone(),
+        current_values: texts_of(&row[4]),
+        incoming: Writer {
+            source: row[5].clone(),
+            ts_ms: num(6),
+        },
+        incoming_values: texts_of(&row[7]),
+        incoming_version: crate::resolve::Version {
+            kind: num(8)
+                .and_then(crate::resolve::VersionKind::from_code)
+                .ok_or_else(|| format!("conflict {id} has no valid incoming version"))?,
+            hi: num(9).unwrap_or(0),
+            lo: num(10).unwrap_or(0),
+        },
     };
-    let (owner, values) = match choice {
-        Choice::Take(source) if pending.incoming_source.as_deref() == Some(source.as_str()) => {
-            (source.clone(), pending.incoming_values.clone())
-        }
+    let table = Param::Text(Some(pending.table.clone()));
+    let row_key = Param::Text(Some(pending.row_key.clone()));
+    let changed = tx
+        .query(
+            "SELECT CAST(updated_at_ms AS TEXT) FROM sluice_row_versions \
+             WHERE table_name = $1 AND row_key = $2",
+            &[table.clone(), row_key.clone()],
+        )
+        .await
+        .map_err(err)?
+        .first()
+        .and_then(|r| r[0].as_deref().and_then(|s| s.parse::<i64>().ok()))
+        .is_some_and(|updated| updated > pending.detected_at_ms);
+    if changed {
+        return Err(format!(
+            "the row of conflict {id} changed after the conflict was detected; check it with \
+             `sluice conflicts show {id}` and the table, then resolve with --values"
+        ));
+    }
+    let (write, values) = match choice {
         Choice::Take(source) if pending.current_source.as_deref() == Some(source.as_str()) => {
-            (source.clone(), pending.current_values.clone())
+            (false, pending.current_values.clone())
+        }
+        Choice::Take(source) if pending.incoming.source.as_deref() == Some(source.as_str()) => {
+            (true, pending.incoming_values.clone())
         }
         Choice::Take(source) => {
             return Err(format!(
                 "{source} is neither side of conflict {id} ({:?} vs {:?})",
-                pending.current_source, pending.incoming_source
+                pending.current_source, pending.incoming.source
             ))
         }
         Choice::Values(given) => {
@@ -323,87 +371,109 @@ pub(super) async fn resolve_pending(
             {
                 merged.insert(k, v);
             }
-            (by.to_string(), Some(merged))
+            (true, Some(merged))
         }
     };
+    let mut stats = super::apply::TableStats::default();
+    if write {
+        stats = write_resolution(tx, writing, &pending, values.as_ref()).await?;
+    }
+    let affected = tx
+        .execute(
+            "UPDATE sluice_conflicts SET status = 'resolved', resolved_values = $3, \
+             resolved_at_ms = $4, resolved_by = $5 \
+             WHERE group_id = $1 AND CAST(conflict_id AS TEXT) = $2 AND status = 'pending'",
+            &[
+                group,
+                id_text,
+                Param::Text(values.as_ref().map(json)),
+                Param::Int(now_ms()),
+                Param::Text(Some(by.to_string())),
+            ],
+        )
+        .await
+        .map_err(err)?;
+    if affected != 1 {
+        return Err(format!("conflict {id} was resolved meanwhile"));
+    }
+    Ok((pending.table, values, stats))
+}
+
+/// Writes a resolution's values (`None`: deletes the key) as the held incoming change.
+async fn write_resolution(
+    tx: &mut Tx,
+    writing: &Writing<'_>,
+    pending: &Pending,
+    values: Option<&Texts>,
+) -> Result<super::apply::TableStats, String> {
     let name = super::ident::TableName::parse(&pending.table, writing.dialect)
         .map_err(|e| e.to_string())?;
     let info = super::catalog::load(tx, &name)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("table {} does not exist", pending.table))?;
-    // The key from whichever side has values.
-    let key_source = values
-        .clone()
-        .or(pending.current_values.clone())
-        .or(pending.incoming_values.clone())
-        .unwrap_or_default();
-    let field = |name: &String, text: Option<&Option<String>>| Field {
+    // The key as the conflict recorded it (a JSON array of the key columns' texts).
+    let key_texts: Vec<Option<String>> =
+        serde_json::from_str(&pending.row_key).map_err(|e| format!("row key: {e}"))?;
+    if key_texts.len() != info.key.len() {
+        return Err(format!(
+            "row key {} does not fit the key of {}",
+            pending.row_key, pending.table
+        ));
+    }
+    let field = |name: &String, text: Option<String>| Field {
         name: name.clone(),
-        value: text.cloned().flatten().map_or(Value::Null, Value::Text),
+        value: text.map_or(Value::Null, Value::Text),
         column_type: None,
         optional: true,
     };
-    let mut key = Vec::with_capacity(info.key.len());
-    for k in &info.key {
-        let text = key_source
-            .get(k)
-            .ok_or_else(|| format!("conflict {id} has no value for key column {k}"))?;
-        key.push(field(k, Some(text)));
-    }
-    for column in values.iter().flat_map(|v| v.keys()) {
+    let key: Vec<Field> = info
+        .key
+        .iter()
+        .zip(key_texts)
+        .map(|(k, t)| field(k, t))
+        .collect();
+    let mut row: Vec<Field> = Vec::new();
+    for (column, text) in values.into_iter().flatten() {
         if info.column(column).is_none() {
             return Err(format!("table {} has no column {column}", pending.table));
         }
+        // Key columns come from the key.
+        if !info.key.contains(column) {
+            row.push(field(column, text.clone()));
+        }
     }
-    let now = now_ms();
     let change = RowChange {
         coordinates: crate::event::Coordinates {
-            topic: format!("sluice conflicts resolve {id}"),
+            topic: "sluice conflicts resolve".into(),
             partition: 0,
             offset: 0,
         },
         op: Op::Update,
+        values: key.iter().cloned().chain(row).collect(),
         key,
-        values: values
-            .iter()
-            .flat_map(|v| v.iter().map(|(k, t)| field(k, Some(t))))
-            .collect(),
         delete: values.is_none(),
-        version: crate::resolve::Version {
-            kind: crate::resolve::VersionKind::TimestampOffset,
-            hi: now,
-            lo: 0,
-        },
+        version: pending.incoming_version,
         old_key: None,
-        writer: Writer {
-            source: Some(owner),
-            ts_ms: Some(now),
-        },
+        writer: pending.incoming.clone(),
     };
-    // A plain write: no conflict policy for the operator's own decision.
+    // The operator decided: no version or policy stands against it.
+    tx.execute(
+        "DELETE FROM sluice_row_versions WHERE table_name = $1 AND row_key = $2",
+        &[
+            Param::Text(Some(pending.table.clone())),
+            Param::Text(Some(pending.row_key.clone())),
+        ],
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let plain = crate::resolve::conflict::ConflictPolicy::default();
     let write = Writing {
         policy: &plain,
         ..*writing
     };
     let ops = [super::plan::TableOp::Row(change)];
-    let stats = super::apply::apply_table(tx, &write, &info, &ops)
+    super::apply::apply_table(tx, &write, &info, &ops)
         .await
-        .map_err(|e| e.to_string())?;
-    let resolved = values.as_ref().map(json);
-    tx.execute(
-        "UPDATE sluice_conflicts SET status = 'resolved', resolved_values = $3, \
-         resolved_at_ms = $4, resolved_by = $5 WHERE group_id = $1 AND CAST(conflict_id AS TEXT) = $2",
-        &[
-            Param::Text(Some(writing.group.to_string())),
-            Param::Text(Some(id.to_string())),
-            Param::Text(resolved),
-            Param::Int(now),
-            Param::Text(Some(by.to_string())),
-        ],
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok((pending.table, values, stats))
+        .map_err(|e| e.to_string())
 }

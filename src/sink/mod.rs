@@ -514,13 +514,19 @@ fn policy_text(config: &ConnectorConfig) -> String {
     fields.sort();
     let l = &config.late;
     let ms = |v: Option<i64>| v.map_or("off".to_string(), |n| n.to_string());
+    // Without a strategy the window, priorities and column strategies do nothing.
+    let conflict = match c.strategy {
+        None => "conflict.strategy=none".to_string(),
+        Some(s) => format!(
+            "conflict.strategy={}; conflict.source.priority={}; conflict.window.ms={}; conflict.field=[{}]",
+            s.label(),
+            c.priority.join(","),
+            c.window_ms,
+            fields.join(","),
+        ),
+    };
     format!(
-        "conflict.strategy={}; conflict.source.priority={}; conflict.window.ms={}; conflict.field=[{}]; \
-         late.policy={}; late.tolerance.ms={}; clock.skew.max.ms={}",
-        c.strategy.map_or("none", |s| s.label()),
-        c.priority.join(","),
-        c.window_ms,
-        fields.join(","),
+        "{conflict}; late.policy={}; late.tolerance.ms={}; clock.skew.max.ms={}",
         l.policy.label(),
         ms(l.tolerance_ms),
         ms(l.clock_skew_max_ms),

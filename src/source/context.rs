@@ -202,7 +202,11 @@ impl SourceContext {
                     new,
                 ));
                 match recorded {
-                    Ok(()) => claim.stored_offset = Some(new),
+                    Ok(()) => {
+                        // A reset clears the late-data watermark: a replay is not late.
+                        claim.stored_offset = Some(new);
+                        claim.watermark_ms = None;
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "moving the checkpoint to the external reset failed")
                     }
