@@ -82,16 +82,16 @@ pub async fn apply_table(
             TableOp::Truncate {
                 coordinates,
                 version,
+                writer,
             } => {
                 apply_rows(tx, writing, info, &segment, &mut stats).await?;
                 segment.clear();
                 let stored = versions::load(tx, &label, &[]).await?;
-                if guard(
-                    version,
-                    None,
-                    stored.get(versions::TRUNCATE_KEY).map(|s| &s.0.version),
-                ) != Outcome::Apply
-                {
+                let previous = stored
+                    .get(versions::TRUNCATE_KEY)
+                    .filter(|(_, w)| same_source(w, writer))
+                    .map(|(v, _)| &v.version);
+                if guard(version, None, previous) != Outcome::Apply {
                     stats.skip(SkipReason::BeforeTruncate);
                     continue;
                 }
@@ -108,7 +108,7 @@ pub async fn apply_table(
                             version: *version,
                             deleted: true,
                         },
-                        Writer::default(),
+                        writer.clone(),
                     )],
                 )
                 .await?;
@@ -180,7 +180,7 @@ async fn apply_rows(
     key_list.sort();
     key_list.dedup();
     let stored = versions::load(tx, &label, &key_list).await?;
-    let truncated = stored.get(versions::TRUNCATE_KEY).map(|s| s.0.version);
+    let truncate = stored.get(versions::TRUNCATE_KEY).cloned();
     let mut states: Vec<KeyState> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut conflicts: Vec<super::conflicts::Detected> = Vec::new();
@@ -203,10 +203,10 @@ async fn apply_rows(
         let decision = policy.decide(&change.writer, state.writer.as_ref());
         // A truncate's version belongs to the source that truncated: only that source's
         // changes are compared with it.
-        let truncated = match decision {
-            Decision::SameSource => truncated.as_ref(),
-            _ => None,
-        };
+        let truncated = truncate
+            .as_ref()
+            .filter(|(_, w)| same_source(w, &change.writer))
+            .map(|(v, _)| &v.version);
         let current_deleted = state.version.is_some_and(|v| v.deleted);
         let outcome = match decision {
             Decision::SameSource => guard(&change.version, state.version.as_ref(), truncated),
@@ -291,6 +291,15 @@ async fn apply_rows(
         .collect();
     versions::store(tx, &label, &entries).await?;
     Ok(())
+}
+
+/// Whether two writers are the same source for version comparison (an unrecorded source
+/// matches any: versions written before sources were recorded compare as before).
+fn same_source(a: &Writer, b: &Writer) -> bool {
+    match (&a.source, &b.source) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
+    }
 }
 
 /// Folds a later row image into an earlier one: Debezium's TOAST placeholder keeps the earlier

@@ -38,6 +38,8 @@ pub enum TableOp {
         coordinates: Coordinates,
         /// The source version of the truncate.
         version: Version,
+        /// The source that truncated (its changes alone are compared with the truncate).
+        writer: Writer,
     },
 }
 
@@ -127,6 +129,15 @@ impl Planner {
             .collect()
     }
 
+    /// The source system of a change (`sluice.source.name`, else Debezium's `source.name`)
+    /// and its commit time.
+    fn writer(&self, event: &ChangeEvent) -> Writer {
+        Writer {
+            source: self.source_name.clone().or(event.source.name.clone()),
+            ts_ms: event.source.ts_ms,
+        }
+    }
+
     /// Plans one change event.
     pub fn plan(&self, event: &ChangeEvent) -> Result<Planned, PlanError> {
         let table = self.table_name(event).map_err(PlanError::Ident)?;
@@ -141,6 +152,7 @@ impl Planner {
                 TableOp::Truncate {
                     coordinates,
                     version,
+                    writer: self.writer(event),
                 },
             ));
         }
@@ -237,10 +249,7 @@ impl Planner {
                 delete,
                 version,
                 old_key,
-                writer: Writer {
-                    source: self.source_name.clone().or(event.source.name.clone()),
-                    ts_ms: event.source.ts_ms,
-                },
+                writer: self.writer(event),
             }),
         ))
     }
