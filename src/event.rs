@@ -169,6 +169,24 @@ pub enum Value {
     Untyped(serde_json::Value),
 }
 
+impl Value {
+    /// The text of a value that is held as text (decimals, strings, zoned times, JSON, UUIDs,
+    /// bit strings, schemaless strings); `None` for every other kind.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Decimal(s)
+            | Value::Text(s)
+            | Value::TimeTz(s)
+            | Value::TimestampTz(s)
+            | Value::Json(s)
+            | Value::Uuid(s)
+            | Value::Bits(s)
+            | Value::Untyped(serde_json::Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
 /// A named column value of a row image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {

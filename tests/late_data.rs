@@ -9,8 +9,7 @@ mod support;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use serde_json::json;
-use sluice::config::worker::ClientValue;
-use sluice::config::{ConnectorConfig, WorkerConfig};
+use sluice::config::ConnectorConfig;
 use sluice::pipeline::{self, RunOptions};
 use sluice::telemetry::{Health, Metrics};
 use std::time::Duration;
@@ -238,17 +237,7 @@ async fn out_of_order_and_late_changes_on_the_mock_broker_and_sqlite() {
             &|_| None,
         )
         .expect("config");
-        let worker = WorkerConfig {
-            bootstrap_servers: cluster.bootstrap_servers(),
-            consumer: [
-                ("session.timeout.ms", "6000"),
-                ("heartbeat.interval.ms", "300"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), ClientValue::Plain(v.to_string())))
-            .collect(),
-            ..Default::default()
-        };
+        let worker = support::sluice::mock_worker(cluster.bootstrap_servers());
         let (_keep, shutdown) = tokio::sync::watch::channel(false);
         tokio::time::timeout(
             Duration::from_secs(120),

@@ -9,7 +9,6 @@ mod support;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sluice::cli::demo::{demo_connector, parse_corpus, publish as publish_corpus};
-use sluice::config::worker::ClientValue;
 use sluice::config::{ConnectorConfig, WorkerConfig};
 use sluice::pipeline::{self, RunOptions};
 use sluice::telemetry::{Health, Metrics};
@@ -19,17 +18,7 @@ use support::generate::{envelope, expected, stream};
 use support::{corpus_dir, Oracle};
 
 fn worker(bootstrap: String) -> WorkerConfig {
-    WorkerConfig {
-        bootstrap_servers: bootstrap,
-        consumer: [
-            ("session.timeout.ms", "6000"),
-            ("heartbeat.interval.ms", "300"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), ClientValue::Plain(v.to_string())))
-        .collect(),
-        ..Default::default()
-    }
+    support::sluice::mock_worker(bootstrap)
 }
 
 async fn run(worker: WorkerConfig, config: ConnectorConfig) -> pipeline::Report {

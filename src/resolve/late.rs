@@ -166,24 +166,19 @@ pub fn observe(
 
 /// The key of a change as report text: the value of a one-column key, else a JSON object.
 pub fn record_id(key: &Row) -> String {
-    let text = |v: &Value| match v {
-        Value::Null => "null".to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Decimal(s)
-        | Value::Text(s)
-        | Value::TimeTz(s)
-        | Value::TimestampTz(s)
-        | Value::Json(s)
-        | Value::Uuid(s)
-        | Value::Bits(s) => s.clone(),
-        Value::Date(d) => d.to_string(),
-        Value::Time(t) => t.to_string(),
-        Value::Timestamp(t) => t.to_string(),
-        Value::Untyped(serde_json::Value::String(s)) => s.clone(),
-        Value::Untyped(j) => j.to_string(),
-        other => format!("{other:?}"),
+    let text = |v: &Value| match v.as_text() {
+        Some(s) => s.to_string(),
+        None => match v {
+            Value::Null => "null".to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Date(d) => d.to_string(),
+            Value::Time(t) => t.to_string(),
+            Value::Timestamp(t) => t.to_string(),
+            Value::Untyped(j) => j.to_string(),
+            other => format!("{other:?}"),
+        },
     };
     match key.fields.as_slice() {
         [only] => text(&only.value),

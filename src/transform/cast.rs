@@ -175,24 +175,20 @@ fn java_double(f: f64) -> String {
 
 /// A value as text, as Connect's Cast writes it (bytes in base64).
 fn text(value: &Value) -> Result<String, String> {
+    if let Some(s) = value.as_text() {
+        return Ok(s.to_string());
+    }
     Ok(match value {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => java_double(*f),
-        Value::Decimal(s)
-        | Value::Text(s)
-        | Value::TimeTz(s)
-        | Value::TimestampTz(s)
-        | Value::Json(s)
-        | Value::Uuid(s)
-        | Value::Bits(s) => s.clone(),
         Value::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(b),
         Value::Date(d) => d.to_string(),
         Value::Time(t) => t.to_string(),
         Value::Timestamp(t) => t.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
-        Value::Untyped(serde_json::Value::String(s)) => s.clone(),
         Value::Untyped(json) => json.to_string(),
         Value::Array(_) => return Err("arrays cannot be cast".into()),
-        Value::Null | Value::Unavailable => String::new(),
+        // NULL, the TOAST placeholder (never cast) and the text kinds handled above.
+        other => other.as_text().unwrap_or_default().to_string(),
     })
 }

@@ -133,3 +133,24 @@ pub fn command_output(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String, Str
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// Worker settings for library runs against librdkafka's mock cluster (short session, fast
+/// heartbeats, so group joins take seconds).
+pub fn mock_worker(bootstrap: String) -> ::sluice::config::WorkerConfig {
+    ::sluice::config::WorkerConfig {
+        bootstrap_servers: bootstrap,
+        consumer: [
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "300"),
+        ]
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                ::sluice::config::worker::ClientValue::Plain(v.to_string()),
+            )
+        })
+        .collect(),
+        ..Default::default()
+    }
+}
