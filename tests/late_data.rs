@@ -33,7 +33,8 @@ const SKEW_MS: i64 = 60_000;
 
 fn cases(base: i64, now: i64, policy: &str) -> Vec<Case> {
     let s = |secs: i64| Some(base + secs * 1000);
-    let dropping = policy == "drop";
+    // `drop` and `review` both keep the change out of the table.
+    let dropping = policy != "apply";
     let mut cases = vec![
         Case {
             name: "update_before_insert",
@@ -216,7 +217,7 @@ fn now_ms() -> i64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn out_of_order_and_late_changes_on_the_mock_broker_and_sqlite() {
-    for policy in ["apply", "drop"] {
+    for policy in ["apply", "drop", "review"] {
         let now = now_ms();
         let cases = cases(now - 3_600_000, now, policy);
         let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
@@ -237,6 +238,7 @@ async fn out_of_order_and_late_changes_on_the_mock_broker_and_sqlite() {
             &|_| None,
         )
         .expect("config");
+        let config_for_review = config.clone();
         let worker = support::sluice::mock_worker(cluster.bootstrap_servers());
         let (_keep, shutdown) = tokio::sync::watch::channel(false);
         tokio::time::timeout(
@@ -271,7 +273,45 @@ async fn out_of_order_and_late_changes_on_the_mock_broker_and_sqlite() {
             .fetch_all(&mut conn)
             .await
             .expect("late events");
+            // Under review each flagged change waits in sluice_conflicts.
+            let (held,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM sluice_conflicts WHERE topic = $1 \
+                 AND conflict_type = 'late_arrival' AND status = 'pending'",
+            )
+            .bind(&topic)
+            .fetch_one(&mut conn)
+            .await
+            .expect("conflicts");
+            let want = if policy == "review" {
+                case.flagged.len()
+            } else {
+                0
+            };
+            assert_eq!(held as usize, want, "{}: held for review", case.name);
             check(case, Seen { rows, flagged });
+        }
+        if policy == "review" {
+            // Taking the held change writes it, as a versioned change of its own source.
+            let (id,): (i64,) =
+                sqlx::query_as("SELECT conflict_id FROM sluice_conflicts WHERE topic = $1")
+                    .bind(format!("{prefix}_late_new_key"))
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("held change");
+            let mut sink = sluice::sink::Sink::open(&config_for_review)
+                .await
+                .expect("sink");
+            let take = sluice::sink::conflicts::Choice::Take("incoming".into());
+            sink.resolve_conflict(id, &take, "test")
+                .await
+                .expect("resolve");
+            let rows: Vec<(i64, i64)> = sqlx::query_as(&format!(
+                "SELECT id, v FROM \"{prefix}_late_new_key\" ORDER BY id"
+            ))
+            .fetch_all(&mut conn)
+            .await
+            .expect("rows");
+            assert_eq!(rows, vec![(1, 1), (2, 5)]);
         }
     }
 }

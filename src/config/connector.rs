@@ -494,8 +494,8 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
     })
 }
 
-/// The late-data settings. `dead_letter` and `review` are named by the issue but need the
-/// dead-letter path and the review queue, which are not built yet: refused, not ignored.
+/// The late-data settings. `dead_letter` is named by the issue but needs the dead-letter path,
+/// which is not built yet: refused, not ignored.
 fn late_config(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> LateConfig {
     let millis = |key: &str, problems: &mut Vec<String>| {
         parse(
@@ -515,9 +515,10 @@ fn late_config(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> La
         |s| match s {
             "apply" => Some(LatePolicy::Apply),
             "drop" => Some(LatePolicy::Drop),
+            "review" => Some(LatePolicy::Review),
             _ => None,
         },
-        "apply or drop (dead_letter and review are not built yet)",
+        "apply, drop or review (dead_letter needs the dead-letter path, not built yet)",
     );
     LateConfig {
         tolerance_ms: millis("sluice.late.tolerance.ms", problems),

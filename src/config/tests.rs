@@ -128,7 +128,6 @@ fn late_data_settings() {
     );
     assert_eq!(on.policy, crate::resolve::late::LatePolicy::Drop);
     for (extra, key) in [
-        (r#", "sluice.late.policy": "review""#, "sluice.late.policy"),
         (
             r#", "sluice.late.policy": "dead_letter""#,
             "sluice.late.policy",

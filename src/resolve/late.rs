@@ -19,6 +19,9 @@ pub enum LatePolicy {
     Apply,
     /// Do not apply it.
     Drop,
+    /// Do not apply it; record it in `sluice_conflicts` as pending (`late_arrival`) for
+    /// `sluice conflicts resolve`.
+    Review,
 }
 
 impl LatePolicy {
@@ -27,6 +30,7 @@ impl LatePolicy {
         match self {
             LatePolicy::Apply => "apply",
             LatePolicy::Drop => "drop",
+            LatePolicy::Review => "review",
         }
     }
 }

@@ -158,7 +158,15 @@ async fn apply_rows(
     }
     if mode == InsertMode::Insert || info.key.is_empty() {
         // Append-only: every change is its own row; there is no key to guard.
-        let rows: Vec<&RowChange> = changes.iter().copied().filter(|c| !c.delete).collect();
+        // Without a key there is no row to review against: a held change is not written.
+        let rows: Vec<&RowChange> = changes
+            .iter()
+            .copied()
+            .filter(|c| !c.delete && !c.review)
+            .collect();
+        for _ in changes.iter().filter(|c| c.review) {
+            stats.skip(SkipReason::ConflictReview);
+        }
         write_groups(
             tx,
             dialect,
@@ -200,6 +208,17 @@ async fn apply_rows(
         let state = &mut states[slot];
         // Versions of another source say nothing about this one's: source time orders them,
         // and within the conflict window the policy decides.
+        if change.review {
+            // A late change held for review: recorded with the row as it is, not written.
+            conflicts.push(super::conflicts::Detected::new(
+                slot,
+                change,
+                Winner::Review,
+                state,
+            ));
+            stats.skip(SkipReason::ConflictReview);
+            continue;
+        }
         let decision = policy.decide(&change.writer, state.writer.as_ref());
         // A truncate's version belongs to the source that truncated: only that source's
         // changes are compared with it.

@@ -165,7 +165,9 @@ pub(super) async fn resolve(
             }
             resolved = merged;
         }
-        let conflict_type = if change.delete || d.current_deleted {
+        let conflict_type = if change.review {
+            "late_arrival"
+        } else if change.delete || d.current_deleted {
             "delete_conflict"
         } else if matches!(change.op, Op::Create | Op::Read) {
             "insert_conflict"
@@ -173,14 +175,18 @@ pub(super) async fn resolve(
             "update_conflict"
         };
         let status = if pending { "pending" } else { "resolved" };
-        let strategy = policy.strategy.map_or("last_write_wins", |s| s.label());
+        let strategy = if change.review {
+            "late_review"
+        } else {
+            policy.strategy.map_or("last_write_wins", |s| s.label())
+        };
         let record = record_id(&Row {
             fields: change.key.clone(),
         });
         let c = &change.coordinates;
         tracing::warn!(table = %info.name.label(), record_id = %record, conflict_type, strategy, status,
             incoming_source = ?change.writer.source, current_source = ?d.current_writer.source,
-            topic = %c.topic, partition = c.partition, offset = c.offset, "multi-source conflict");
+            topic = %c.topic, partition = c.partition, offset = c.offset, "conflict recorded");
         *stats.conflicts.entry(status).or_default() += 1;
         let now = now_ms();
         let opt_int = |v: Option<i64>| Param::Text(v.map(|n| n.to_string()));
@@ -236,7 +242,7 @@ pub(super) async fn resolve(
 /// What an operator takes for a pending conflict.
 #[derive(Debug, Clone)]
 pub enum Choice {
-    /// One side's values as recorded (`current_source` or `incoming_source`).
+    /// One side's values as recorded: its source name, or `current` / `incoming`.
     Take(String),
     /// These column values, over the current row's.
     Values(serde_json::Map<String, serde_json::Value>),
@@ -348,6 +354,9 @@ pub(super) async fn resolve_pending(
         ));
     }
     let (write, values) = match choice {
+        // `current` / `incoming` name the sides when both are one source (late changes).
+        Choice::Take(side) if side == "incoming" => (true, pending.incoming_values.clone()),
+        Choice::Take(side) if side == "current" => (false, pending.current_values.clone()),
         Choice::Take(source) if pending.current_source.as_deref() == Some(source.as_str()) => {
             (false, pending.current_values.clone())
         }
@@ -456,6 +465,7 @@ async fn write_resolution(
         version: pending.incoming_version,
         old_key: None,
         writer: pending.incoming.clone(),
+        review: false,
     };
     // The operator decided: no version or policy stands against it.
     tx.execute(

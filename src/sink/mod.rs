@@ -281,7 +281,22 @@ impl Sink {
         late: &[LateRecord],
     ) -> Result<BatchStats, SinkError> {
         let mut stats = BatchStats::default();
-        let planned = self.plan(events, &mut stats)?;
+        let mut planned = self.plan(events, &mut stats)?;
+        // Late changes the policy holds for review.
+        let review: std::collections::HashSet<&Coordinates> = late
+            .iter()
+            .filter(|l| l.policy == crate::resolve::late::LatePolicy::Review)
+            .map(|l| &l.coordinates)
+            .collect();
+        if !review.is_empty() {
+            for (_, ops) in &mut planned {
+                for op in ops {
+                    if let TableOp::Row(change) = op {
+                        change.review = review.contains(&change.coordinates);
+                    }
+                }
+            }
+        }
         let mut tx = self.db.begin().await?;
         match checkpoint::commit(&mut tx, &self.group, positions).await {
             Ok(()) => {}

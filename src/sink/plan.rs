@@ -25,6 +25,8 @@ pub struct RowChange {
     pub old_key: Option<Vec<Field>>,
     /// The source system and its commit time (multi-source conflicts).
     pub writer: Writer,
+    /// Held for review instead of written (a late change under `sluice.late.policy=review`).
+    pub review: bool,
 }
 
 /// A planned write to one table.
@@ -250,6 +252,7 @@ impl Planner {
                 version,
                 old_key,
                 writer: self.writer(event),
+                review: false,
             }),
         ))
     }
