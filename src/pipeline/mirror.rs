@@ -3,8 +3,9 @@
 //! The target holds the checkpoint; the group's committed offsets are a copy for lag tools and
 //! for detecting resets made with Kafka's own tools. A synchronous group commit per batch costs
 //! a broker round trip (170 ms per batch on tansu), so commits run on their own task, in order,
-//! coalescing whatever positions piled up meanwhile. A barrier waits until everything sent
-//! before it is mirrored (before partitions are revoked, and at shutdown).
+//! at most once per [`MIN_INTERVAL`], coalescing whatever positions piled up meanwhile. A
+//! barrier waits until everything sent before it is mirrored (before partitions are revoked,
+//! and at shutdown), without waiting for the interval.
 
 use crate::checkpoint::{self, MirrorStep, Position, TopicPartition};
 use crate::sink::db::Db;
@@ -12,6 +13,10 @@ use crate::source::{self, SluiceConsumer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
+
+/// The least time between two group commits: the group's offsets are a copy for lag tools,
+/// and each mirror costs a broker round trip plus two checkpoint updates per partition.
+const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 enum Msg {
     Positions(Vec<Position>),
@@ -29,11 +34,14 @@ impl Mirror {
     pub fn start(consumer: Arc<SluiceConsumer>, db: Db, group: String) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
+            let mut last = tokio::time::Instant::now() - MIN_INTERVAL;
             while let Some(first) = rx.recv().await {
                 let mut merged: BTreeMap<TopicPartition, Position> = BTreeMap::new();
                 let mut barriers = Vec::new();
                 let mut next = Some(first);
-                // Take everything already queued: one commit covers it.
+                // Gather until the interval since the last mirror has passed (a barrier ends
+                // the wait at once): one commit covers everything gathered.
+                let due = last + MIN_INTERVAL;
                 while let Some(msg) = next {
                     match msg {
                         Msg::Positions(ps) => {
@@ -41,8 +49,15 @@ impl Mirror {
                         }
                         Msg::Barrier(done) => barriers.push(done),
                     }
-                    next = rx.try_recv().ok();
+                    next = match rx.try_recv() {
+                        Ok(msg) => Some(msg),
+                        Err(_) if barriers.is_empty() => {
+                            tokio::time::timeout_at(due, rx.recv()).await.ok().flatten()
+                        }
+                        Err(_) => None,
+                    };
                 }
+                last = tokio::time::Instant::now();
                 if !merged.is_empty() {
                     mirror_once(&consumer, &db, &group, merged.into_values().collect()).await;
                 }
