@@ -1,12 +1,13 @@
 //! The connector config: a Kafka Connect `{"name": ..., "config": {...}}` document, typed.
 
 use super::keys::{classify, KeyKind};
+use super::policies::{conflict_policy, late_config};
 use super::providers::expand;
 use super::secret::{is_secret_key, Secret};
 use super::url::TargetUrl;
 use crate::decode::DecodeConfig;
-use crate::resolve::conflict::{ConflictPolicy, FieldStrategy, Strategy, DEFAULT_WINDOW_MS};
-use crate::resolve::late::{LateConfig, LatePolicy};
+use crate::resolve::conflict::ConflictPolicy;
+use crate::resolve::late::LateConfig;
 use regex::Regex;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -225,7 +226,7 @@ fn flatten(doc: &serde_json::Value) -> Result<(Option<String>, BTreeMap<String, 
 }
 
 /// Reads a typed value, recording a problem naming the key when it does not parse.
-fn parse<T>(
+pub(super) fn parse<T>(
     map: &BTreeMap<String, String>,
     key: &str,
     default: T,
@@ -250,7 +251,7 @@ fn parse_bool(raw: &str) -> Option<bool> {
     }
 }
 
-fn list(map: &BTreeMap<String, String>, key: &str) -> Vec<String> {
+pub(super) fn list(map: &BTreeMap<String, String>, key: &str) -> Vec<String> {
     map.get(key)
         .map(|raw| {
             raw.split(',')
@@ -492,102 +493,6 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
         no_effect_keys,
         redacted,
     })
-}
-
-/// The late-data settings. `dead_letter` is named by the issue but needs the dead-letter path,
-/// which is not built yet: refused, not ignored.
-fn late_config(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> LateConfig {
-    let millis = |key: &str, problems: &mut Vec<String>| {
-        parse(
-            map,
-            key,
-            None,
-            problems,
-            |s| s.parse::<i64>().ok().filter(|n| *n >= 0).map(Some),
-            "milliseconds",
-        )
-    };
-    let policy = parse(
-        map,
-        "sluice.late.policy",
-        LatePolicy::Apply,
-        problems,
-        |s| match s {
-            "apply" => Some(LatePolicy::Apply),
-            "drop" => Some(LatePolicy::Drop),
-            "review" => Some(LatePolicy::Review),
-            _ => None,
-        },
-        "apply, drop or review (dead_letter needs the dead-letter path, not built yet)",
-    );
-    LateConfig {
-        tolerance_ms: millis("sluice.late.tolerance.ms", problems),
-        clock_skew_max_ms: millis("sluice.clock.skew.max.ms", problems),
-        policy,
-    }
-}
-
-/// The multi-source conflict settings; every unknown strategy names its key.
-fn conflict_policy(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> ConflictPolicy {
-    let expected = "last_write_wins, source_priority or manual_review";
-    let strategy = map.get("sluice.conflict.strategy").and_then(|raw| {
-        let parsed = Strategy::parse(raw);
-        if parsed.is_none() {
-            problems.push(format!(
-                "sluice.conflict.strategy: '{raw}' is not valid (expected {expected})"
-            ));
-        }
-        parsed
-    });
-    let mut fields = Vec::new();
-    for (key, raw) in map.range("sluice.conflict.field.".to_string()..) {
-        let Some(column) = key.strip_prefix("sluice.conflict.field.") else {
-            break;
-        };
-        match FieldStrategy::parse(raw) {
-            Some(_) if column.is_empty() => {
-                problems.push(format!("{key}: name a column after sluice.conflict.field."))
-            }
-            Some(FieldStrategy::Row(Strategy::ManualReview)) => problems.push(format!(
-                "{key}: manual_review applies to whole rows (set sluice.conflict.strategy)"
-            )),
-            Some(s) => fields.push((column.to_string(), s)),
-            None => problems.push(format!(
-                "{key}: '{raw}' is not valid (expected {expected}, keep_non_null, max or min)"
-            )),
-        }
-    }
-    if strategy.is_none() && !fields.is_empty() {
-        problems.push(
-            "sluice.conflict.strategy: required with sluice.conflict.field.* (the strategy of the other columns)"
-                .into(),
-        );
-    }
-    let priority = list(map, "sluice.conflict.source.priority");
-    let needs_priority = strategy == Some(Strategy::SourcePriority)
-        || fields
-            .iter()
-            .any(|(_, s)| *s == FieldStrategy::Row(Strategy::SourcePriority));
-    if needs_priority && priority.is_empty() {
-        problems.push("sluice.conflict.source.priority: required by source_priority".into());
-    }
-    ConflictPolicy {
-        source_name: map
-            .get("sluice.source.name")
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty()),
-        strategy,
-        priority,
-        window_ms: parse(
-            map,
-            "sluice.conflict.window.ms",
-            DEFAULT_WINDOW_MS,
-            problems,
-            |s| s.parse().ok().filter(|n: &i64| *n >= 0),
-            "milliseconds",
-        ),
-        fields,
-    }
 }
 
 fn redact_url(key: &str, value: &str) -> String {

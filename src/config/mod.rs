@@ -6,6 +6,7 @@
 mod confluent;
 mod connector;
 pub mod keys;
+mod policies;
 pub mod providers;
 pub mod secret;
 mod url;
