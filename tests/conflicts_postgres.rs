@@ -6,11 +6,9 @@
 
 mod support;
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 use serde_json::{json, Value as Json};
 use std::time::Duration;
-use support::sluice::{command_output, connector_file, run_to_end, worker_file};
+use support::sluice::{command_output, connector_file, publish_keyed, run_to_end, worker_file};
 use support::{random_name, Postgres, Tansu};
 
 /// One change: op, id, (email, status, score), source ts_ms, lsn.
@@ -48,24 +46,11 @@ fn envelope(source: &str, table: &str, change: &Change) -> (String, String) {
 }
 
 async fn publish(bootstrap: &str, topic: &str, source: &str, table: &str, changes: &[Change]) {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("enable.idempotence", "true")
-        .create()
-        .expect("producer");
-    for change in changes {
-        let (key, value) = envelope(source, table, change);
-        producer
-            .send(
-                FutureRecord::to(topic)
-                    .partition(0)
-                    .key(&key)
-                    .payload(&value),
-                Duration::from_secs(10),
-            )
-            .await
-            .unwrap_or_else(|(e, _)| panic!("publish to {topic}: {e}"));
-    }
+    let records: Vec<(String, String)> = changes
+        .iter()
+        .map(|change| envelope(source, table, change))
+        .collect();
+    publish_keyed(bootstrap, topic, &records).await;
 }
 
 fn connector(topic: &str, url: &str, source: &str, table: &str, policy: &[(&str, &str)]) -> Json {

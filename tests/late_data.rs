@@ -6,14 +6,10 @@
 
 mod support;
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 use serde_json::json;
 use sluice::config::ConnectorConfig;
-use sluice::pipeline::{self, RunOptions};
-use sluice::telemetry::{Health, Metrics};
 use std::time::Duration;
-use support::sluice::{command_output, connector_file, run_to_end, worker_file};
+use support::sluice::{command_output, connector_file, publish_keyed, run_to_end, worker_file};
 use support::{random_name, Postgres, Tansu};
 
 /// One change: op, key, value column (`None` for deletes), source ts_ms (`None`: absent).
@@ -153,26 +149,13 @@ fn envelope(op: &str, id: i64, v: Option<i64>, ts: Option<i64>) -> (String, Stri
 
 /// Publishes every case to its own topic (`<prefix>_<case>`, one partition, in order).
 async fn publish(bootstrap: &str, prefix: &str, cases: &[Case]) {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("enable.idempotence", "true")
-        .create()
-        .expect("producer");
     for case in cases {
-        let topic = format!("{prefix}_{}", case.name);
-        for (op, id, v, ts) in &case.changes {
-            let (key, value) = envelope(op, *id, *v, *ts);
-            producer
-                .send(
-                    FutureRecord::to(&topic)
-                        .partition(0)
-                        .key(&key)
-                        .payload(&value),
-                    Duration::from_secs(10),
-                )
-                .await
-                .unwrap_or_else(|(e, _)| panic!("publish to {topic}: {e}"));
-        }
+        let records: Vec<(String, String)> = case
+            .changes
+            .iter()
+            .map(|(op, id, v, ts)| envelope(op, *id, *v, *ts))
+            .collect();
+        publish_keyed(bootstrap, &format!("{prefix}_{}", case.name), &records).await;
     }
 }
 
@@ -196,6 +179,26 @@ fn connector(prefix: &str, url: &str, policy: &str) -> serde_json::Value {
 struct Seen {
     rows: Vec<(i64, i64)>,
     flagged: Vec<(String, bool)>,
+}
+
+/// What a target (a SQLite or PostgreSQL connection) holds for the case on `topic`: the same
+/// queries on either, which a function generic over sqlx's databases would only obscure.
+macro_rules! seen {
+    ($conn:ident, $topic:ident) => {{
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as(&format!("SELECT id, v FROM \"{}\" ORDER BY id", $topic))
+                .fetch_all(&mut $conn)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", $topic));
+        let flagged: Vec<(String, bool)> = sqlx::query_as(
+            "SELECT kind, applied FROM sluice_late_events WHERE topic = $1 ORDER BY kafka_offset",
+        )
+        .bind(&$topic)
+        .fetch_all(&mut $conn)
+        .await
+        .expect("late events");
+        Seen { rows, flagged }
+    }};
 }
 
 fn check(case: &Case, seen: Seen) {
@@ -240,39 +243,16 @@ async fn out_of_order_and_late_changes_on_the_mock_broker_and_sqlite() {
         .expect("config");
         let config_for_review = config.clone();
         let worker = support::sluice::mock_worker(cluster.bootstrap_servers());
-        let (_keep, shutdown) = tokio::sync::watch::channel(false);
-        tokio::time::timeout(
-            Duration::from_secs(120),
-            pipeline::run(
-                &worker,
-                config,
-                Metrics::new(),
-                Health::default(),
-                shutdown,
-                RunOptions { stop_at_end: true },
-            ),
-        )
-        .await
-        .expect("pipeline finished in time")
-        .expect("pipeline succeeded");
+        support::sluice::run_library(&worker, config)
+            .await
+            .expect("pipeline succeeded");
         let url = format!("sqlite:{}", db.display());
         let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
             .await
             .expect("sqlite");
         for case in &cases {
             let topic = format!("{prefix}_{}", case.name);
-            let rows: Vec<(i64, i64)> =
-                sqlx::query_as(&format!("SELECT id, v FROM \"{topic}\" ORDER BY id"))
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap_or_else(|e| panic!("{topic}: {e}"));
-            let flagged: Vec<(String, bool)> = sqlx::query_as(
-                "SELECT kind, applied FROM sluice_late_events WHERE topic = $1 ORDER BY kafka_offset",
-            )
-            .bind(&topic)
-            .fetch_all(&mut conn)
-            .await
-            .expect("late events");
+            let seen = seen!(conn, topic);
             // Under review each flagged change waits in sluice_conflicts.
             let (held,): (i64,) = sqlx::query_as(
                 "SELECT count(*) FROM sluice_conflicts WHERE topic = $1 \
@@ -288,7 +268,7 @@ async fn out_of_order_and_late_changes_on_the_mock_broker_and_sqlite() {
                 0
             };
             assert_eq!(held as usize, want, "{}: held for review", case.name);
-            check(case, Seen { rows, flagged });
+            check(case, seen);
         }
         if policy == "review" {
             // Taking the held change writes it, as a versioned change of its own source.
@@ -341,19 +321,7 @@ async fn late_changes_are_dropped_on_tansu_and_postgresql() {
         .expect("connect");
     for case in &cases {
         let topic = format!("{prefix}_{}", case.name);
-        let rows: Vec<(i64, i64)> =
-            sqlx::query_as(&format!("SELECT id, v FROM \"{topic}\" ORDER BY id"))
-                .fetch_all(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("{topic}: {e}"));
-        let flagged: Vec<(String, bool)> = sqlx::query_as(
-            "SELECT kind, applied FROM sluice_late_events WHERE topic = $1 ORDER BY kafka_offset",
-        )
-        .bind(&topic)
-        .fetch_all(&mut conn)
-        .await
-        .expect("late events");
-        check(case, Seen { rows, flagged });
+        check(case, seen!(conn, topic));
     }
     // The watermark is kept with the checkpoint.
     let (watermarks,): (i64,) = sqlx::query_as(

@@ -22,22 +22,9 @@ fn worker(bootstrap: String) -> WorkerConfig {
 }
 
 async fn run(worker: WorkerConfig, config: ConnectorConfig) -> pipeline::Report {
-    let (_keep, shutdown) = tokio::sync::watch::channel(false);
-    let options = RunOptions { stop_at_end: true };
-    tokio::time::timeout(
-        Duration::from_secs(120),
-        pipeline::run(
-            &worker,
-            config,
-            Metrics::new(),
-            Health::default(),
-            shutdown,
-            options,
-        ),
-    )
-    .await
-    .expect("pipeline finished in time")
-    .expect("pipeline succeeded")
+    support::sluice::run_library(&worker, config)
+        .await
+        .expect("pipeline succeeded")
 }
 
 /// Both sides as text; numbers compare by value (SQLite prints 2.0 where PostgreSQL prints 2).

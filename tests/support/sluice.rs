@@ -154,3 +154,44 @@ pub fn mock_worker(bootstrap: String) -> ::sluice::config::WorkerConfig {
         ..Default::default()
     }
 }
+
+/// Runs one connector through the library with `--stop-at-end`, within two minutes.
+pub async fn run_library(
+    worker: &::sluice::config::WorkerConfig,
+    config: ::sluice::config::ConnectorConfig,
+) -> Result<::sluice::pipeline::Report, ::sluice::pipeline::PipelineError> {
+    let (_keep, shutdown) = tokio::sync::watch::channel(false);
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        ::sluice::pipeline::run(
+            worker,
+            config,
+            ::sluice::telemetry::Metrics::new(),
+            ::sluice::telemetry::Health::default(),
+            shutdown,
+            ::sluice::pipeline::RunOptions { stop_at_end: true },
+        ),
+    )
+    .await
+    .expect("pipeline finished in time")
+}
+
+/// Publishes (key, value) records to partition 0 of `topic`, in order, with an idempotent
+/// producer; panics on any failure.
+pub async fn publish_keyed(bootstrap: &str, topic: &str, records: &[(String, String)]) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer");
+    for (key, value) in records {
+        producer
+            .send(
+                FutureRecord::to(topic).partition(0).key(key).payload(value),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap_or_else(|(e, _)| panic!("publish to {topic}: {e}"));
+    }
+}
