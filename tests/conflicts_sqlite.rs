@@ -78,134 +78,111 @@ async fn sink(path: &str, source: Option<&str>) -> Sink {
     Sink::open(&config).await.expect("open")
 }
 
-async fn apply(sink: &mut Sink, events: &[ChangeEvent]) {
-    sink.apply_batch(events, &[]).await.expect("apply");
+/// The shared file with one sink per source (`None`: the unnamed source of old rows).
+struct People {
+    _dir: tempfile::TempDir,
+    path: String,
+    sinks: Vec<(Option<&'static str>, Sink)>,
 }
 
-async fn rows(path: &str) -> Vec<(i64, String, i64)> {
-    let mut conn = SqliteConnection::connect(&format!("sqlite:{path}"))
-        .await
-        .expect("sqlite");
-    sqlx::query_as("SELECT id, email, score FROM people ORDER BY id")
-        .fetch_all(&mut conn)
-        .await
-        .expect("rows")
+impl People {
+    async fn new(sources: &[Option<&'static str>]) -> People {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("people.db").display().to_string();
+        let mut sinks = Vec::new();
+        for source in sources {
+            sinks.push((*source, sink(&path, *source).await));
+        }
+        People {
+            _dir: dir,
+            path,
+            sinks,
+        }
+    }
+
+    /// Applies one change from `source`, as its own batch.
+    async fn write(
+        &mut self,
+        source: Option<&str>,
+        op: &str,
+        id: i64,
+        row: (&str, i64),
+        ts: i64,
+        lsn: i64,
+    ) {
+        let change = event(source, op, id, row, ts, lsn);
+        let (_, sink) = self
+            .sinks
+            .iter_mut()
+            .find(|(s, _)| *s == source)
+            .expect("a sink for that source");
+        sink.apply_batch(&[change], &[]).await.expect("apply");
+    }
+
+    async fn connect(&self) -> SqliteConnection {
+        SqliteConnection::connect(&format!("sqlite:{}", self.path))
+            .await
+            .expect("sqlite")
+    }
+
+    async fn rows(&self) -> Vec<(i64, String, i64)> {
+        sqlx::query_as("SELECT id, email, score FROM people ORDER BY id")
+            .fetch_all(&mut self.connect().await)
+            .await
+            .expect("rows")
+    }
+
+    async fn conflicts(&self) -> usize {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM sluice_conflicts")
+            .fetch_one(&mut self.connect().await)
+            .await
+            .expect("conflicts");
+        n as usize
+    }
 }
 
-async fn conflicts(path: &str) -> usize {
-    let mut conn = SqliteConnection::connect(&format!("sqlite:{path}"))
-        .await
-        .expect("sqlite");
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM sluice_conflicts")
-        .fetch_one(&mut conn)
-        .await
-        .expect("conflicts");
-    n as usize
-}
-
-fn file() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("people.db").display().to_string();
-    (dir, path)
-}
+const CRM: Option<&str> = Some("crm");
+const LEGACY: Option<&str> = Some("legacy");
 
 #[tokio::test]
 async fn the_loser_of_a_merged_row_meets_the_owner_again() {
-    let (_dir, path) = file();
-    let (mut crm, mut legacy) = (
-        sink(&path, Some("crm")).await,
-        sink(&path, Some("legacy")).await,
-    );
-    apply(
-        &mut crm,
-        &[event(Some("crm"), "c", 1, ("a@crm", 5), 1000, 900_000)],
-    )
-    .await;
+    let mut t = People::new(&[CRM, LEGACY]).await;
+    t.write(CRM, "c", 1, ("a@crm", 5), 1000, 900_000).await;
     // Older than the CRM's row: the CRM keeps the row; the larger score would be taken.
-    apply(
-        &mut legacy,
-        &[event(Some("legacy"), "u", 1, ("b@legacy", 3), 500, 100)],
-    )
-    .await;
-    assert_eq!(rows(&path).await, vec![(1, "a@crm".into(), 5)]);
+    t.write(LEGACY, "u", 1, ("b@legacy", 3), 500, 100).await;
+    assert_eq!(t.rows().await, vec![(1, "a@crm".into(), 5)]);
     // Legacy's next change is still another source's: a conflict again, not an overwrite.
-    apply(
-        &mut legacy,
-        &[event(Some("legacy"), "u", 1, ("c@legacy", 9), 800, 200)],
-    )
-    .await;
-    assert_eq!(rows(&path).await, vec![(1, "a@crm".into(), 9)]);
-    assert_eq!(conflicts(&path).await, 2);
+    t.write(LEGACY, "u", 1, ("c@legacy", 9), 800, 200).await;
+    assert_eq!(t.rows().await, vec![(1, "a@crm".into(), 9)]);
+    assert_eq!(t.conflicts().await, 2);
 }
 
 #[tokio::test]
 async fn a_column_strategy_never_brings_a_deleted_row_back() {
-    let (_dir, path) = file();
-    let (mut crm, mut legacy) = (
-        sink(&path, Some("crm")).await,
-        sink(&path, Some("legacy")).await,
-    );
-    apply(
-        &mut crm,
-        &[event(Some("crm"), "c", 2, ("a@crm", 1), 1000, 900_000)],
-    )
-    .await;
-    apply(
-        &mut crm,
-        &[event(Some("crm"), "d", 2, ("a@crm", 1), 1100, 900_100)],
-    )
-    .await;
-    apply(
-        &mut legacy,
-        &[event(Some("legacy"), "u", 2, ("b@legacy", 9), 900, 100)],
-    )
-    .await;
-    assert_eq!(rows(&path).await, vec![]);
-    assert_eq!(conflicts(&path).await, 1);
+    let mut t = People::new(&[CRM, LEGACY]).await;
+    t.write(CRM, "c", 2, ("a@crm", 1), 1000, 900_000).await;
+    t.write(CRM, "d", 2, ("a@crm", 1), 1100, 900_100).await;
+    t.write(LEGACY, "u", 2, ("b@legacy", 9), 900, 100).await;
+    assert_eq!(t.rows().await, vec![]);
+    assert_eq!(t.conflicts().await, 1);
 }
 
 #[tokio::test]
 async fn one_sources_truncate_is_not_compared_with_anothers_changes() {
-    let (_dir, path) = file();
-    let (mut crm, mut legacy) = (
-        sink(&path, Some("crm")).await,
-        sink(&path, Some("legacy")).await,
-    );
-    apply(
-        &mut crm,
-        &[event(Some("crm"), "c", 1, ("a@crm", 1), 1000, 900_000)],
-    )
-    .await;
-    apply(
-        &mut crm,
-        &[event(Some("crm"), "t", 0, ("", 0), 1100, 900_100)],
-    )
-    .await;
+    let mut t = People::new(&[CRM, LEGACY]).await;
+    t.write(CRM, "c", 1, ("a@crm", 1), 1000, 900_000).await;
+    t.write(CRM, "t", 0, ("", 0), 1100, 900_100).await;
     // A far lower LSN from another source, minutes later: applied.
-    apply(
-        &mut legacy,
-        &[event(Some("legacy"), "c", 3, ("c@legacy", 3), 500_000, 100)],
-    )
-    .await;
-    assert_eq!(rows(&path).await, vec![(3, "c@legacy".into(), 3)]);
+    t.write(LEGACY, "c", 3, ("c@legacy", 3), 500_000, 100).await;
+    assert_eq!(t.rows().await, vec![(3, "c@legacy".into(), 3)]);
 }
 
 #[tokio::test]
 async fn rows_written_before_sources_were_recorded_are_adopted() {
-    let (_dir, path) = file();
-    let mut old = sink(&path, None).await;
-    apply(
-        &mut old,
-        &[event(None, "c", 4, ("old@db", 1), 1000, 900_000)],
-    )
-    .await;
-    let mut legacy = sink(&path, Some("legacy")).await;
+    let mut t = People::new(&[None, LEGACY]).await;
+    t.write(None, "c", 4, ("old@db", 1), 1000, 900_000).await;
     // Its LSN says nothing about the unnamed source's: not skipped as stale.
-    apply(
-        &mut legacy,
-        &[event(Some("legacy"), "u", 4, ("new@legacy", 2), 2000, 100)],
-    )
-    .await;
-    assert_eq!(rows(&path).await, vec![(4, "new@legacy".into(), 2)]);
-    assert_eq!(conflicts(&path).await, 0);
+    t.write(LEGACY, "u", 4, ("new@legacy", 2), 2000, 100).await;
+    assert_eq!(t.rows().await, vec![(4, "new@legacy".into(), 2)]);
+    assert_eq!(t.conflicts().await, 0);
 }
