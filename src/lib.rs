@@ -8,8 +8,10 @@
 #![deny(missing_docs)]
 
 pub mod checkpoint;
+pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod deadletter;
 pub mod decode;
 pub mod event;
 pub mod pipeline;

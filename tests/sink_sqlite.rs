@@ -331,12 +331,14 @@ async fn a_version_1_target_is_migrated() {
         .fetch_one(&mut conn)
         .await
         .expect("version");
-    assert_eq!(version, 2);
-    let (late,): (i64,) = sqlx::query_as("SELECT count(*) FROM sluice_late_events")
-        .fetch_one(&mut conn)
-        .await
-        .expect("late events table");
-    assert_eq!(late, 0);
+    assert_eq!(version, 3);
+    for table in ["sluice_late_events", "sluice_dead_letters"] {
+        let (n,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&mut conn)
+            .await
+            .expect(table);
+        assert_eq!(n, 0, "{table}");
+    }
     // Opening again does not try to add the column twice.
     Sink::open(&config).await.expect("reopen");
 }

@@ -8,7 +8,7 @@ use crate::config::Dialect;
 use crate::sink::db::Db;
 
 /// The current internal schema version.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The DDL statements of schema version 1 for a dialect.
 pub fn ddl(dialect: Dialect) -> Vec<String> {
@@ -100,6 +100,32 @@ fn ddl_v2(dialect: Dialect) -> Vec<String> {
     ]
 }
 
+/// Version 3: dead letters, one row per failed record, written in the batch transaction that
+/// checkpoints past it; `published_at_ms` is set once the record reached the dead-letter topic.
+fn ddl_v3(dialect: Dialect) -> Vec<String> {
+    let (bytes, serial) = match dialect {
+        Dialect::Postgres => ("BYTEA", "BIGSERIAL PRIMARY KEY"),
+        Dialect::Sqlite => ("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    };
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS sluice_dead_letters (\
+            id {serial}, group_id TEXT NOT NULL, connector TEXT NOT NULL, topic TEXT NOT NULL, \
+            kafka_partition INTEGER NOT NULL, kafka_offset BIGINT NOT NULL, \
+            record_key {bytes}, record_value {bytes}, record_headers TEXT NOT NULL, \
+            record_timestamp_ms BIGINT, stage TEXT NOT NULL, connect_stage TEXT NOT NULL, \
+            class_name TEXT NOT NULL, exception_class TEXT NOT NULL, \
+            exception_message TEXT NOT NULL, exception_detail TEXT, status TEXT NOT NULL, \
+            failures BIGINT NOT NULL, created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL, \
+            published_at_ms BIGINT, replayed_at_ms BIGINT, \
+            UNIQUE (group_id, topic, kafka_partition, kafka_offset))"
+        ),
+        "CREATE INDEX IF NOT EXISTS sluice_dead_letters_unpublished \
+            ON sluice_dead_letters (group_id, published_at_ms)"
+            .to_string(),
+    ]
+}
+
 /// Adds a column to an internal table unless it is there (names are constants of this file).
 async fn add_column_if_missing(
     tx: &mut crate::sink::db::Tx,
@@ -161,7 +187,7 @@ pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
     ] {
         add_column_if_missing(&mut tx, table, column, sql_type).await?;
     }
-    for statement in ddl_v2(db.dialect()) {
+    for statement in ddl_v2(db.dialect()).into_iter().chain(ddl_v3(db.dialect())) {
         tx.execute(&statement, &[]).await?;
     }
     tx.execute(

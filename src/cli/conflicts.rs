@@ -156,9 +156,7 @@ async fn resolve(args: ResolveArgs) -> Result<i32, String> {
 }
 
 fn iso(ms: Option<i64>) -> Json {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| Json::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
-        .unwrap_or(Json::Null)
+    super::iso_ms(ms)
 }
 
 /// A stored JSON text as JSON (`null` when absent or not JSON).

@@ -3,6 +3,7 @@
 
 mod conflicts;
 pub mod demo;
+mod dlq;
 mod offsets;
 mod run;
 mod status;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Multi-source conflicts: list, show, resolve.
     #[command(subcommand)]
     Conflicts(conflicts::ConflictsCommand),
+    /// Dead letters: list, show, replay.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
 }
 
 /// Runs the parsed command line; returns the process exit code.
@@ -85,6 +89,7 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Offsets(command) => offsets::run(command).await,
         Command::Status(args) => status::run(args).await,
         Command::Conflicts(command) => conflicts::run(command).await,
+        Command::Dlq(command) => dlq::run(command).await,
     };
     match result {
         Ok(code) => code,
@@ -93,4 +98,11 @@ pub async fn main(cli: Cli) -> i32 {
             1
         }
     }
+}
+
+/// Milliseconds since the epoch as an RFC 3339 UTC time (`null` when absent).
+pub(crate) fn iso_ms(ms: Option<i64>) -> serde_json::Value {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| serde_json::Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+        .unwrap_or(serde_json::Value::Null)
 }

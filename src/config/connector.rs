@@ -1,5 +1,6 @@
 //! The connector config: a Kafka Connect `{"name": ..., "config": {...}}` document, typed.
 
+use super::errors::{errors_config, ErrorsConfig};
 use super::keys::{classify, KeyKind};
 use super::policies::{conflict_policy, late_config};
 use super::providers::expand;
@@ -111,6 +112,8 @@ pub struct ConnectorConfig {
     pub errors_tolerance: ErrorTolerance,
     /// `errors.deadletterqueue.topic.name`.
     pub dlq_topic: Option<String>,
+    /// The other `errors.*` settings and `sluice.errors.*`.
+    pub errors: ErrorsConfig,
     /// Key and value converter settings.
     pub decode: DecodeConfig,
     /// `transforms` and `predicates`: the transform chain, in order.
@@ -243,7 +246,7 @@ pub(super) fn parse<T>(
     }
 }
 
-fn parse_bool(raw: &str) -> Option<bool> {
+pub(super) fn parse_bool(raw: &str) -> Option<bool> {
     match raw.to_ascii_lowercase().as_str() {
         "true" => Some(true),
         "false" => Some(false),
@@ -430,6 +433,7 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
     }
     let transforms = crate::transform::parse_chain(map, problems, &mut no_effect_keys);
     let late = late_config(map, problems);
+    let errors = errors_config(map, problems);
     let conflict = conflict_policy(map, problems);
     let primary_key_fields = list(map, "primary.key.fields");
     if primary_key_mode == PrimaryKeyMode::RecordValue && primary_key_fields.is_empty() {
@@ -486,6 +490,7 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
             .get("errors.deadletterqueue.topic.name")
             .cloned()
             .filter(|s| !s.is_empty()),
+        errors,
         decode,
         transforms,
         late,

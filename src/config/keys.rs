@@ -53,6 +53,8 @@ pub const SLUICE: &[&str] = &[
     "sluice.conflict.strategy",
     "sluice.conflict.window.ms",
     "sluice.delete.tombstone.retention.ms",
+    "sluice.errors.max.ratio",
+    "sluice.errors.window.records",
     "sluice.late.policy",
     "sluice.late.tolerance.ms",
     "sluice.max.inflight.records",

@@ -5,6 +5,7 @@
 
 mod confluent;
 mod connector;
+mod errors;
 pub mod keys;
 mod policies;
 pub mod providers;
@@ -16,6 +17,7 @@ pub use connector::{
     ConfigErrors, ConnectorConfig, ErrorTolerance, InsertMode, PrimaryKeyMode, SchemaEvolution,
     TopicSelection,
 };
+pub use errors::ErrorsConfig;
 pub use secret::Secret;
 pub use url::{Dialect, TargetUrl};
 pub use worker::WorkerConfig;

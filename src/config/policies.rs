@@ -7,8 +7,7 @@ use crate::resolve::conflict::{ConflictPolicy, FieldStrategy, Strategy, DEFAULT_
 use crate::resolve::late::{LateConfig, LatePolicy};
 use std::collections::BTreeMap;
 
-/// The late-data settings. `dead_letter` is named by the issue but needs the dead-letter path,
-/// which is not built yet: refused, not ignored.
+/// The late-data settings.
 pub(super) fn late_config(
     map: &BTreeMap<String, String>,
     problems: &mut Vec<String>,
@@ -32,9 +31,10 @@ pub(super) fn late_config(
             "apply" => Some(LatePolicy::Apply),
             "drop" => Some(LatePolicy::Drop),
             "review" => Some(LatePolicy::Review),
+            "dead_letter" => Some(LatePolicy::DeadLetter),
             _ => None,
         },
-        "apply, drop or review (dead_letter needs the dead-letter path, not built yet)",
+        "apply, drop, dead_letter or review",
     );
     LateConfig {
         tolerance_ms: millis("sluice.late.tolerance.ms", problems),

@@ -127,9 +127,13 @@ fn late_data_settings() {
         (Some(5000), Some(0))
     );
     assert_eq!(on.policy, crate::resolve::late::LatePolicy::Drop);
+    let dead = with(r#", "sluice.late.policy": "dead_letter""#)
+        .unwrap()
+        .late;
+    assert_eq!(dead.policy, crate::resolve::late::LatePolicy::DeadLetter);
     for (extra, key) in [
         (
-            r#", "sluice.late.policy": "dead_letter""#,
+            r#", "sluice.late.policy": "dead_lettter""#,
             "sluice.late.policy",
         ),
         (

@@ -6,16 +6,21 @@
 //! meanwhile, because the channel fills); a bad record stops the connector
 //! (`errors.tolerance=none`) with an error naming topic, partition, offset, key and reason.
 
+mod dead;
 mod mirror;
 mod report;
+mod resilient;
 
+pub use dead::{from_record_error as dead_letter_for, from_write as write_dead_letter};
 pub use report::Report;
 
 use crate::checkpoint::{Claim, Position, TopicPartition};
 use crate::config::{ConnectorConfig, ErrorTolerance, WorkerConfig};
-use crate::event::{ChangeEvent, Coordinates, Decoded};
+use crate::deadletter::publish::Publisher;
+use crate::deadletter::DeadLetter;
+use crate::event::{ChangeEvent, Coordinates, Decoded, RawRecord};
 use crate::resolve::late::{self, LatePolicy, LateRecord};
-use crate::sink::{Sink, SinkError};
+use crate::sink::Sink;
 use crate::source::{self, Received, SluiceConsumer, SourceContext, SourceMsg};
 use crate::telemetry::{Health, Metrics};
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -52,6 +57,9 @@ pub enum PipelineError {
     /// Kafka client setup or the source thread failed.
     #[error("kafka: {0}")]
     Kafka(String),
+    /// Too many records would be dead-lettered (`sluice.errors.max.ratio`).
+    #[error("too many dead letters: {0}")]
+    TooManyErrors(String),
 }
 
 /// How long the source must be quiet before `--stop-at-end` stops.
@@ -80,6 +88,17 @@ struct Running {
     batch: Vec<Received>,
     report: Report,
     mirror: mirror::Mirror,
+    /// Publishes committed dead letters to `errors.deadletterqueue.topic.name`.
+    publisher: Option<Publisher>,
+    /// The dead-letter ratio guard.
+    ratio: dead::Ratio,
+}
+
+/// What the pipeline keeps of a change's record: its key for error messages, and the record
+/// itself when it may have to be dead-lettered.
+pub(crate) struct Origin {
+    key_text: String,
+    raw: Option<Box<RawRecord>>,
 }
 
 fn bad_record(coordinates: &Coordinates, key: &str, reason: String) -> PipelineError {
@@ -137,13 +156,12 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
     options: RunOptions,
 ) -> Result<Report, PipelineError> {
-    if config.errors_tolerance == ErrorTolerance::All {
-        return Err(PipelineError::Target(
-            "errors.tolerance=all needs the dead-letter path, which is not built yet".into(),
-        ));
-    }
     health.set("starting");
     let sink = open_sink(&config).await?;
+    // Started before consuming, so dead letters a crash left unpublished go out first.
+    let publisher = Publisher::start(worker, &config, sink.db().clone(), metrics.clone())
+        .await
+        .map_err(PipelineError::Kafka)?;
     // `sluice.max.inflight.records` bounds the decoded records waiting for a batch; what is
     // fetched beyond them waits undecoded in librdkafka's per-partition queues.
     let (tx, mut rx) = mpsc::channel(config.max_inflight.max(1));
@@ -175,15 +193,20 @@ pub async fn run(
         // when it cannot be) before those partitions are paused.
         let max = (config.max_inflight / 4).max(1);
         let (decode, transforms) = (config.decode.clone(), config.transforms.clone());
+        // Any record may have to be dead-lettered whole.
+        let keep_raw = config.errors_tolerance == ErrorTolerance::All
+            || config.late.policy == LatePolicy::DeadLetter;
         std::thread::Builder::new()
             .name("sluice-source".into())
-            .spawn(move || source::run(consumer, tx, stop, max, decode, transforms))
+            .spawn(move || source::run(consumer, tx, stop, max, decode, transforms, keep_raw))
             .map_err(|e| PipelineError::Kafka(e.to_string()))?
     };
     let (consumer_for_mirror, db_for_mirror, group_for_mirror) =
         (consumer.clone(), sink.db().clone(), config.group_id());
     let mut running = Running {
         report: Report::new(&config),
+        ratio: dead::Ratio::new(&config.errors),
+        publisher,
         config,
         sink,
         consumer,
@@ -211,9 +234,13 @@ pub async fn run(
         sink,
         report,
         mirror,
+        publisher,
         ..
     } = running;
     mirror.finish().await;
+    if let Some(publisher) = publisher {
+        publisher.finish(Duration::from_secs(10)).await;
+    }
     let _ = tokio::task::spawn_blocking(move || {
         let _ = thread.join();
         drop(consumer);
@@ -361,8 +388,9 @@ impl Running {
         let started = Instant::now();
         let records = std::mem::take(&mut self.batch);
         let count = records.len();
-        // The key of every change, for naming a record the sink refuses.
-        let mut keys: Vec<(Coordinates, String)> = Vec::with_capacity(count);
+        // Where every change came from, for naming or dead-lettering a record the sink refuses.
+        let mut origins: Vec<Origin> = Vec::with_capacity(count);
+        let mut dead_letters: Vec<DeadLetter> = Vec::new();
         let mut positions: HashMap<TopicPartition, Position> = HashMap::new();
         let mut events: Vec<ChangeEvent> = Vec::with_capacity(count);
         let name = self.config.name.clone();
@@ -407,9 +435,17 @@ impl Running {
                         .entry(tp.clone())
                         .or_insert_with(|| self.watermarks.get(&tp).copied().flatten());
                     let Some(event) = self.timeliness(*event, watermark, now, &mut late) else {
+                        if let (LatePolicy::DeadLetter, Some(raw), Some(l)) =
+                            (self.config.late.policy, record.raw, late.last())
+                        {
+                            dead_letters.push(dead::from_late(*raw, l));
+                        }
                         continue;
                     };
-                    keys.push((record.coordinates, record.key_text));
+                    origins.push(Origin {
+                        key_text: record.key_text,
+                        raw: record.raw,
+                    });
                     events.push(event);
                 }
                 Ok(Decoded::Tombstone) => self
@@ -422,13 +458,18 @@ impl Running {
                     .records_ignored
                     .with_label_values(&[&name, &tp.topic, reason])
                     .inc(),
-                Err(e) => {
-                    return Err(bad_record(
-                        &record.coordinates,
-                        &record.key_text,
-                        e.to_string(),
-                    ))
-                }
+                Err(e) => match (self.config.errors_tolerance, record.raw) {
+                    (ErrorTolerance::All, Some(raw)) => {
+                        dead_letters.push(dead::from_record_error(*raw, &e, &self.config))
+                    }
+                    _ => {
+                        return Err(bad_record(
+                            &record.coordinates,
+                            &record.key_text,
+                            e.to_string(),
+                        ))
+                    }
+                },
             }
         }
         // Sorted, so every writer of sluice_offsets locks its rows in the same order.
@@ -443,9 +484,14 @@ impl Running {
         if positions.is_empty() {
             return Ok(());
         }
+        let extras = resilient::Extras {
+            positions: &positions,
+            late: &late,
+        };
         let stats = self
-            .apply_with_retry(&events, &positions, &keys, &late)
+            .apply_resilient(&mut events, &mut origins, &extras, &mut dead_letters, count)
             .await?;
+        self.dead_lettered(&dead_letters, count);
         self.metrics
             .batch_duration
             .with_label_values(&[&name])
@@ -507,60 +553,33 @@ impl Running {
         Ok(())
     }
 
-    async fn apply_with_retry(
-        &mut self,
-        events: &[ChangeEvent],
-        positions: &[Position],
-        keys: &[(Coordinates, String)],
-        late: &[LateRecord],
-    ) -> Result<crate::sink::BatchStats, PipelineError> {
-        let mut delays = ExponentialBuilder::default()
-            .with_jitter()
-            .with_min_delay(Duration::from_millis(100))
-            .with_max_delay(Duration::from_secs(30))
-            .without_max_times()
-            .build();
-        loop {
-            let commit_started = Instant::now();
-            match self.sink.apply_batch_with(events, positions, late).await {
-                Ok(stats) => {
-                    self.metrics
-                        .commit_duration
-                        .with_label_values(&[&self.config.name])
-                        .observe(commit_started.elapsed().as_secs_f64());
-                    self.health.set("running");
-                    return Ok(stats);
-                }
-                Err(e) if e.is_transient() => {
-                    let delay = delays.next().unwrap_or(Duration::from_secs(30));
-                    tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "target unavailable; retrying the batch");
-                    self.metrics
-                        .retries
-                        .with_label_values(&[&self.config.name, "sink"])
-                        .inc();
-                    self.health.set("retrying");
-                    tokio::time::sleep(delay).await;
-                }
-                Err(SinkError::Fenced(e)) => {
-                    self.metrics
-                        .fenced_batches
-                        .with_label_values(&[&self.config.name])
-                        .inc();
-                    return Err(PipelineError::Fenced(e.to_string()));
-                }
-                Err(SinkError::Record {
-                    coordinates,
-                    reason,
-                }) => {
-                    let key = keys
-                        .iter()
-                        .find(|(c, _)| *c == coordinates)
-                        .map(|(_, k)| k.as_str())
-                        .unwrap_or("unknown");
-                    return Err(bad_record(&coordinates, key, reason));
-                }
-                Err(e) => return Err(PipelineError::Target(e.to_string())),
-            }
+    /// After a commit: counts, logs and publishes the batch's dead letters.
+    fn dead_lettered(&mut self, letters: &[DeadLetter], records: usize) {
+        self.ratio.add(records, letters.len());
+        if letters.is_empty() {
+            return;
+        }
+        if std::env::var("SLUICE_FAILPOINT").as_deref() == Ok("abort-after-dead-letter-commit") {
+            // A crash between the commit and the publication (tests of the outbox).
+            std::process::abort();
+        }
+        for l in letters {
+            let stage = l.stage.label();
+            self.metrics
+                .dead_letters
+                .with_label_values(&[&self.config.name, &l.record.coordinates.topic, stage])
+                .inc();
+            *self.report.dead_letters.entry(stage).or_default() += 1;
+        }
+        tracing::warn!(
+            count = letters.len(),
+            first = %letters[0].record.coordinates,
+            reason = %letters[0].message,
+            "records dead-lettered"
+        );
+        dead::log(&self.config.errors, letters);
+        if let Some(publisher) = &self.publisher {
+            publisher.wake();
         }
     }
 }

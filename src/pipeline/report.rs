@@ -21,6 +21,8 @@ pub struct Report {
     pub tables: BTreeMap<String, TableStats>,
     /// Changes skipped before reaching a table, by reason.
     pub skipped: BTreeMap<&'static str, u64>,
+    /// Records dead-lettered, by stage.
+    pub dead_letters: BTreeMap<&'static str, u64>,
 }
 
 impl Report {
@@ -74,6 +76,9 @@ impl Report {
         }
         for (reason, n) in &self.skipped {
             let _ = writeln!(out, "skipped before any table ({reason}): {n}");
+        }
+        for (stage, n) in &self.dead_letters {
+            let _ = writeln!(out, "dead-lettered at {stage}: {n}");
         }
         let _ = writeln!(out, "checkpoint (sluice_offsets):");
         for s in checkpoint {

@@ -22,6 +22,9 @@ pub enum LatePolicy {
     /// Do not apply it; record it in `sluice_conflicts` as pending (`late_arrival`) for
     /// `sluice conflicts resolve`.
     Review,
+    /// Do not apply it; dead-letter the record (stage `resolve`), like a record that cannot
+    /// be applied.
+    DeadLetter,
 }
 
 impl LatePolicy {
@@ -31,6 +34,7 @@ impl LatePolicy {
             LatePolicy::Apply => "apply",
             LatePolicy::Drop => "drop",
             LatePolicy::Review => "review",
+            LatePolicy::DeadLetter => "dead_letter",
         }
     }
 }

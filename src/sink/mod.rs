@@ -19,6 +19,7 @@ pub mod types;
 pub mod versions;
 
 use crate::checkpoint::{self, CheckpointError, Position};
+use crate::classify::ErrorClass;
 use crate::config::{ConnectorConfig, InsertMode, SchemaEvolution};
 use crate::event::{ChangeEvent, Coordinates};
 use crate::resolve::late::LateRecord;
@@ -50,6 +51,13 @@ pub enum SinkError {
     /// Two connectors writing one table disagree on its conflict or late-data policy.
     #[error("{0}")]
     Policy(String),
+    /// The target refuses this connector whatever the record (authentication, privileges,
+    /// a missing database): not a record's fault, so never dead-lettered.
+    #[error("database error that no retry or dead letter can fix: {0}")]
+    Fatal(sqlx::Error),
+    /// A dead letter being replayed was replayed (or is being replayed) by someone else.
+    #[error("dead letter {0} is not waiting for a replay any more")]
+    Replayed(i64),
     /// A permanent database error that is not tied to one known record.
     #[error("database error at {coordinates}: {source}")]
     Permanent {
@@ -70,13 +78,13 @@ impl SinkError {
 
     /// Classifies a database error from a statement of the batch.
     pub fn db(error: sqlx::Error, coordinates: &Coordinates) -> Self {
-        if is_transient(&error) {
-            SinkError::Transient(error)
-        } else {
-            SinkError::Permanent {
+        match crate::classify::sqlx(&error) {
+            ErrorClass::Transient => SinkError::Transient(error),
+            ErrorClass::Fatal => SinkError::Fatal(error),
+            ErrorClass::Permanent => SinkError::Permanent {
                 coordinates: coordinates.clone(),
                 source: error,
-            }
+            },
         }
     }
 
@@ -84,22 +92,24 @@ impl SinkError {
     pub fn is_transient(&self) -> bool {
         matches!(self, SinkError::Transient(_))
     }
+
+    /// Whether the error may be caused by one record of the batch (so isolating and
+    /// dead-lettering that record lets the rest commit).
+    pub fn is_record_error(&self) -> bool {
+        matches!(self, SinkError::Record { .. } | SinkError::Permanent { .. })
+    }
 }
 
 impl From<sqlx::Error> for SinkError {
     fn from(error: sqlx::Error) -> Self {
-        if is_transient(&error) {
-            SinkError::Transient(error)
-        } else {
-            SinkError::Permanent {
-                coordinates: Coordinates {
-                    topic: String::new(),
-                    partition: -1,
-                    offset: -1,
-                },
-                source: error,
-            }
-        }
+        SinkError::db(
+            error,
+            &Coordinates {
+                topic: String::new(),
+                partition: -1,
+                offset: -1,
+            },
+        )
     }
 }
 
@@ -112,28 +122,9 @@ impl From<CheckpointError> for SinkError {
     }
 }
 
-/// The one place sqlx errors are classified: SQLSTATE classes 08 (connection), 40 (rollback:
-/// serialization failure, deadlock), 53 (insufficient resources), 57 (operator intervention),
-/// SQLite BUSY/LOCKED, and I/O or pool errors are transient; the rest are permanent.
+/// Whether a database error is transient (see [`crate::classify::sqlx`]).
 pub fn is_transient(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-            // SQLite reports extended result codes: the low byte 5 is SQLITE_BUSY, 6 is
-            // SQLITE_LOCKED (e.g. 261, 517 and 262).
-            let sqlite_busy = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
-                && code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
-            ["08", "40", "53", "57"]
-                .iter()
-                .any(|class| code.starts_with(class))
-                || sqlite_busy
-        }
-        _ => false,
-    }
+    crate::classify::sqlx(error) == ErrorClass::Transient
 }
 
 /// Counters of one applied batch, per table.
@@ -143,6 +134,22 @@ pub struct BatchStats {
     pub tables: BTreeMap<String, TableStats>,
     /// Changes skipped before reaching a table (deletes/truncates disabled).
     pub skipped: BTreeMap<&'static str, u64>,
+}
+
+/// What one target transaction applies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Batch<'a> {
+    /// The changes, in order.
+    pub events: &'a [ChangeEvent],
+    /// The checkpoint positions the batch moves to (fenced).
+    pub positions: &'a [Position],
+    /// Its late and future-dated changes, recorded in `sluice_late_events`.
+    pub late: &'a [LateRecord],
+    /// Its dead letters, recorded in `sluice_dead_letters`.
+    pub dead_letters: &'a [crate::deadletter::DeadLetter],
+    /// Dead letters this transaction replays (marked `replayed`; refused when they are not
+    /// waiting any more).
+    pub replayed: &'a [i64],
 }
 
 /// The sink of one connector.
@@ -280,10 +287,28 @@ impl Sink {
         positions: &[Position],
         late: &[LateRecord],
     ) -> Result<BatchStats, SinkError> {
+        let batch = Batch {
+            events,
+            positions,
+            late,
+            ..Batch::default()
+        };
+        self.apply(&batch, true).await
+    }
+
+    /// Applies `batch` in one transaction: its checkpoint positions, rows, late changes, dead
+    /// letters and replay marks. With `commit` false the transaction is rolled back at the
+    /// end: a probe of whether the batch would apply (used to isolate bad records).
+    pub async fn apply(
+        &mut self,
+        batch: &Batch<'_>,
+        commit: bool,
+    ) -> Result<BatchStats, SinkError> {
         let mut stats = BatchStats::default();
-        let mut planned = self.plan(events, &mut stats)?;
+        let mut planned = self.plan(batch.events, &mut stats)?;
         // Late changes the policy holds for review.
-        let review: std::collections::HashSet<&Coordinates> = late
+        let review: std::collections::HashSet<&Coordinates> = batch
+            .late
             .iter()
             .filter(|l| l.policy == crate::resolve::late::LatePolicy::Review)
             .map(|l| &l.coordinates)
@@ -298,7 +323,7 @@ impl Sink {
             }
         }
         let mut tx = self.db.begin().await?;
-        match checkpoint::commit(&mut tx, &self.group, positions).await {
+        match checkpoint::commit(&mut tx, &self.group, batch.positions).await {
             Ok(()) => {}
             Err(CheckpointError::AlreadyCommitted { topic, partition }) => {
                 tracing::info!(%topic, partition, "batch already committed (its COMMIT answer was lost); not applying it again");
@@ -310,11 +335,35 @@ impl Sink {
                 return Err(e.into());
             }
         }
-        let mut result = self.apply_tables(&mut tx, &planned, &mut stats).await;
-        if result.is_ok() && !late.is_empty() {
-            result = late::record(&mut tx, &self.group, late)
+        let mut result = Ok(());
+        for id in batch.replayed {
+            if result.is_ok() {
+                result = match crate::deadletter::store::mark_replayed(&mut tx, &self.group, *id)
+                    .await
+                {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(SinkError::Replayed(*id)),
+                    Err(e) => Err(e.into()),
+                };
+            }
+        }
+        if result.is_ok() {
+            result = self.apply_tables(&mut tx, &planned, &mut stats).await;
+        }
+        if result.is_ok() && !batch.late.is_empty() {
+            result = late::record(&mut tx, &self.group, batch.late)
                 .await
                 .map_err(SinkError::from);
+        }
+        if result.is_ok() && !batch.dead_letters.is_empty() {
+            result = crate::deadletter::store::insert(
+                &mut tx,
+                &self.group,
+                &self.connector,
+                batch.dead_letters,
+            )
+            .await
+            .map_err(SinkError::from);
         }
         if result.is_ok() {
             result = late::count(&mut tx, &self.group, &stats)
@@ -322,23 +371,32 @@ impl Sink {
                 .map_err(SinkError::from);
         }
         match result {
-            Ok(()) => match tx.commit().await {
+            Ok(()) if commit => match tx.commit().await {
                 Ok(()) => Ok(stats),
                 Err(e) => {
                     // DDL of this batch was rolled back with it.
-                    self.tables.clear();
-                    self.policy_checked.clear();
+                    self.forget_catalog();
                     Err(e.into())
                 }
             },
+            Ok(()) => {
+                self.forget_catalog();
+                tx.rollback().await?;
+                Ok(stats)
+            }
             Err(e) => {
                 // The catalog cache may hold DDL that is being rolled back.
-                self.tables.clear();
-                self.policy_checked.clear();
+                self.forget_catalog();
                 let _ = tx.rollback().await;
                 Err(e)
             }
         }
+    }
+
+    /// Forgets cached table definitions and policy checks (their DDL was rolled back).
+    fn forget_catalog(&mut self) {
+        self.tables.clear();
+        self.policy_checked.clear();
     }
 
     async fn apply_tables(

@@ -46,14 +46,22 @@ pub struct Received {
     pub key_text: String,
     /// The decoded record, or why it could not be decoded or transformed.
     pub decoded: Result<Decoded, RecordError>,
+    /// The record as it came, kept for the dead-letter path (`errors.tolerance=all`, or when
+    /// it failed to decode or transform).
+    pub raw: Option<Box<RawRecord>>,
 }
 
 impl Received {
-    /// Decodes a raw record and runs the transforms on it; the raw bytes are dropped
-    /// afterwards. A change a transform drops becomes [`Decoded::NotARow`]`("filtered")`, so
-    /// its offset is still checkpointed.
-    pub fn decode(record: &RawRecord, config: &DecodeConfig, transforms: &Chain) -> Self {
-        let decoded = match crate::decode::decode(record, config) {
+    /// Decodes a raw record and runs the transforms on it. The raw record is kept when
+    /// `keep_raw` is set or it failed, and dropped otherwise. A change a transform drops
+    /// becomes [`Decoded::NotARow`]`("filtered")`, so its offset is still checkpointed.
+    pub fn decode(
+        record: RawRecord,
+        config: &DecodeConfig,
+        transforms: &Chain,
+        keep_raw: bool,
+    ) -> Self {
+        let decoded = match crate::decode::decode(&record, config) {
             Ok(Decoded::Change(event)) if !transforms.is_empty() => {
                 match transforms.apply(*event, &record.headers) {
                     Ok(Some(event)) => Ok(Decoded::Change(Box::new(event))),
@@ -70,6 +78,7 @@ impl Received {
                 .as_deref()
                 .map(|k| String::from_utf8_lossy(k).into_owned())
                 .unwrap_or_else(|| "null".into()),
+            raw: (keep_raw || decoded.is_err()).then(|| Box::new(record)),
             decoded,
         }
     }

@@ -111,6 +111,7 @@ pub fn run(
     max_pending: usize,
     decode: crate::decode::DecodeConfig,
     transforms: crate::transform::Chain,
+    keep_raw: bool,
 ) {
     let mut queues: Vec<context::SplitQueue> = Vec::new();
     let mut turn = 0usize;
@@ -143,7 +144,7 @@ pub fn run(
         }
         let mut moved = 0;
         if !settling && pending.is_empty() && !queues.is_empty() {
-            moved = take_from_queues(&queues, &mut turn, &tx, &decode, &transforms);
+            moved = take_from_queues(&queues, &mut turn, &tx, &decode, &transforms, keep_raw);
             if moved == usize::MAX {
                 return;
             }
@@ -161,9 +162,12 @@ pub fn run(
             // Empty, and not because a rebalance callback ended the poll early.
             None if consumer.context().rebalance_count() == rebalances => settling = false,
             None => {}
-            Some(Ok(message)) => {
-                pending.push_back(Received::decode(&to_raw(&message), &decode, &transforms))
-            }
+            Some(Ok(message)) => pending.push_back(Received::decode(
+                to_raw(&message),
+                &decode,
+                &transforms,
+                keep_raw,
+            )),
             Some(Err(e)) => tracing::warn!(error = %e, "kafka consumer error"),
         }
         // A rebalance during the poll: queues of revoked partitions go (with what they held),
@@ -186,6 +190,7 @@ fn take_from_queues(
     tx: &mpsc::Sender<SourceMsg>,
     decode: &crate::decode::DecodeConfig,
     transforms: &crate::transform::Chain,
+    keep_raw: bool,
 ) -> usize {
     let mut moved = 0;
     for _ in 0..queues.len() {
@@ -198,7 +203,7 @@ fn take_from_queues(
             match queue.poll(Duration::ZERO) {
                 None => break,
                 Some(Ok(message)) => {
-                    let record = Received::decode(&to_raw(&message), decode, transforms);
+                    let record = Received::decode(to_raw(&message), decode, transforms, keep_raw);
                     permit.send(SourceMsg::Record(Box::new(record)));
                     moved += 1;
                 }

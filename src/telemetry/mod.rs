@@ -42,6 +42,10 @@ pub struct Metrics {
     pub late_delay: HistogramVec,
     /// Multi-source conflicts, per table and status (`resolved`, `pending`).
     pub conflicts: IntCounterVec,
+    /// Records dead-lettered (committed to `sluice_dead_letters`), per topic and stage.
+    pub dead_letters: IntCounterVec,
+    /// Dead letters the broker acknowledged on the dead-letter topic.
+    pub dead_letters_published: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -170,6 +174,18 @@ impl Metrics {
                 "sluice_conflicts_total",
                 "Multi-source conflicts, resolved by a strategy or pending review.",
                 &["connector", "table", "status"],
+            ),
+            dead_letters: counter(
+                &r,
+                "sluice_dead_letters_total",
+                "Records dead-lettered, by the stage that refused them.",
+                &["connector", "topic", "stage"],
+            ),
+            dead_letters_published: counter(
+                &r,
+                "sluice_dead_letters_published_total",
+                "Dead letters acknowledged by the broker on the dead-letter topic.",
+                &["connector"],
             ),
             registry: r,
         }

@@ -97,6 +97,7 @@ pub fn parse_chain(
             if let Some(transform) = transform {
                 steps.push(Step {
                     alias: alias.clone(),
+                    class: class.to_string(),
                     transform,
                     predicate: predicate.map(|p| (p, negate)),
                 });

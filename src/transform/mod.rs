@@ -39,6 +39,8 @@ pub struct Chain {
 struct Step {
     /// The alias from `transforms` (names the transform in errors).
     alias: String,
+    /// `transforms.<alias>.type` as configured (a dead letter's `class.name`).
+    class: String,
     transform: Transform,
     /// `transforms.<alias>.predicate`, and whether `negate` is set.
     predicate: Option<(Predicate, bool)>,
@@ -93,6 +95,14 @@ impl Chain {
     /// Whether no transform is configured.
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
+    }
+
+    /// The configured `type` of the transform `alias`.
+    pub fn class_of(&self, alias: &str) -> Option<&str> {
+        self.steps
+            .iter()
+            .find(|s| s.alias == alias)
+            .map(|s| s.class.as_str())
     }
 
     /// Runs the chain on one change. `None`: a transform dropped the record.

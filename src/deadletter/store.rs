@@ -1,0 +1,300 @@
+//! `sluice_dead_letters`: dead letters in the target, written in their batch's transaction.
+//!
+//! One row per record (`UNIQUE (group_id, topic, kafka_partition, kafka_offset)`): a record
+//! that fails again (after an offset reset, or a replay that still fails) updates its row and
+//! counts the failure instead of adding a second one. Key and value are stored as the bytes
+//! that came from Kafka; headers as a JSON array of `[name, base64 value or null]`.
+
+use super::{DeadLetter, Stage};
+use crate::checkpoint::now_ms;
+use crate::config::Dialect;
+use crate::event::{Coordinates, RawRecord};
+use crate::sink::db::{Db, Tx};
+use crate::sink::render::Param;
+use base64::Engine;
+
+/// A dead letter as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    /// Row id (what `sluice dlq show|replay` take).
+    pub id: i64,
+    /// The record and why it failed (the latest failure).
+    pub letter: DeadLetter,
+    /// `dead` (waiting), or `replayed` (applied by `sluice dlq replay`).
+    pub status: String,
+    /// How many times the record failed.
+    pub failures: i64,
+    /// First failure.
+    pub created_at_ms: i64,
+    /// When it reached the dead-letter topic (`None`: not yet, or no topic configured).
+    pub published_at_ms: Option<i64>,
+    /// When it was replayed.
+    pub replayed_at_ms: Option<i64>,
+}
+
+/// Which dead letters to read.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only these ids.
+    pub ids: Vec<i64>,
+    /// Only those still waiting (`status = 'dead'`).
+    pub waiting: bool,
+    /// Only those not published to the topic yet.
+    pub unpublished: bool,
+    /// Only this stage (`decode`, `transform`, `resolve`, `write`).
+    pub stage: Option<String>,
+    /// At most this many, oldest first.
+    pub limit: Option<i64>,
+}
+
+fn headers_json(headers: &[(String, Option<Vec<u8>>)]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let list: Vec<serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| serde_json::json!([k, v.as_ref().map(|v| b64.encode(v))]))
+        .collect();
+    serde_json::Value::Array(list).to_string()
+}
+
+/// Record headers in order, a header's value possibly null.
+type Headers = Vec<(String, Option<Vec<u8>>)>;
+
+fn parse_headers(text: &str) -> Result<Headers, String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let list: Vec<(String, Option<String>)> =
+        serde_json::from_str(text).map_err(|e| format!("record_headers: {e}"))?;
+    list.into_iter()
+        .map(|(k, v)| match v {
+            None => Ok((k, None)),
+            Some(v) => b64
+                .decode(v)
+                .map(|b| (k, Some(b)))
+                .map_err(|e| format!("record_headers: {e}")),
+        })
+        .collect()
+}
+
+fn parse_stage(label: &str, connect: Option<&str>) -> Stage {
+    match (label, connect) {
+        ("decode", Some("KEY_CONVERTER")) => Stage::KeyConverter,
+        ("decode", _) => Stage::ValueConverter,
+        ("transform", _) => Stage::Transform,
+        ("resolve", _) => Stage::Resolve,
+        _ => Stage::Write,
+    }
+}
+
+/// Records `letters` in the batch's transaction `tx` (see the module doc for repeats).
+pub async fn insert(
+    tx: &mut Tx,
+    group: &str,
+    connector: &str,
+    letters: &[DeadLetter],
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    for l in letters {
+        let c = &l.record.coordinates;
+        tx.execute(
+            "INSERT INTO sluice_dead_letters (group_id, connector, topic, kafka_partition, \
+             kafka_offset, record_key, record_value, record_headers, record_timestamp_ms, stage, \
+             connect_stage, class_name, exception_class, exception_message, exception_detail, \
+             status, failures, created_at_ms, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'dead', 1, $16, $16) \
+             ON CONFLICT (group_id, topic, kafka_partition, kafka_offset) DO UPDATE SET \
+             stage = excluded.stage, connect_stage = excluded.connect_stage, \
+             class_name = excluded.class_name, exception_class = excluded.exception_class, \
+             exception_message = excluded.exception_message, \
+             exception_detail = excluded.exception_detail, status = 'dead', \
+             failures = sluice_dead_letters.failures + 1, updated_at_ms = excluded.updated_at_ms",
+            &[
+                Param::Text(Some(group.into())),
+                Param::Text(Some(connector.into())),
+                Param::Text(Some(c.topic.clone())),
+                Param::Int(c.partition.into()),
+                Param::Int(c.offset),
+                Param::Blob(l.record.key.clone()),
+                Param::Blob(l.record.value.clone()),
+                Param::Text(Some(headers_json(&l.record.headers))),
+                match l.record.timestamp_ms {
+                    Some(ts) => Param::Int(ts),
+                    None => Param::Text(None),
+                },
+                Param::Text(Some(l.stage.label().into())),
+                Param::Text(Some(l.stage.connect_name().into())),
+                Param::Text(Some(l.class_name.clone())),
+                Param::Text(Some(l.exception_class.clone())),
+                Param::Text(Some(l.message.clone())),
+                Param::Text(l.detail.clone()),
+                Param::Int(now),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The SELECT of every column, as text (blobs as hex), for a dialect.
+fn select(dialect: Dialect) -> String {
+    let hex = |column: &str| match dialect {
+        Dialect::Postgres => format!("encode({column}, 'hex')"),
+        // hex(NULL) is '' in SQLite.
+        Dialect::Sqlite => format!("CASE WHEN {column} IS NULL THEN NULL ELSE hex({column}) END"),
+    };
+    format!(
+        "SELECT CAST(id AS TEXT), topic, CAST(kafka_partition AS TEXT), \
+         CAST(kafka_offset AS TEXT), {}, {}, record_headers, CAST(record_timestamp_ms AS TEXT), \
+         stage, connect_stage, class_name, exception_class, exception_message, exception_detail, \
+         status, CAST(failures AS TEXT), CAST(created_at_ms AS TEXT), \
+         CAST(published_at_ms AS TEXT), CAST(replayed_at_ms AS TEXT) FROM sluice_dead_letters",
+        hex("record_key"),
+        hex("record_value"),
+    )
+}
+
+fn unhex(text: &str) -> Result<Vec<u8>, String> {
+    if !text.len().is_multiple_of(2) {
+        return Err("odd hex length".into());
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|e| e.to_string()))
+        .collect()
+}
+
+fn parse_row(row: &[Option<String>]) -> Result<Stored, String> {
+    let text = |i: usize| row.get(i).cloned().flatten();
+    let int = |i: usize| text(i).and_then(|t| t.parse::<i64>().ok());
+    let bytes = |i: usize| text(i).map(|t| unhex(&t)).transpose();
+    let id = int(0).ok_or("id")?;
+    Ok(Stored {
+        id,
+        letter: DeadLetter {
+            record: RawRecord {
+                coordinates: Coordinates {
+                    topic: text(1).unwrap_or_default(),
+                    partition: int(2).unwrap_or(-1) as i32,
+                    offset: int(3).unwrap_or(-1),
+                },
+                key: bytes(4).map_err(|e| format!("dead letter {id} key: {e}"))?,
+                value: bytes(5).map_err(|e| format!("dead letter {id} value: {e}"))?,
+                headers: parse_headers(&text(6).unwrap_or_else(|| "[]".into()))?,
+                timestamp_ms: int(7),
+            },
+            stage: parse_stage(&text(8).unwrap_or_default(), text(9).as_deref()),
+            class_name: text(10).unwrap_or_default(),
+            exception_class: text(11).unwrap_or_default(),
+            message: text(12).unwrap_or_default(),
+            detail: text(13),
+        },
+        status: text(14).unwrap_or_default(),
+        failures: int(15).unwrap_or(0),
+        created_at_ms: int(16).unwrap_or(0),
+        published_at_ms: int(17),
+        replayed_at_ms: int(18),
+    })
+}
+
+/// Reads the dead letters of `group` chosen by `filter`, oldest first.
+pub async fn list(db: &Db, group: &str, filter: &Filter) -> Result<Vec<Stored>, String> {
+    let mut sql = select(db.dialect());
+    sql.push_str(" WHERE group_id = $1");
+    let mut params = vec![Param::Text(Some(group.into()))];
+    if filter.waiting {
+        sql.push_str(" AND status = 'dead'");
+    }
+    if filter.unpublished {
+        sql.push_str(" AND published_at_ms IS NULL");
+    }
+    if let Some(stage) = &filter.stage {
+        params.push(Param::Text(Some(stage.clone())));
+        sql.push_str(&format!(" AND stage = ${}", params.len()));
+    }
+    if !filter.ids.is_empty() {
+        let mut marks = Vec::new();
+        for id in &filter.ids {
+            params.push(Param::Int(*id));
+            marks.push(format!("${}", params.len()));
+        }
+        sql.push_str(&format!(" AND id IN ({})", marks.join(", ")));
+    }
+    sql.push_str(" ORDER BY id");
+    if let Some(limit) = filter.limit {
+        params.push(Param::Int(limit));
+        sql.push_str(&format!(" LIMIT ${}", params.len()));
+    }
+    let rows = db.query(&sql, &params).await.map_err(|e| e.to_string())?;
+    rows.iter().map(|r| parse_row(r)).collect()
+}
+
+/// Marks dead letters as published to the topic.
+pub async fn mark_published(db: &Db, ids: &[i64]) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    for id in ids {
+        db.execute(
+            "UPDATE sluice_dead_letters SET published_at_ms = $1 WHERE id = $2",
+            &[Param::Int(now), Param::Int(*id)],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Marks dead letter `id` replayed in the transaction that applies it. `false`: it is not
+/// waiting any more (replayed by someone else meanwhile).
+pub async fn mark_replayed(tx: &mut Tx, group: &str, id: i64) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let n = tx
+        .execute(
+            "UPDATE sluice_dead_letters SET status = 'replayed', replayed_at_ms = $1, \
+             updated_at_ms = $1 WHERE id = $2 AND group_id = $3 AND status = 'dead'",
+            &[
+                Param::Int(now),
+                Param::Int(id),
+                Param::Text(Some(group.into())),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// How many dead letters of `group` are waiting, and how many are not published yet.
+pub async fn counts(db: &Db, group: &str) -> Result<(i64, i64), sqlx::Error> {
+    let rows = db
+        .query(
+            "SELECT CAST(COUNT(*) AS TEXT), \
+             CAST(COALESCE(SUM(CASE WHEN published_at_ms IS NULL THEN 1 ELSE 0 END), 0) AS TEXT) \
+             FROM sluice_dead_letters WHERE group_id = $1 AND status = 'dead'",
+            &[Param::Text(Some(group.into()))],
+        )
+        .await?;
+    let get = |i: usize| {
+        rows.first()
+            .and_then(|r| r.get(i).cloned().flatten())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((get(0), get(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_round_trip_byte_for_byte() {
+        let headers = vec![
+            ("a".to_string(), Some(vec![0u8, 0xff, 0xc3, 0x28])),
+            ("null".to_string(), None),
+            ("empty".to_string(), Some(vec![])),
+        ];
+        assert_eq!(parse_headers(&headers_json(&headers)).unwrap(), headers);
+        assert!(parse_headers("[[\"a\", \"***\"]]").is_err());
+    }
+
+    #[test]
+    fn hex_decodes_and_refuses_garbage() {
+        assert_eq!(unhex("00ffC328").unwrap(), vec![0, 0xff, 0xc3, 0x28]);
+        assert!(unhex("abc").is_err());
+        assert!(unhex("zz").is_err());
+    }
+}
