@@ -15,9 +15,31 @@ fn cast_list(columns: &[&TargetColumn]) -> String {
     columns
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("CAST(u.c{i} AS {})", c.sql_type))
+        .map(|(i, c)| format!("CAST(u.c{i} AS {})", cast_type(&c.sql_type)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The type to cast a text value to before it is assigned to a column of `sql_type`. An
+/// explicit cast to `character varying(n)` or `character(n)` silently truncates (SQL
+/// standard), so those cast to their unbounded form and the assignment to the column refuses
+/// a value that is too long (SQLSTATE 22001) instead of losing its end.
+fn cast_type(sql_type: &str) -> std::borrow::Cow<'_, str> {
+    let (base, array) = match sql_type.strip_suffix("[]") {
+        Some(base) => (base, "[]"),
+        None => (sql_type, ""),
+    };
+    let bounded = |prefix: &str| {
+        base.strip_prefix(prefix)
+            .is_some_and(|rest| rest.ends_with(')'))
+    };
+    if bounded("character varying(") {
+        format!("character varying{array}").into()
+    } else if bounded("character(") {
+        format!("bpchar{array}").into()
+    } else {
+        sql_type.into()
+    }
 }
 
 fn unnest(columns: &[&TargetColumn]) -> String {
@@ -262,6 +284,21 @@ pub fn add_column(table: &TableName, column: &ColumnDef) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_character_types_are_not_cast_to_their_length() {
+        for (column, cast) in [
+            ("character varying(10)", "character varying"),
+            ("character varying(10)[]", "character varying[]"),
+            ("character(3)", "bpchar"),
+            ("character varying", "character varying"),
+            ("numeric(5,2)", "numeric(5,2)"),
+            ("bit(4)", "bit(4)"),
+            ("text", "text"),
+        ] {
+            assert_eq!(cast_type(column), cast, "{column}");
+        }
+    }
     use crate::sink::types::parse_target_type;
 
     fn col(name: &str, sql_type: &str) -> TargetColumn {
