@@ -159,7 +159,8 @@ fn integer_part(text: &str) -> Option<i64> {
         return None;
     }
     match int {
-        "" | "-" | "+" => Some(0),
+        // `.5`, `-.5`: a fraction alone; an empty or sign-only text is not a number.
+        "" | "-" | "+" if !frac.is_empty() => Some(0),
         _ => int.parse().ok(),
     }
 }

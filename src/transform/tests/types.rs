@@ -15,6 +15,11 @@ fn cast_table() {
         (Value::Int(-128), "int8", Ok(Value::Int(-128))),
         (Value::Text(" 17 ".into()), "int64", Ok(Value::Int(17))),
         (Value::Text("abc".into()), "int64", Err(())),
+        // Connect's Integer.parseInt refuses these; they are not 0.
+        (Value::Text("".into()), "int32", Err(())),
+        (Value::Text("-".into()), "int32", Err(())),
+        (Value::Text(".5".into()), "int32", Ok(Value::Int(0))),
+        (Value::Text("3000000000".into()), "int32", Err(())),
         (Value::Text("TRUE".into()), "boolean", Ok(Value::Bool(true))),
         (Value::Int(0), "boolean", Ok(Value::Bool(false))),
         (Value::Int(5), "string", Ok(Value::Text("5".into()))),
