@@ -2,20 +2,13 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 use support::sluice::{connector_file, wait, worker_file};
 use support::{corpus_dir, free_port, publish_jsonl, random_name, Postgres, Tansu};
 
 /// A plain HTTP/1.0 GET on loopback; returns the body.
 fn get(port: u16, path: &str) -> Option<String> {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    text.split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
+    support::http_get(port, path)
 }
 
 fn sample(metrics: &str, name: &str, label: &str) -> f64 {

@@ -334,6 +334,9 @@ async fn still_failing(
     Ok(Replayed::StillFailing(reason))
 }
 
+/// How long the dead-letter topic must be quiet before `list --from-topic` stops reading.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// `list --from-topic`: every record of the dead-letter topic, from its start to its end.
 async fn list_topic(args: ListArgs) -> Result<i32, String> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -357,25 +360,22 @@ async fn list_topic(args: ListArgs) -> Result<i32, String> {
         let metadata = consumer
             .fetch_metadata(Some(&topic), timeout)
             .map_err(|e| format!("{topic}: {e}"))?;
+        // Every partition from its start. The end is where the topic stays quiet: some
+        // Kafka-protocol brokers report high watermarks below the real end.
         let mut list = rdkafka::TopicPartitionList::new();
-        let mut ends = std::collections::HashMap::new();
         for p in metadata.topics().iter().flat_map(|t| t.partitions()) {
-            let (low, high) = consumer
-                .fetch_watermarks(&topic, p.id(), timeout)
-                .map_err(|e| format!("{topic}/{}: {e}", p.id()))?;
-            if high > low {
-                list.add_partition_offset(&topic, p.id(), rdkafka::Offset::Offset(low))
-                    .map_err(|e| e.to_string())?;
-                ends.insert(p.id(), high);
-            }
+            list.add_partition_offset(&topic, p.id(), rdkafka::Offset::Beginning)
+                .map_err(|e| e.to_string())?;
         }
         consumer.assign(&list).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !ends.is_empty() && std::time::Instant::now() < deadline {
-            let Some(message) = consumer.poll(std::time::Duration::from_millis(500)) else {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let mut last = std::time::Instant::now();
+        while last.elapsed() < QUIET && std::time::Instant::now() < deadline {
+            let Some(message) = consumer.poll(std::time::Duration::from_millis(200)) else {
                 continue;
             };
+            last = std::time::Instant::now();
             let m = message.map_err(|e| e.to_string())?;
             let headers: Vec<(String, Option<Vec<u8>>)> = m
                 .headers()
@@ -400,9 +400,6 @@ async fn list_topic(args: ListArgs) -> Result<i32, String> {
                 "value": bytes_json(&m.payload().map(<[u8]>::to_vec)),
                 "headers": headers.iter().map(|(k, v)| json!([k, bytes_json(v)])).collect::<Vec<_>>(),
             }));
-            if ends.get(&m.partition()).is_some_and(|end| m.offset() + 1 >= *end) {
-                ends.remove(&m.partition());
-            }
         }
         Ok(out)
     })

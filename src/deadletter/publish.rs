@@ -66,10 +66,28 @@ async fn ensure_topic(worker: &WorkerConfig, connector: &ConnectorConfig, topic:
     for (key, value) in worker.client.iter() {
         config.set(key, value.expose());
     }
-    let admin: AdminClient<DefaultClientContext> = match config.create() {
-        Ok(admin) => admin,
-        Err(e) => {
+    // Listing first (blocking, so off the runtime): creating an existing topic costs a round
+    // trip, and brokers without CreateTopics (librdkafka's mock cluster) only time out.
+    let name = topic.to_string();
+    let listed = tokio::task::spawn_blocking(move || {
+        let admin: AdminClient<DefaultClientContext> = config.create()?;
+        let exists = admin
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(10))
+            .map(|m| m.topics().iter().any(|t| t.name() == name))
+            .unwrap_or(false);
+        Ok::<_, rdkafka::error::KafkaError>((admin, exists))
+    })
+    .await;
+    let admin = match listed {
+        Ok(Ok((_, true))) => return,
+        Ok(Ok((admin, false))) => admin,
+        Ok(Err(e)) => {
             tracing::error!(error = %e, topic, "cannot create an admin client for the dead-letter topic");
+            return;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, topic, "listing topics failed");
             return;
         }
     };

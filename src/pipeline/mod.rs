@@ -376,8 +376,9 @@ impl Running {
             timeliness,
             policy,
         });
-        // Held for review: the sink records it instead of writing it.
-        (policy != LatePolicy::Drop).then_some(event)
+        // Held for review: the sink records it instead of writing it. Dropped and dead-lettered
+        // changes go no further.
+        matches!(policy, LatePolicy::Apply | LatePolicy::Review).then_some(event)
     }
 
     /// Decodes, applies and checkpoints the batch; mirrors the offsets to Kafka afterwards.

@@ -20,8 +20,10 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod corpus;
+pub mod dlq;
 pub mod generate;
 pub mod oracle;
+pub mod poison;
 pub mod postgres;
 pub mod sluice;
 pub mod tansu;
@@ -149,4 +151,16 @@ pub fn quote_ident(name: &str) -> String {
 /// Quote a SQL string literal.
 pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
+}
+
+/// `GET path` on 127.0.0.1:`port` (HTTP/1.0); the body, or `None` when nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
 }
