@@ -508,12 +508,18 @@ async fn a_broker_outage_is_retried_without_loss_doubles_or_dead_letters() {
     })
     .await;
     setup.tansu.stop();
+    let total = setup.events.len() as i64 * 2;
+    let at_stop = checkpointed(&url).await;
+    assert!(
+        at_stop < total,
+        "the broker stopped after the end: {at_stop} of {total}"
+    );
+    eprintln!("checkpointed when the broker stopped: {at_stop} of {total}");
     std::thread::sleep(Duration::from_secs(10));
     setup.tansu.restart();
     let topic = std::fs::read_to_string(dir.join("topic")).expect("topic");
     setup.tansu.create_topic(&topic, PARTITIONS);
     publish(&setup.tansu.bootstrap(), &topic, &setup.events, 0).await;
-    let total = setup.events.len() as i64 * 2;
     wait_until(
         Duration::from_secs(240),
         "every record checkpointed",
