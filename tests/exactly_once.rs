@@ -411,6 +411,16 @@ async fn sigterm_commits_the_in_flight_batch_and_exits_zero() {
     setup.verify("after SIGTERM").await;
 }
 
+/// Waits (up to 4 minutes) until both connectors checkpointed at least `records` records.
+async fn wait_for_progress(url: &str, records: i64) {
+    let what = format!("{records} records checkpointed");
+    wait_until(Duration::from_secs(240), &what, || {
+        let url = url.to_string();
+        async move { checkpointed(&url).await >= records }
+    })
+    .await;
+}
+
 /// Worker file of `setup` with `/health` on a free port; returns the port.
 fn with_health(setup: &Setup) -> u16 {
     let port = support::free_port();
@@ -448,11 +458,7 @@ async fn a_target_outage_is_retried_without_loss_doubles_or_dead_letters() {
     );
     let dir = setup.dir.path();
     let mut child = spawn_run(dir, &setup.worker, &[&main, &audit], true, "outage.log");
-    wait_until(Duration::from_secs(90), "the first commits", || {
-        let url = url.clone();
-        async move { checkpointed(&url).await > 0 }
-    })
-    .await;
+    wait_for_progress(&url, 1).await;
     pg.stop();
     let stopped = std::time::Instant::now();
     let mut states = Vec::new();
@@ -502,11 +508,7 @@ async fn a_broker_outage_is_retried_without_loss_doubles_or_dead_letters() {
     // Not --stop-at-end: the end offsets a reassignment sees may come before the republish.
     let mut child = spawn_run(&dir, &setup.worker, &[&main, &audit], false, "broker.log");
     let url = setup.url.clone();
-    wait_until(Duration::from_secs(90), "the first commits", || {
-        let url = url.clone();
-        async move { checkpointed(&url).await > 0 }
-    })
-    .await;
+    wait_for_progress(&url, 1).await;
     setup.tansu.stop();
     let total = setup.events.len() as i64 * 2;
     let at_stop = checkpointed(&url).await;
@@ -520,15 +522,7 @@ async fn a_broker_outage_is_retried_without_loss_doubles_or_dead_letters() {
     let topic = std::fs::read_to_string(dir.join("topic")).expect("topic");
     setup.tansu.create_topic(&topic, PARTITIONS);
     publish(&setup.tansu.bootstrap(), &topic, &setup.events, 0).await;
-    wait_until(
-        Duration::from_secs(240),
-        "every record checkpointed",
-        || {
-            let url = url.clone();
-            async move { checkpointed(&url).await >= total }
-        },
-    )
-    .await;
+    wait_for_progress(&url, total).await;
     // SIGTERM: drain, commit, leave the group, exit 0.
     let pid = child.0.id().to_string();
     let _ = std::process::Command::new("kill")
