@@ -44,7 +44,7 @@ mod support;
 
 use base64::Engine as _;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::{json, Value as Json};
@@ -591,24 +591,7 @@ fn raw_consume(s: &Settings, bootstrap: &str, topic: &str, want: usize, decode: 
         out.records += 1;
         out.bytes += m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len);
         if decode {
-            let raw = sluice::event::RawRecord {
-                coordinates: sluice::event::Coordinates {
-                    topic: m.topic().to_string(),
-                    partition: m.partition(),
-                    offset: m.offset(),
-                },
-                key: m.key().map(<[u8]>::to_vec),
-                value: m.payload().map(<[u8]>::to_vec),
-                headers: m
-                    .headers()
-                    .map(|hs| {
-                        hs.iter()
-                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                timestamp_ms: m.timestamp().to_millis(),
-            };
+            let raw = sluice::source::to_raw(&m);
             if let Ok(sluice::event::Decoded::Change(_)) =
                 sluice::decode::decode(&raw, &decode_config)
             {

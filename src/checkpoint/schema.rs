@@ -10,12 +10,31 @@ use crate::sink::db::Db;
 /// The current internal schema version.
 pub const SCHEMA_VERSION: i64 = 3;
 
+/// The column types of the internal tables that differ between dialects.
+struct Types {
+    bool_t: &'static str,
+    bytes: &'static str,
+    serial: &'static str,
+}
+
+fn types(dialect: Dialect) -> Types {
+    match dialect {
+        Dialect::Postgres => Types {
+            bool_t: "BOOLEAN",
+            bytes: "BYTEA",
+            serial: "BIGSERIAL PRIMARY KEY",
+        },
+        Dialect::Sqlite => Types {
+            bool_t: "INTEGER",
+            bytes: "BLOB",
+            serial: "INTEGER PRIMARY KEY AUTOINCREMENT",
+        },
+    }
+}
+
 /// The DDL statements of schema version 1 for a dialect.
 pub fn ddl(dialect: Dialect) -> Vec<String> {
-    let (bool_t, serial) = match dialect {
-        Dialect::Postgres => ("BOOLEAN", "BIGSERIAL PRIMARY KEY"),
-        Dialect::Sqlite => ("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"),
-    };
+    let Types { bool_t, serial, .. } = types(dialect);
     vec![
         "CREATE TABLE IF NOT EXISTS sluice_schema_version (\
             component TEXT PRIMARY KEY, version BIGINT NOT NULL)"
@@ -54,10 +73,7 @@ pub fn ddl(dialect: Dialect) -> Vec<String> {
 /// on-time source time applied), the record of late and future-dated changes, and the
 /// per-table counts of what was applied.
 fn ddl_v2(dialect: Dialect) -> Vec<String> {
-    let (bool_t, serial) = match dialect {
-        Dialect::Postgres => ("BOOLEAN", "BIGSERIAL PRIMARY KEY"),
-        Dialect::Sqlite => ("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"),
-    };
+    let Types { bool_t, serial, .. } = types(dialect);
     vec![
         format!(
             "CREATE TABLE IF NOT EXISTS sluice_late_events (\
@@ -103,10 +119,7 @@ fn ddl_v2(dialect: Dialect) -> Vec<String> {
 /// Version 3: dead letters, one row per failed record, written in the batch transaction that
 /// checkpoints past it; `published_at_ms` is set once the record reached the dead-letter topic.
 fn ddl_v3(dialect: Dialect) -> Vec<String> {
-    let (bytes, serial) = match dialect {
-        Dialect::Postgres => ("BYTEA", "BIGSERIAL PRIMARY KEY"),
-        Dialect::Sqlite => ("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"),
-    };
+    let Types { bytes, serial, .. } = types(dialect);
     vec![
         format!(
             "CREATE TABLE IF NOT EXISTS sluice_dead_letters (\

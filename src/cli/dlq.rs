@@ -340,7 +340,7 @@ const QUIET: std::time::Duration = std::time::Duration::from_secs(3);
 /// `list --from-topic`: every record of the dead-letter topic, from its start to its end.
 async fn list_topic(args: ListArgs) -> Result<i32, String> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::message::{Headers, Message};
+    use rdkafka::message::Message;
     let config = ConnectorConfig::from_file(&args.connector).map_err(|e| e.to_string())?;
     let topic = config.dlq_topic.clone().ok_or(
         "the connector has no errors.deadletterqueue.topic.name: its dead letters are only in the table",
@@ -377,10 +377,8 @@ async fn list_topic(args: ListArgs) -> Result<i32, String> {
             };
             last = std::time::Instant::now();
             let m = message.map_err(|e| e.to_string())?;
-            let headers: Vec<(String, Option<Vec<u8>>)> = m
-                .headers()
-                .map(|hs| hs.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect())
-                .unwrap_or_default();
+            let raw = crate::source::to_raw(&m);
+            let headers = raw.headers;
             let header = |name: &str| {
                 headers
                     .iter()
@@ -391,13 +389,13 @@ async fn list_topic(args: ListArgs) -> Result<i32, String> {
             out.push(json!({
                 "dlq_partition": m.partition(),
                 "dlq_offset": m.offset(),
-                "key": m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                "key": raw.key.as_deref().map(|k| String::from_utf8_lossy(k).into_owned()),
                 "stage": header(headers::STAGE),
                 "reason": header(headers::EXCEPTION_MESSAGE),
                 "topic": header(headers::TOPIC),
                 "partition": header(headers::PARTITION),
                 "offset": header(headers::OFFSET),
-                "value": bytes_json(&m.payload().map(<[u8]>::to_vec)),
+                "value": bytes_json(&raw.value),
                 "headers": headers.iter().map(|(k, v)| json!([k, bytes_json(v)])).collect::<Vec<_>>(),
             }));
         }

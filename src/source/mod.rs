@@ -71,7 +71,9 @@ pub fn subscription(selection: &TopicSelection) -> Vec<String> {
     }
 }
 
-fn to_raw(message: &rdkafka::message::BorrowedMessage<'_>) -> crate::event::RawRecord {
+/// A consumed message as a [`RawRecord`](crate::event::RawRecord): key, value, headers (in
+/// order, null values kept) and timestamp, copied byte for byte.
+pub fn to_raw(message: &rdkafka::message::BorrowedMessage<'_>) -> crate::event::RawRecord {
     let headers = message
         .headers()
         .map(|hs| {

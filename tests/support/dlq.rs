@@ -3,7 +3,7 @@
 
 use super::poison::{self, Record};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sluice::config::ConnectorConfig;
 use sluice::deadletter::store::{self, Filter, Stored};
@@ -88,18 +88,14 @@ pub fn read_topic(bootstrap: &str, topic: &str, at_least: usize) -> Vec<DlqRecor
     let deadline = started + Duration::from_secs(60);
     while std::time::Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(500)) {
-            Some(Ok(m)) => out.push(DlqRecord {
-                key: m.key().map(<[u8]>::to_vec),
-                value: m.payload().map(<[u8]>::to_vec),
-                headers: m
-                    .headers()
-                    .map(|hs| {
-                        hs.iter()
-                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            }),
+            Some(Ok(m)) => {
+                let raw = sluice::source::to_raw(&m);
+                out.push(DlqRecord {
+                    key: raw.key,
+                    value: raw.value,
+                    headers: raw.headers,
+                })
+            }
             Some(Err(_)) => std::thread::sleep(Duration::from_millis(200)),
             // Empty polls after a few seconds: the end (the assignment has taken effect).
             None if out.len() >= at_least && started.elapsed() > Duration::from_secs(3) => break,
