@@ -192,6 +192,23 @@ async fn replay_after_a_fix(config: &ConnectorConfig, connector: &std::path::Pat
         .find(|l| l.letter.message.contains(poison::MISSING_TABLE))
         .unwrap_or_else(|| panic!("no dead letter for {}: {letters:?}", poison::MISSING_TABLE));
     let id = missing.id.to_string();
+    let (code, shown, err) = command_output(&[&"dlq", &"show", &id, &"--json", &connector]);
+    assert_eq!(code, 0, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&shown).expect("json");
+    assert_eq!(shown["stage"], "write");
+    assert_eq!(shown["connect_stage"], "TASK_PUT");
+    assert_eq!(shown["offset"], missing.letter.record.coordinates.offset);
+    assert!(shown["reason"]
+        .as_str()
+        .unwrap_or("")
+        .contains(poison::MISSING_TABLE));
+    assert!(
+        shown["value"]
+            .as_str()
+            .unwrap_or("")
+            .contains("\"op\":\"c\""),
+        "{shown}"
+    );
     let replay = |extra: &[&str]| {
         let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"dlq", &"replay", &"--id", &id];
         for e in extra {
