@@ -98,6 +98,13 @@ impl Planner {
         for (field, value) in &event.source.fields {
             name = name.replace(&format!("${{source.{field}}}"), value);
         }
+        // A `${source.<field>}` the event does not carry must not become part of a name.
+        if name.contains("${source.") {
+            return Err(IdentError {
+                name,
+                reason: "a ${source.<field>} placeholder has no value in this change",
+            });
+        }
         TableName::parse(&self.fold(&name), self.dialect)
     }
 
@@ -192,6 +199,15 @@ impl Planner {
                     .collect();
                 if key.is_empty() {
                     return Err(PlanError::NoKey("the record key is null or empty".into()));
+                }
+                // A key field without a value (absent from the key payload, or null) would be
+                // a NULL key column: refused here, not left to each database (SQLite's
+                // INTEGER PRIMARY KEY would even give the row a new id).
+                if let Some(f) = key.iter().find(|f| matches!(f.value, Value::Null)) {
+                    return Err(PlanError::NoKey(format!(
+                        "primary key field {:?} is null",
+                        f.name
+                    )));
                 }
                 key
             }
