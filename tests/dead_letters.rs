@@ -178,6 +178,17 @@ async fn poison_corpus_on_tansu_and_postgresql_with_a_crash_before_publication()
     let from_topic: serde_json::Value = serde_json::from_str(&from_topic).expect("json");
     assert!(from_topic.as_array().map(Vec::len).unwrap_or(0) >= letters.len());
     replay_after_a_fix(&config, &connector, &database).await;
+    // `sluice status` counts and lists the dead letters still waiting (one was replayed).
+    let (code, status, err) =
+        command_output(&[&"status", &"--json", &"--worker", &worker, &connector]);
+    assert_eq!(code, 0, "{err}");
+    let status: serde_json::Value = serde_json::from_str(&status).expect("json");
+    let report = status.as_array().and_then(|a| a.first()).unwrap_or(&status);
+    let waiting = letters.len() - 1;
+    assert_eq!(report["statistics"]["errors"], waiting, "{report}");
+    let listed = report["errors"].as_array().map(Vec::len).unwrap_or(0);
+    assert_eq!(listed, waiting.min(100), "{report}");
+    assert!(report["errors"][0]["reason"].is_string(), "{report}");
 }
 
 /// `sluice dlq replay` of the dead letter routed to a missing table: it still fails (and says

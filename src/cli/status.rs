@@ -187,7 +187,42 @@ async fn report(
     let stored = checkpoint::load(db, &group).await?;
     let conflicts = super::conflicts::reports(db, &group, None, false).await?;
     let pending = conflicts.iter().filter(|c| c["pending"] == true).count();
+    let (dead_waiting, dead_unpublished) = crate::deadletter::store::counts(db, &group).await?;
+    // The waiting dead letters, newest last (the first 100; `sluice dlq list` has them all).
+    let waiting = crate::deadletter::store::Filter {
+        waiting: true,
+        limit: Some(100),
+        ..Default::default()
+    };
     let mut warnings = Vec::new();
+    let letters = crate::deadletter::store::list(db, &group, &waiting)
+        .await
+        .unwrap_or_else(|e| {
+            warnings.push(format!("dead letters unreadable: {e}"));
+            Vec::new()
+        });
+    let errors: Vec<Json> = letters
+        .iter()
+        .map(|d| {
+            let c = &d.letter.record.coordinates;
+            json!({
+                "dead_letter_id": d.id,
+                "topic": c.topic,
+                "partition": c.partition,
+                "offset": c.offset,
+                "stage": d.letter.stage.label(),
+                "reason": d.letter.message,
+                "failures": d.failures,
+                "first_failed_at": iso(d.created_at_ms),
+                "published": d.published_at_ms.is_some(),
+            })
+        })
+        .collect();
+    if dead_unpublished > 0 && config.dlq_topic.is_some() {
+        warnings.push(format!(
+            "{dead_unpublished} dead letters not published to the dead-letter topic yet"
+        ));
+    }
     let behind: Option<i64> = match &lag {
         Ok(l) => Some(l.iter().map(|(_, n)| n).sum()),
         Err(e) => {
@@ -242,7 +277,7 @@ async fn report(
             "conflicts_resolved": conflicts.len() - pending,
             "conflicts_pending": pending,
             "late_arriving": late_total,
-            "errors": 0,
+            "errors": dead_waiting,
         },
         "tables": tables.iter().map(|t| json!({
             "table": t.table,
@@ -283,7 +318,7 @@ async fn report(
                 "lag": lag.as_ref().ok().and_then(|l| l.iter().find(|(tp, _)| *tp == s.tp).map(|(_, n)| *n)),
             })).collect::<Vec<_>>(),
         },
-        "errors": [],
+        "errors": errors,
         "warnings": warnings,
     }))
 }
