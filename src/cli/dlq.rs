@@ -285,6 +285,8 @@ async fn replay_one(
     dry_run: bool,
 ) -> Result<Replayed, String> {
     let raw: RawRecord = stored.letter.record.clone();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    config.decode.fetch_schemas(&raw, &stop).await?;
     let received = Received::decode(raw.clone(), &config.decode, &config.transforms, false);
     let (events, outcome) = match received.decoded {
         Ok(Decoded::Change(event)) => (vec![*event], Replayed::Applied),

@@ -136,9 +136,6 @@ pub const DEFAULT_LINGER_MS: u64 = 100;
 pub const DEFAULT_TOMBSTONE_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Default retention of per-batch checkpoint history: 7 days.
 pub const DEFAULT_HISTORY_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
-/// Converters sluice decodes.
-const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
-const STRING_CONVERTER: &str = "org.apache.kafka.connect.storage.StringConverter";
 
 /// Every problem found in a connector config, each naming its key.
 #[derive(Debug, thiserror::Error)]
@@ -404,36 +401,10 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
         |s| s.parse().ok().filter(|n| *n >= 0),
         "milliseconds",
     );
-    let decode = DecodeConfig {
-        key_schemas_enable: parse(
-            map,
-            "key.converter.schemas.enable",
-            true,
-            problems,
-            parse_bool,
-            "true or false",
-        ),
-        value_schemas_enable: parse(
-            map,
-            "value.converter.schemas.enable",
-            true,
-            problems,
-            parse_bool,
-            "true or false",
-        ),
-    };
-    for key in ["key.converter", "value.converter"] {
-        if let Some(class) = map.get(key) {
-            if class != JSON_CONVERTER && !(key == "key.converter" && class == STRING_CONVERTER) {
-                problems.push(format!(
-                    "{key}: converter {class} is not supported yet (use {JSON_CONVERTER})"
-                ));
-            }
-        }
-    }
     let transforms = crate::transform::parse_chain(map, problems, &mut no_effect_keys);
     let late = late_config(map, problems);
     let errors = errors_config(map, problems);
+    let decode = super::converters::decode_config(map, &errors, problems, &mut no_effect_keys);
     let conflict = conflict_policy(map, problems);
     let primary_key_fields = list(map, "primary.key.fields");
     if primary_key_mode == PrimaryKeyMode::RecordValue && primary_key_fields.is_empty() {
@@ -503,6 +474,12 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
 fn redact_url(key: &str, value: &str) -> String {
     if key == "connection.url" {
         TargetUrl::redact(value)
+    } else if key.ends_with("schema.registry.url") {
+        value
+            .split(',')
+            .map(|url| crate::decode::strip_user_info(url.trim()).0)
+            .collect::<Vec<_>>()
+            .join(",")
     } else {
         value.to_string()
     }

@@ -5,6 +5,7 @@
 
 mod confluent;
 mod connector;
+mod converters;
 mod errors;
 pub mod keys;
 mod policies;

@@ -12,7 +12,7 @@
 //! | only `ts_ms`, or Heartbeat schema     | `NotARow("heartbeat")`        |
 //! | `ddl` / `tableChanges` / `databaseName` | `NotARow("schema_change")`  |
 
-use super::converter::{self, json_type, Part};
+use super::converter::{json_type, Part};
 use super::{row, source, DecodeConfig, DecodeError};
 use crate::event::{ChangeEvent, Decoded, Op, RawRecord, Row};
 use serde_json::{Map, Value as Json};
@@ -145,7 +145,7 @@ fn key(record: &RawRecord, config: &DecodeConfig) -> Result<Row, DecodeError> {
     let Some(bytes) = record.key.as_deref() else {
         return Ok(Row::default());
     };
-    let parsed = converter::Parsed::new(bytes, "key", config.key_schemas_enable)?;
+    let parsed = config.convert(bytes, true)?;
     let part = parsed.part(config.key_schemas_enable);
     if part.payload.is_null() {
         return Ok(Row::default());

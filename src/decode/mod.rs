@@ -15,10 +15,12 @@
 //! - `semantic`, `temporal`, `decimal`, `binary`: one payload value into a typed
 //!   [`Value`](crate::event::Value).
 
+mod avro;
 mod binary;
 mod converter;
 mod decimal;
 mod envelope;
+mod registry;
 mod row;
 mod schema;
 mod semantic;
@@ -27,6 +29,8 @@ mod temporal;
 
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod tests_avro;
 #[cfg(test)]
 mod tests_corpus;
 #[cfg(test)]
@@ -37,6 +41,21 @@ mod tests_semantic;
 mod tests_types;
 
 use crate::event::{Decoded, RawRecord, Row};
+pub use registry::{strip_user_info, Registry, RegistrySettings, AVRO_CONVERTER};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// Confluent's AvroConverter for the key or the value: the registry its schema ids refer to.
+#[derive(Debug, Clone)]
+pub struct AvroConverter(pub Arc<Registry>);
+
+impl PartialEq for AvroConverter {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for AvroConverter {}
 
 /// How the record's key and value were serialised (the connector's converter settings).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +64,63 @@ pub struct DecodeConfig {
     pub key_schemas_enable: bool,
     /// `value.converter.schemas.enable` (Kafka Connect's default is true).
     pub value_schemas_enable: bool,
+    /// `key.converter=io.confluent.connect.avro.AvroConverter`; JsonConverter when `None`.
+    pub key_avro: Option<AvroConverter>,
+    /// `value.converter=io.confluent.connect.avro.AvroConverter`; JsonConverter when `None`.
+    pub value_avro: Option<AvroConverter>,
+}
+
+impl DecodeConfig {
+    /// Fetches the writer schemas `record` needs from the schema registry, if any (only the
+    /// AvroConverter has a registry), so [`decode`] can then run without waiting. An
+    /// unreachable registry is retried; `Err` means the connector must stop (refused
+    /// credentials, `errors.retry.timeout` passed, or `stop` set meanwhile).
+    pub async fn fetch_schemas(&self, record: &RawRecord, stop: &AtomicBool) -> Result<(), String> {
+        let parts = [
+            (&self.key_avro, record.key.as_deref()),
+            (&self.value_avro, record.value.as_deref()),
+        ];
+        for (converter, bytes) in parts {
+            if let (Some(AvroConverter(registry)), Some(bytes)) = (converter, bytes) {
+                if let Some(id) = registry.needs(bytes) {
+                    registry.fetch(id, stop).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The converter class of the key or the value, as Kafka Connect names it.
+    pub fn converter_class(&self, key: bool) -> &'static str {
+        let avro = if key {
+            &self.key_avro
+        } else {
+            &self.value_avro
+        };
+        if avro.is_some() {
+            AVRO_CONVERTER
+        } else {
+            "org.apache.kafka.connect.json.JsonConverter"
+        }
+    }
+
+    /// Whether any part is read with the AvroConverter (so records may need a registry).
+    pub fn uses_registry(&self) -> bool {
+        self.key_avro.is_some() || self.value_avro.is_some()
+    }
+
+    /// Converts the key or value bytes: Avro with its registry, else JSON.
+    fn convert(&self, bytes: &[u8], key: bool) -> Result<converter::Parsed, DecodeError> {
+        let (part, avro, schemas_enable) = if key {
+            ("key", &self.key_avro, self.key_schemas_enable)
+        } else {
+            ("value", &self.value_avro, self.value_schemas_enable)
+        };
+        match avro {
+            Some(AvroConverter(registry)) => registry.parse(bytes, part),
+            None => converter::Parsed::new(bytes, part, schemas_enable),
+        }
+    }
 }
 
 impl Default for DecodeConfig {
@@ -52,6 +128,8 @@ impl Default for DecodeConfig {
         DecodeConfig {
             key_schemas_enable: true,
             value_schemas_enable: true,
+            key_avro: None,
+            value_avro: None,
         }
     }
 }
@@ -65,6 +143,15 @@ pub enum DecodeError {
         /// `key` or `value`.
         part: &'static str,
         /// The parser's message.
+        reason: String,
+    },
+    /// The bytes are not Avro in the Confluent wire format, name a schema id the registry does
+    /// not have, or do not match their schema.
+    #[error("Avro {part}: {reason}")]
+    Avro {
+        /// `key` or `value`.
+        part: &'static str,
+        /// What is wrong.
         reason: String,
     },
     /// The JSON is not a Debezium envelope or misses a required part.
@@ -102,7 +189,7 @@ pub fn decode(record: &RawRecord, config: &DecodeConfig) -> Result<Decoded, Deco
     let Some(bytes) = record.value.as_deref() else {
         return Ok(Decoded::Tombstone);
     };
-    let parsed = converter::Parsed::new(bytes, "value", config.value_schemas_enable)?;
+    let parsed = config.convert(bytes, false)?;
     let value = parsed.part(config.value_schemas_enable);
     envelope::decode_value(record, value, config)
 }

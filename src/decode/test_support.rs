@@ -11,6 +11,23 @@ pub(crate) fn corpus_dir(scenario: &str) -> PathBuf {
         .join(scenario)
 }
 
+/// A run's file (`<run>.jsonl`, `<run>.registry.json`, ...): `types` keeps the corpus layout
+/// (`events/`), older scenarios are flat.
+pub(crate) fn run_file(scenario: &str, file: &str) -> PathBuf {
+    let file = if file.ends_with(".json") || file.ends_with(".jsonl") {
+        file.to_string()
+    } else {
+        format!("{file}.jsonl")
+    };
+    let dir = corpus_dir(scenario);
+    let nested = dir.join("events").join(&file);
+    if nested.is_file() {
+        nested
+    } else {
+        dir.join(file)
+    }
+}
+
 /// One corpus line (`{"topic", "partition", "offset", "key", "value", "headers"}`, key and
 /// value being the converter's output strings) as the record Kafka would have delivered.
 pub(crate) fn record_from_jsonl(line: &str) -> RawRecord {

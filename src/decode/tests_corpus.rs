@@ -19,6 +19,8 @@ fn decode_run(scenario: &str, format: &str) -> Vec<Decoded> {
     let config = DecodeConfig {
         key_schemas_enable: schemas,
         value_schemas_enable: schemas,
+        key_avro: None,
+        value_avro: None,
     };
     text.lines()
         .enumerate()

@@ -8,6 +8,8 @@ use serde_json::json;
 const NO_SCHEMAS: DecodeConfig = DecodeConfig {
     key_schemas_enable: false,
     value_schemas_enable: false,
+    key_avro: None,
+    value_avro: None,
 };
 
 fn run(topic: &str, key: Option<&str>, value: Option<&str>) -> Result<Decoded, DecodeError> {

@@ -2,12 +2,11 @@
 //! decodes completely, the special values come out as PostgreSQL accepts them, and the
 //! `__debezium.oldkey` header of primary-key changes decodes in every recorded scenario.
 
-use super::test_support::{corpus_dir, record, record_from_jsonl};
+use super::test_support::{corpus_dir, record, record_from_jsonl, run_file};
 use super::{decode, decode_old_key, DecodeConfig, DecodeError, OLD_KEY_HEADER};
 use crate::event::{ChangeEvent, Decoded, RawRecord, Row, Value};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 /// The JSON runs of `types` (the Avro run is not JSON).
 const TYPES_RUNS: [&str; 4] = [
@@ -21,17 +20,8 @@ fn config(schemas: bool) -> DecodeConfig {
     DecodeConfig {
         key_schemas_enable: schemas,
         value_schemas_enable: schemas,
-    }
-}
-
-/// A run's JSONL file: `types` keeps the corpus layout (`events/`), older scenarios are flat.
-fn run_file(scenario: &str, run: &str) -> PathBuf {
-    let dir = corpus_dir(scenario);
-    let nested = dir.join("events").join(format!("{run}.jsonl"));
-    if nested.is_file() {
-        nested
-    } else {
-        dir.join(format!("{run}.jsonl"))
+        key_avro: None,
+        value_avro: None,
     }
 }
 

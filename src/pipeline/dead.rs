@@ -11,9 +11,6 @@ use crate::sink::SinkError;
 use crate::source::RecordError;
 use std::collections::VecDeque;
 
-/// The converter class named in dead letters of the decode stage.
-const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
-
 /// A dead letter for a record that failed to decode or transform.
 pub fn from_record_error(
     raw: RawRecord,
@@ -23,7 +20,9 @@ pub fn from_record_error(
     let (stage, class_name, exception_class) = match error {
         RecordError::Decode(e) => {
             let key = match e {
-                DecodeError::MalformedJson { part, .. } => *part == "key",
+                DecodeError::MalformedJson { part, .. } | DecodeError::Avro { part, .. } => {
+                    *part == "key"
+                }
                 DecodeError::BadField { field, .. } => field == "key" || field.starts_with("key."),
                 DecodeError::NotAnEnvelope(_) => false,
             };
@@ -32,7 +31,8 @@ pub fn from_record_error(
             } else {
                 Stage::ValueConverter
             };
-            (stage, JSON_CONVERTER.to_string(), "DecodeError")
+            let class = config.decode.converter_class(stage == Stage::KeyConverter);
+            (stage, class.to_string(), "DecodeError")
         }
         RecordError::Transform(e) => (
             Stage::Transform,

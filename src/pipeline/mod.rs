@@ -192,13 +192,18 @@ pub async fn run(
         // Records that come through the main queue (before a partition's queue is split, or
         // when it cannot be) before those partitions are paused.
         let max = (config.max_inflight / 4).max(1);
-        let (decode, transforms) = (config.decode.clone(), config.transforms.clone());
-        // Any record may have to be dead-lettered whole.
-        let keep_raw = config.errors_tolerance == ErrorTolerance::All
-            || config.late.policy == LatePolicy::DeadLetter;
+        let decoder = source::Decoder {
+            config: config.decode.clone(),
+            transforms: config.transforms.clone(),
+            // Any record may have to be dead-lettered whole.
+            keep_raw: config.errors_tolerance == ErrorTolerance::All
+                || config.late.policy == LatePolicy::DeadLetter,
+            runtime: tokio::runtime::Handle::current(),
+            stop: stop.clone(),
+        };
         std::thread::Builder::new()
             .name("sluice-source".into())
-            .spawn(move || source::run(consumer, tx, stop, max, decode, transforms, keep_raw))
+            .spawn(move || source::run(consumer, tx, stop, max, decoder))
             .map_err(|e| PipelineError::Kafka(e.to_string()))?
     };
     let (consumer_for_mirror, db_for_mirror, group_for_mirror) =

@@ -4,7 +4,9 @@ use crate::checkpoint::{Claim, TopicPartition};
 use crate::decode::{DecodeConfig, DecodeError};
 use crate::event::{Coordinates, Decoded, RawRecord};
 use crate::transform::{Chain, TransformError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 
 /// A message from the source thread, in order.
 #[derive(Debug)]
@@ -81,5 +83,45 @@ impl Received {
             raw: (keep_raw || decoded.is_err()).then(|| Box::new(record)),
             decoded,
         }
+    }
+}
+
+/// What the source thread decodes records with: the converters, the transforms, whether raw
+/// records are kept, and (for the AvroConverter) the runtime that fetches registry schemas.
+pub struct Decoder {
+    /// Converter settings.
+    pub config: DecodeConfig,
+    /// The transform chain.
+    pub transforms: Chain,
+    /// Keep every raw record (it may be dead-lettered whole).
+    pub keep_raw: bool,
+    /// The runtime that registry lookups run on; the source thread blocks on them.
+    pub runtime: tokio::runtime::Handle,
+    /// Set when the connector stops; a registry outage is then no longer waited out.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl Decoder {
+    /// Decodes a record, first fetching the registry schemas it needs (waiting out an
+    /// unreachable registry). `Err` when the connector must stop; an empty message when it is
+    /// already stopping.
+    pub fn receive(&self, record: RawRecord) -> Result<Received, String> {
+        if self.config.uses_registry() {
+            let fetched = self
+                .runtime
+                .block_on(self.config.fetch_schemas(&record, &self.stop));
+            if let Err(reason) = fetched {
+                if self.stop.load(Ordering::SeqCst) {
+                    return Err(String::new());
+                }
+                return Err(format!("{}: {reason}", record.coordinates));
+            }
+        }
+        Ok(Received::decode(
+            record,
+            &self.config,
+            &self.transforms,
+            self.keep_raw,
+        ))
     }
 }

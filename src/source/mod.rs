@@ -11,7 +11,7 @@ mod context;
 mod message;
 
 pub use context::SourceContext;
-pub use message::{Received, RecordError, SourceMsg};
+pub use message::{Decoder, Received, RecordError, SourceMsg};
 
 use crate::checkpoint::TopicPartition;
 use crate::config::{ConnectorConfig, TopicSelection, WorkerConfig};
@@ -111,9 +111,7 @@ pub fn run(
     tx: mpsc::Sender<SourceMsg>,
     stop: Arc<AtomicBool>,
     max_pending: usize,
-    decode: crate::decode::DecodeConfig,
-    transforms: crate::transform::Chain,
-    keep_raw: bool,
+    decoder: Decoder,
 ) {
     let mut queues: Vec<context::SplitQueue> = Vec::new();
     let mut turn = 0usize;
@@ -146,10 +144,10 @@ pub fn run(
         }
         let mut moved = 0;
         if !settling && pending.is_empty() && !queues.is_empty() {
-            moved = take_from_queues(&queues, &mut turn, &tx, &decode, &transforms, keep_raw);
-            if moved == usize::MAX {
-                return;
-            }
+            moved = match take_from_queues(&queues, &mut turn, &tx, &decoder) {
+                Ok(moved) => moved,
+                Err(fatal) => return stop_with(&tx, fatal),
+            };
         }
         // Wait briefly only when there was nothing to move (or no room to move it to).
         let wait = if moved > 0 {
@@ -164,12 +162,10 @@ pub fn run(
             // Empty, and not because a rebalance callback ended the poll early.
             None if consumer.context().rebalance_count() == rebalances => settling = false,
             None => {}
-            Some(Ok(message)) => pending.push_back(Received::decode(
-                to_raw(&message),
-                &decode,
-                &transforms,
-                keep_raw,
-            )),
+            Some(Ok(message)) => match decoder.receive(to_raw(&message)) {
+                Ok(record) => pending.push_back(record),
+                Err(fatal) => return stop_with(&tx, fatal),
+            },
             Some(Err(e)) => tracing::warn!(error = %e, "kafka consumer error"),
         }
         // A rebalance during the poll: queues of revoked partitions go (with what they held),
@@ -183,29 +179,40 @@ pub fn run(
     consumer.context().take_queue_changes(&mut queues);
 }
 
+/// Ends the source thread because a record could not be decoded for a reason that is not the
+/// record's (the schema registry refused the credentials or stayed unreachable). Nothing is
+/// said when the connector is stopping anyway (empty reason) or the pipeline is gone.
+fn stop_with(tx: &mpsc::Sender<SourceMsg>, reason: String) {
+    if !reason.is_empty() {
+        let _ = tx.blocking_send(SourceMsg::Fatal(reason));
+    }
+}
+
 /// Moves records from the partition queues into the channel while it has room, a turn of up
-/// to [`PER_PARTITION_TURN`] records per partition. Returns how many were moved, or
-/// `usize::MAX` when the pipeline is gone.
+/// to [`PER_PARTITION_TURN`] records per partition. Returns how many were moved (an empty
+/// error when the pipeline is gone), or why the source must stop.
 fn take_from_queues(
     queues: &[context::SplitQueue],
     turn: &mut usize,
     tx: &mpsc::Sender<SourceMsg>,
-    decode: &crate::decode::DecodeConfig,
-    transforms: &crate::transform::Chain,
-    keep_raw: bool,
-) -> usize {
+    decoder: &Decoder,
+) -> Result<usize, String> {
     let mut moved = 0;
     for _ in 0..queues.len() {
         *turn = (*turn + 1) % queues.len();
         let (_, queue) = &queues[*turn];
         for _ in 0..PER_PARTITION_TURN {
             let Ok(permit) = tx.try_reserve() else {
-                return if tx.is_closed() { usize::MAX } else { moved };
+                return if tx.is_closed() {
+                    Err(String::new())
+                } else {
+                    Ok(moved)
+                };
             };
             match queue.poll(Duration::ZERO) {
                 None => break,
                 Some(Ok(message)) => {
-                    let record = Received::decode(to_raw(&message), decode, transforms, keep_raw);
+                    let record = decoder.receive(to_raw(&message))?;
                     permit.send(SourceMsg::Record(Box::new(record)));
                     moved += 1;
                 }
@@ -216,7 +223,7 @@ fn take_from_queues(
             }
         }
     }
-    moved
+    Ok(moved)
 }
 
 fn set_paused(consumer: &SluiceConsumer, pause: bool) {
