@@ -5,7 +5,13 @@ mod support;
 
 use std::time::Duration;
 use support::sluice::{connector_file, run_to_end, worker_file};
-use support::{corpus_dir, publish_jsonl, random_name, Oracle, Postgres, Tansu};
+use support::{
+    avro_converter_keys, corpus_dir, publish_jsonl, random_name, Oracle, Postgres, RegistryFixture,
+    Tansu,
+};
+
+/// The credentials the registry fixture of Avro runs demands.
+const REGISTRY_AUTH: &str = "sluice:s3cret";
 
 /// Creates the oracle's tables (columns, types, primary key; no foreign keys) in the target, as
 /// an operator does before running a sink on schemaless events.
@@ -51,29 +57,48 @@ async fn apply_recording(scenario: &str, file: &str, schemas: bool) -> (String, 
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let worker = worker_file(dir.path(), &tansu.bootstrap());
-    let connector = connector_file(
-        dir.path(),
-        &random_name("sink"),
-        serde_json::json!({
-            "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
-            "topics.regex": format!("{prefix}\\..*"),
-            "connection.url": format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1)),
-            "insert.mode": "upsert",
-            "primary.key.mode": "record_key",
-            "delete.enabled": "true",
-            "truncate.enabled": "true",
-            "schema.evolution": if schemas { "basic" } else { "none" },
-            "collection.name.format": "${source.table}",
-            "key.converter.schemas.enable": schemas.to_string(),
-            "value.converter.schemas.enable": schemas.to_string(),
-            "batch.size": "40",
-        }),
-    );
+    // An Avro run is read through a registry that holds the recording's schemas and demands
+    // basic auth.
+    let registry = file.contains(".avro.").then(|| {
+        let dump = corpus_dir()
+            .join(scenario)
+            .join(file.replace(".jsonl", ".registry.json"));
+        RegistryFixture::with_dump(&dump, Some(REGISTRY_AUTH))
+    });
+    let mut config = serde_json::json!({
+        "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+        "topics.regex": format!("{prefix}\\..*"),
+        "connection.url": format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1)),
+        "insert.mode": "upsert",
+        "primary.key.mode": "record_key",
+        "delete.enabled": "true",
+        "truncate.enabled": "true",
+        "schema.evolution": if schemas { "basic" } else { "none" },
+        "collection.name.format": "${source.table}",
+        "key.converter.schemas.enable": schemas.to_string(),
+        "value.converter.schemas.enable": schemas.to_string(),
+        "batch.size": "40",
+    });
+    if let Some(registry) = &registry {
+        for (k, v) in avro_converter_keys(&registry.url(), Some(REGISTRY_AUTH)) {
+            config[k] = v.into();
+        }
+    }
+    let connector = connector_file(dir.path(), &random_name("sink"), config);
     let log = run_to_end(dir.path(), &worker, &[&connector], Duration::from_secs(120));
     assert!(
         log.contains("records read"),
         "no report in the output:\n{log}"
     );
+    if let Some(registry) = &registry {
+        assert!(
+            !log.contains("s3cret"),
+            "the registry password reached the log"
+        );
+        // Each schema is fetched once, however many records use it.
+        let lookups = registry.schema_lookups();
+        assert!((1..=20).contains(&lookups), "{lookups} schema lookups");
+    }
     (url, oracle)
 }
 
@@ -86,6 +111,20 @@ async fn inventory_with_schemas_equals_the_source_tables() {
 #[tokio::test(flavor = "multi_thread")]
 async fn inventory_without_schemas_into_existing_tables_equals_the_source_tables() {
     let (url, oracle) = apply_recording("inventory", "default.json-noschemas.jsonl", false).await;
+    support::assert_pg_matches(&url, &oracle, |name| name.to_string()).await;
+}
+
+/// Debezium's AvroConverter output, read through a registry with basic auth, gives the same
+/// tables as the source.
+#[tokio::test(flavor = "multi_thread")]
+async fn inventory_from_avro_equals_the_source_tables() {
+    let (url, oracle) = apply_recording("inventory", "default.avro.jsonl", true).await;
+    support::assert_pg_matches(&url, &oracle, |name| name.to_string()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn toast_from_avro_keeps_the_stored_values() {
+    let (url, oracle) = apply_recording("toast", "default.avro.jsonl", true).await;
     support::assert_pg_matches(&url, &oracle, |name| name.to_string()).await;
 }
 

@@ -17,7 +17,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 use support::sluice::{connector_file, spawn_run, wait, worker_file};
 use support::{
-    corpus_dir, publish_jsonl, quote_ident, quote_literal, random_name, Oracle, Postgres, Tansu,
+    avro_converter_keys, corpus_dir, publish_jsonl, quote_ident, quote_literal, random_name,
+    Oracle, Postgres, RegistryFixture, Tansu,
 };
 
 /// Tables with a primary key, applied by the upsert connector.
@@ -79,6 +80,15 @@ async fn apply(run: &str, schemas: bool, evolution: &str) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let worker = worker_file(dir.path(), &tansu.bootstrap());
     let jdbc = format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1));
+    // An Avro run is read through a registry holding the schemas the recording registered.
+    let registry = run.ends_with(".avro").then(|| {
+        let dump = types_dir().join(format!("events/{run}.registry.json"));
+        RegistryFixture::with_dump(&dump, None)
+    });
+    let converters = registry
+        .as_ref()
+        .map(|r| avro_converter_keys(&r.url(), None))
+        .unwrap_or_default();
     let common = |extra: serde_json::Value| {
         let mut config = serde_json::json!({
             "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
@@ -91,6 +101,9 @@ async fn apply(run: &str, schemas: bool, evolution: &str) -> String {
         });
         for (k, v) in extra.as_object().unwrap() {
             config[k] = v.clone();
+        }
+        for (k, v) in &converters {
+            config[k] = v.clone().into();
         }
         config
     };
@@ -435,4 +448,64 @@ async fn types_with_connect_time_precision_equal_the_oracle() {
     losses
         .extend(["1", "2", "7", "101", "102", "104", "105", "107", "205"].map(|id| (id, "c_ts6")));
     assert_equals_oracle(&url, &losses).await;
+}
+
+/// Debezium's AvroConverter output (through a registry) gives the same target as its
+/// JsonConverter output: into the source tables, equal to the oracle with the same losses.
+#[tokio::test(flavor = "multi_thread")]
+async fn types_from_avro_into_source_tables_equal_the_oracle() {
+    let url = apply("default.avro", true, "none").await;
+    assert_equals_oracle(&url, &DEBEZIUM_LOSSES).await;
+}
+
+/// With schema evolution, the Avro and the JSON recordings of one workload create the same
+/// tables (names, column types, nullability, keys) holding the same rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn types_from_avro_and_json_create_identical_tables() {
+    let from_avro = dump_tables(&apply("default.avro", true, "basic").await).await;
+    let from_json = dump_tables(&apply("default.json-schemas", true, "basic").await).await;
+    assert_eq!(from_avro.len(), 3, "tables: {:?}", from_avro.keys());
+    for (table, (columns, rows)) in &from_json {
+        let (avro_columns, avro_rows) = &from_avro[table];
+        assert_eq!(avro_columns, columns, "{table}: columns");
+        assert!(!rows.is_empty(), "{table}: no rows");
+        assert_eq!(avro_rows, rows, "{table}: rows");
+    }
+}
+
+/// Every user table of `public`: its columns (name, type, not null, in the key) and its rows
+/// as JSON text, sorted.
+async fn dump_tables(url: &str) -> std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> {
+    let mut conn = connect(url).await;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_name NOT LIKE 'sluice%'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("tables");
+    let mut out = std::collections::BTreeMap::new();
+    for table in tables {
+        let columns: Vec<String> = sqlx::query_scalar(
+            "SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) \
+             || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END \
+             || CASE WHEN a.attnum = ANY(i.indkey) THEN ' key' ELSE '' END \
+             FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary \
+             WHERE a.attrelid = ('public.' || quote_ident($1))::regclass AND a.attnum > 0 \
+             AND NOT a.attisdropped ORDER BY a.attnum",
+        )
+        .bind(&table)
+        .fetch_all(&mut conn)
+        .await
+        .expect("columns");
+        let rows: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT row_to_json(t)::text FROM public.{} t ORDER BY 1",
+            quote_ident(&table)
+        ))
+        .fetch_all(&mut conn)
+        .await
+        .expect("rows");
+        out.insert(table, (columns, rows));
+    }
+    out
 }

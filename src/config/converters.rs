@@ -23,9 +23,11 @@ const AVRO_KEYS: &[&str] = &[
     "schema.registry.basic.auth.user.info",
 ];
 
-/// Sub-settings that tune the converter's serializing side or its JVM caches; accepted, without
-/// effect (sluice only reads, and caches every schema it meets).
+/// Sub-settings that tune the converter's serializing side or its JVM caches, or belong to the
+/// other converter (a config switched from JSON to Avro keeps `schemas.enable`); accepted,
+/// without effect (sluice only reads, and caches every schema it meets).
 const NO_EFFECT: &[&str] = &[
+    "schemas.enable",
     "schemas.cache.size",
     "decimal.format",
     "replace.null.with.default",
@@ -69,9 +71,12 @@ pub fn decode_config(
             let Some(sub) = key.strip_prefix(prefix).and_then(|k| k.strip_prefix('.')) else {
                 continue;
             };
+            if accepted.contains(&sub) {
+                continue;
+            }
             if NO_EFFECT.contains(&sub) {
                 no_effect.push(key.clone());
-            } else if !accepted.contains(&sub) {
+            } else {
                 problems.push(format!("{key}: not a setting of {class}"));
             }
         }

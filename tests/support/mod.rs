@@ -25,12 +25,14 @@ pub mod generate;
 pub mod oracle;
 pub mod poison;
 pub mod postgres;
+pub mod registry;
 pub mod sluice;
 pub mod tansu;
 
 pub use corpus::{publish_jsonl, publish_jsonl_with, PublishOptions, Published};
 pub use oracle::{assert_pg_matches, check_pg_matches, load_oracle_tables, Oracle, OracleTable};
 pub use postgres::Postgres;
+pub use registry::{avro_converter_keys, RegistryFixture};
 pub use tansu::Tansu;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
