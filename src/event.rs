@@ -198,6 +198,9 @@ pub struct Field {
     pub column_type: Option<ColumnType>,
     /// Whether the schema marked the field optional (nullable).
     pub optional: bool,
+    /// The schema's default value, when it declares one (a column added with
+    /// `NOT NULL DEFAULT` at the source gets the same default in the target).
+    pub default: Option<Box<Value>>,
 }
 
 /// A row image (Debezium `before`/`after`, or the key struct), fields in schema order.

@@ -177,6 +177,9 @@ impl<'a> Names<'a> {
                         .get("type")
                         .ok_or_else(|| format!("Avro field {name:?} without a type"))?;
                     let mut converted = self.convert(t, inner, depth + 1)?;
+                    if let Some(default) = field.get("default").filter(|d| !d.is_null()) {
+                        converted["default"] = connect_default(default, &converted);
+                    }
                     converted["field"] = Json::String(name.into());
                     fields.push(converted);
                 }
@@ -235,6 +238,18 @@ impl<'a> Names<'a> {
             out.insert("parameters".into(), Json::Object(parameters));
         }
         Ok(Json::Object(out))
+    }
+}
+
+/// An Avro field default in JsonConverter's encoding: Avro writes bytes defaults as a string
+/// of ISO-8859-1 characters, JSON as base64.
+fn connect_default(default: &Json, connect: &Json) -> Json {
+    match (connect["type"].as_str(), default.as_str()) {
+        (Some("bytes"), Some(chars)) => {
+            let bytes: Vec<u8> = chars.chars().map(|c| c as u32 as u8).collect();
+            Json::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+        _ => default.clone(),
     }
 }
 

@@ -40,11 +40,18 @@ fn typed(schema: Schema<'_>, object: &Map<String, Json>, path: &str) -> Result<R
         let field_path = format!("{path}.{name}");
         let kind = logical(*field_schema, &field_path)?;
         let payload = object.get(*name).unwrap_or(&Json::Null);
+        // A default that does not convert is ignored: it only matters for adding the column.
+        let default = field_schema
+            .default()
+            .and_then(|d| kind.convert(d, &field_path).ok())
+            .filter(|d| !matches!(d, Value::Null | Value::Unavailable))
+            .map(Box::new);
         fields.push(Field {
             name: (*name).to_string(),
             value: kind.convert(payload, &field_path)?,
             column_type: Some(kind.column_type(&field_path)?),
             optional: field_schema.optional(),
+            default,
         });
     }
     let known: HashSet<&str> = declared.iter().map(|(name, _)| *name).collect();
@@ -76,5 +83,6 @@ fn untyped_field(name: &str, value: &Json) -> Field {
         value,
         column_type: None,
         optional: true,
+        default: None,
     }
 }

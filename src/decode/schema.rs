@@ -36,6 +36,11 @@ impl<'a> Schema<'a> {
             .unwrap_or(false)
     }
 
+    /// The declared default value (JsonConverter writes it in the payload's encoding).
+    pub(crate) fn default(self) -> Option<&'a Json> {
+        self.0.get("default").filter(|d| !d.is_null())
+    }
+
     /// A schema parameter; Connect parameters are always strings.
     pub(crate) fn parameter(self, key: &str) -> Option<&'a str> {
         self.0.get("parameters")?.get(key)?.as_str()

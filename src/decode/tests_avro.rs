@@ -79,7 +79,7 @@ fn comparable(decoded: Decoded) -> Decoded {
 
 #[test]
 fn avro_and_json_runs_decode_to_the_same_changes() {
-    for scenario in ["inventory", "toast", "types"] {
+    for scenario in ["inventory", "toast", "types", "evolution"] {
         let registry = dumped_registry(scenario);
         let config = avro_config(&registry);
         let avro = avro_records(scenario);

@@ -555,6 +555,12 @@ impl Running {
                     .inc_by(*n);
             }
         }
+        for change in &stats.schema_changes {
+            self.metrics
+                .schema_changes
+                .with_label_values(&[name.as_str(), change.table.as_str(), change.change])
+                .inc();
+        }
         self.mirror.send(positions);
         Ok(())
     }

@@ -338,6 +338,7 @@ mod tests {
             value,
             column_type: None,
             optional: false,
+            default: None,
         };
         let one = Row {
             fields: vec![field("id", Value::Int(1001))],

@@ -106,6 +106,8 @@ pub struct WantedColumn {
     pub column_type: Option<ColumnType>,
     /// Whether NULL must be accepted.
     pub optional: bool,
+    /// The schema's default, for filling existing rows when the column is added.
+    pub default: Option<crate::event::Value>,
 }
 
 impl WantedColumn {
@@ -115,6 +117,7 @@ impl WantedColumn {
             name,
             column_type: field.column_type.clone(),
             optional: field.optional,
+            default: field.default.as_deref().cloned(),
         }
     }
 }
@@ -141,6 +144,31 @@ pub enum EvolveError {
         /// Column.
         column: String,
     },
+    /// The events' type of a column cannot be stored in the existing column without loss.
+    #[error("table {table}: column {column:?} is {old} and the events now carry {new}; sluice does not narrow or change a column's kind (alter the column, or route the topic to a new table)")]
+    Incompatible {
+        /// Table.
+        table: String,
+        /// Column.
+        column: String,
+        /// The column's type in the target.
+        old: String,
+        /// The type the events need.
+        new: String,
+    },
+    /// The events' key columns are not the table's primary key.
+    #[error("table {table}: the primary key changed from ({old}) to ({new}); sluice does not change a table's primary key")]
+    KeyChanged {
+        /// Table.
+        table: String,
+        /// The table's primary-key columns.
+        old: String,
+        /// The events' key columns.
+        new: String,
+    },
+    /// A schema default that cannot be written to the new column.
+    #[error("cannot fill the new column with its default: {0}")]
+    Default(String),
     /// A hostile or invalid identifier.
     #[error(transparent)]
     Ident(#[from] super::ident::IdentError),
@@ -169,6 +197,111 @@ fn column_def(
     })
 }
 
+/// A change schema evolution made to a target table (logged and counted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaChange {
+    /// The table.
+    pub table: String,
+    /// The column (empty for a created table).
+    pub column: String,
+    /// `create_table`, `add_column` or `widen_column`.
+    pub change: &'static str,
+}
+
+/// Refuses events whose key columns are not the table's primary key.
+fn check_key(info: &TableInfo, key: &[String]) -> Result<(), EvolveError> {
+    if key.is_empty() || info.key.is_empty() {
+        return Ok(());
+    }
+    let mut have: Vec<&String> = info.key.iter().collect();
+    let mut want: Vec<&String> = key.iter().collect();
+    have.sort();
+    want.sort();
+    if have == want {
+        return Ok(());
+    }
+    Err(EvolveError::KeyChanged {
+        table: info.name.label(),
+        old: info.key.join(", "),
+        new: key.join(", "),
+    })
+}
+
+/// Widens existing columns whose type cannot hold the events' values; an error for a change
+/// no widening can take.
+async fn widen(
+    tx: &mut Tx,
+    info: &TableInfo,
+    wanted: &[WantedColumn],
+) -> Result<Vec<SchemaChange>, EvolveError> {
+    let mut changes = Vec::new();
+    for w in wanted {
+        let (Some(column), Some(column_type)) = (info.column(&w.name), &w.column_type) else {
+            continue;
+        };
+        match super::evolve::fit(&column.sql_type, column_type) {
+            super::evolve::Fit::Holds => {}
+            super::evolve::Fit::Widen(sql_type) => {
+                let name = Ident::new(&w.name, Dialect::Postgres)?;
+                tx.execute(&sql::alter_column_type(&info.name, &name, &sql_type), &[])
+                    .await?;
+                tracing::info!(table = %info.name.label(), column = %w.name, old_type = %column.sql_type, new_type = %sql_type, change = "widen_column", "schema evolution: widened target column");
+                changes.push(SchemaChange {
+                    table: info.name.label(),
+                    column: w.name.clone(),
+                    change: "widen_column",
+                });
+            }
+            super::evolve::Fit::Incompatible => {
+                return Err(EvolveError::Incompatible {
+                    table: info.name.label(),
+                    column: w.name.clone(),
+                    old: column.sql_type.clone(),
+                    new: ddl_type(column_type, Dialect::Postgres),
+                })
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// Adds a column to an existing table. A required column with a default gets the default in
+/// every existing row (bound as a value, like every value) and then NOT NULL, as the source
+/// did; a required column without one stays nullable, since the old rows have no value.
+async fn add_column(
+    tx: &mut Tx,
+    dialect: Dialect,
+    table: &TableName,
+    wanted: &WantedColumn,
+) -> Result<(), EvolveError> {
+    let mut def = column_def(table, wanted, dialect, false)?;
+    let required = def.not_null;
+    def.not_null = false;
+    tx.execute(&sql::add_column(table, &def), &[]).await?;
+    let fill = match (&wanted.default, required) {
+        (Some(default), true) => Some(default),
+        _ => None,
+    };
+    if let Some(default) = fill {
+        let target = parse_target_type(&def.sql_type);
+        let value = super::render::render(default, &target, dialect, &wanted.name)
+            .map_err(|e| EvolveError::Default(format!("{}: {}", e.column, e.reason)))?;
+        let cast = if dialect == Dialect::Postgres {
+            format!("CAST($1 AS {})", def.sql_type)
+        } else {
+            "$1".into()
+        };
+        let update = format!("UPDATE {table} SET {} = {cast}", def.name.quoted());
+        tx.execute(&update, &[value]).await?;
+        if dialect == Dialect::Postgres {
+            tx.execute(&sql::set_not_null(table, &def.name), &[])
+                .await?;
+        }
+    }
+    tracing::info!(table = %table.label(), column = %wanted.name, sql_type = %def.sql_type, filled = fill.is_some(), change = "add_column", "schema evolution: added target column");
+    Ok(())
+}
+
 /// Makes the table fit the wanted columns: creates it, or adds missing columns, when allowed.
 pub async fn evolve(
     tx: &mut Tx,
@@ -178,7 +311,7 @@ pub async fn evolve(
     wanted: &[WantedColumn],
     key: &[String],
     allowed: bool,
-) -> Result<TableInfo, EvolveError> {
+) -> Result<(TableInfo, Vec<SchemaChange>), EvolveError> {
     match existing {
         None if !allowed => Err(EvolveError::MissingTable(table.label())),
         None => {
@@ -192,33 +325,52 @@ pub async fn evolve(
                 .collect::<Result<_, _>>()?;
             tx.execute(&sql::create_table(table, &defs, &key_idents), &[])
                 .await?;
-            tracing::info!(table = %table.label(), columns = defs.len(), "created target table");
-            load(tx, table)
+            tracing::info!(table = %table.label(), columns = defs.len(), change = "create_table", "schema evolution: created target table");
+            let info = load(tx, table)
                 .await?
-                .ok_or_else(|| EvolveError::MissingTable(table.label()))
+                .ok_or_else(|| EvolveError::MissingTable(table.label()))?;
+            let change = SchemaChange {
+                table: table.label(),
+                column: String::new(),
+                change: "create_table",
+            };
+            Ok((info, vec![change]))
         }
         Some(info) => {
+            let mut changes = Vec::new();
+            if allowed {
+                check_key(&info, key)?;
+                if dialect == Dialect::Postgres {
+                    changes.extend(widen(tx, &info, wanted).await?);
+                }
+            }
             let missing: Vec<&WantedColumn> = wanted
                 .iter()
                 .filter(|w| info.column(&w.name).is_none())
                 .collect();
-            if missing.is_empty() {
-                return Ok(info);
+            if missing.is_empty() && changes.is_empty() {
+                return Ok((info, changes));
             }
             if !allowed {
-                return Err(EvolveError::MissingColumn {
-                    table: table.label(),
-                    column: missing[0].name.clone(),
-                });
+                if let Some(first) = missing.first() {
+                    return Err(EvolveError::MissingColumn {
+                        table: table.label(),
+                        column: first.name.clone(),
+                    });
+                }
             }
             for w in missing {
-                let def = column_def(table, w, dialect, false)?;
-                tx.execute(&sql::add_column(table, &def), &[]).await?;
-                tracing::info!(table = %table.label(), column = %w.name, sql_type = %def.sql_type, "added target column");
+                add_column(tx, dialect, table, w).await?;
+                changes.push(SchemaChange {
+                    table: table.label(),
+                    column: w.name.clone(),
+                    change: "add_column",
+                });
             }
-            load(tx, table)
+            let info = load(tx, table)
                 .await?
-                .ok_or_else(|| EvolveError::MissingTable(table.label()))
+                .ok_or_else(|| EvolveError::MissingTable(table.label()))?;
+            Ok((info, changes))
         }
     }
 }

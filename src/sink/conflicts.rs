@@ -110,6 +110,7 @@ pub(super) async fn resolve(
                     value,
                     column_type: None,
                     optional: true,
+                    default: None,
                 })
                 .collect();
             texts(info, writing, &fields)
@@ -435,6 +436,7 @@ async fn write_resolution(
         value: text.map_or(Value::Null, Value::Text),
         column_type: None,
         optional: true,
+        default: None,
     };
     let key: Vec<Field> = info
         .key

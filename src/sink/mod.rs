@@ -9,6 +9,7 @@ pub mod apply;
 pub mod catalog;
 pub mod conflicts;
 pub mod db;
+mod evolve;
 pub mod ident;
 mod late;
 pub mod plan;
@@ -134,6 +135,8 @@ pub struct BatchStats {
     pub tables: BTreeMap<String, TableStats>,
     /// Changes skipped before reaching a table (deletes/truncates disabled).
     pub skipped: BTreeMap<&'static str, u64>,
+    /// What schema evolution changed in target tables.
+    pub schema_changes: Vec<catalog::SchemaChange>,
 }
 
 /// What one target transaction applies.
@@ -424,7 +427,9 @@ impl Sink {
                 self.check_policy(tx, table).await?;
                 self.policy_checked.insert(table.clone());
             }
-            let info = self.table_for(tx, table, ops).await?;
+            let info = self
+                .table_for(tx, table, ops, &mut stats.schema_changes)
+                .await?;
             let writing = apply::Writing {
                 dialect,
                 mode: self.insert_mode,
@@ -496,6 +501,7 @@ impl Sink {
         tx: &mut db::Tx,
         table: &TableName,
         ops: &[TableOp],
+        schema_changes: &mut Vec<catalog::SchemaChange>,
     ) -> Result<TableInfo, SinkError> {
         let mut wanted: Vec<WantedColumn> = Vec::new();
         let mut key: Vec<String> = Vec::new();
@@ -507,15 +513,31 @@ impl Sink {
                     key = change.key.iter().map(|f| f.name.clone()).collect();
                 }
                 for field in &change.values {
-                    if !wanted.iter().any(|w| w.name == field.name) {
-                        wanted.push(WantedColumn::from_field(field.name.clone(), field));
+                    match wanted.iter_mut().find(|w| w.name == field.name) {
+                        None => wanted.push(WantedColumn::from_field(field.name.clone(), field)),
+                        // A batch that spans a schema change: the wider type decides.
+                        Some(w) => {
+                            if let (Some(have), Some(next)) = (&w.column_type, &field.column_type) {
+                                let pg = types::ddl_type(have, crate::config::Dialect::Postgres);
+                                if have != next && evolve::fit(&pg, next) != evolve::Fit::Holds {
+                                    *w = WantedColumn::from_field(field.name.clone(), field);
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
         let cached = self.tables.get(table).cloned();
         if let Some(info) = &cached {
-            if wanted.iter().all(|w| info.column(&w.name).is_some()) {
+            let basic_pg = self.evolution == SchemaEvolution::Basic
+                && self.db.dialect() == crate::config::Dialect::Postgres;
+            let fits = |w: &WantedColumn| match (info.column(&w.name), &w.column_type) {
+                (None, _) => false,
+                (Some(c), Some(t)) if basic_pg => evolve::fit(&c.sql_type, t) == evolve::Fit::Holds,
+                (Some(_), _) => true,
+            };
+            if wanted.iter().all(fits) {
                 return Ok(info.clone());
             }
         }
@@ -524,7 +546,7 @@ impl Sink {
             _ => None,
         });
         let existing = catalog::load(tx, table).await?;
-        let info = catalog::evolve(
+        let (info, changes) = catalog::evolve(
             tx,
             self.db.dialect(),
             table,
@@ -548,6 +570,9 @@ impl Sink {
                     SinkError::from(db)
                 }
             }
+            // The table cannot follow the source: no record is to blame, so stop.
+            e @ (catalog::EvolveError::Incompatible { .. }
+            | catalog::EvolveError::KeyChanged { .. }) => SinkError::Policy(e.to_string()),
             other => SinkError::Record {
                 coordinates: coordinates.clone().unwrap_or(Coordinates {
                     topic: String::new(),
@@ -557,6 +582,7 @@ impl Sink {
                 reason: other.to_string(),
             },
         })?;
+        schema_changes.extend(changes);
         self.tables.insert(table.clone(), info.clone());
         Ok(info)
     }

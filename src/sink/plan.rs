@@ -283,6 +283,7 @@ fn kafka_key(topic: &str, c: &Coordinates) -> Vec<Field> {
         value,
         column_type: Some(t),
         optional: false,
+        default: None,
     };
     vec![
         field(
@@ -321,6 +322,7 @@ mod tests {
             value,
             column_type: Some(ColumnType::Int64),
             optional: false,
+            default: None,
         }
     }
 

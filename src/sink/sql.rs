@@ -281,6 +281,22 @@ pub fn add_column(table: &TableName, column: &ColumnDef) -> String {
     )
 }
 
+/// `ALTER TABLE t ALTER COLUMN c TYPE <type>` (PostgreSQL; the type is one sluice chose).
+pub fn alter_column_type(table: &TableName, column: &Ident, sql_type: &str) -> String {
+    format!(
+        "ALTER TABLE {table} ALTER COLUMN {} TYPE {sql_type}",
+        column.quoted()
+    )
+}
+
+/// `ALTER TABLE t ALTER COLUMN c SET NOT NULL` (PostgreSQL).
+pub fn set_not_null(table: &TableName, column: &Ident) -> String {
+    format!(
+        "ALTER TABLE {table} ALTER COLUMN {} SET NOT NULL",
+        column.quoted()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

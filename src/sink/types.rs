@@ -196,7 +196,8 @@ pub fn ddl_type(column: &ColumnType, dialect: Dialect) -> String {
                 "TEXT"
             }
         }
-        C::Text { max_len: Some(n) } if pg => return format!("varchar({n})"),
+        // PostgreSQL's varchar limit; Debezium gives text columns a length of 2^31-1.
+        C::Text { max_len: Some(n) } if pg && *n <= 10_485_760 => return format!("varchar({n})"),
         C::Text { .. } => {
             if pg {
                 "text"

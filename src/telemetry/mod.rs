@@ -46,6 +46,8 @@ pub struct Metrics {
     pub dead_letters: IntCounterVec,
     /// Dead letters the broker acknowledged on the dead-letter topic.
     pub dead_letters_published: IntCounterVec,
+    /// Target tables created, columns added and columns widened by schema evolution.
+    pub schema_changes: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -186,6 +188,12 @@ impl Metrics {
                 "sluice_dead_letters_published_total",
                 "Dead letters acknowledged by the broker on the dead-letter topic.",
                 &["connector"],
+            ),
+            schema_changes: counter(
+                &r,
+                "sluice_schema_changes_total",
+                "Changes schema evolution made to target tables (create_table, add_column, widen_column).",
+                &["connector", "table", "change"],
             ),
             registry: r,
         }

@@ -233,6 +233,7 @@ impl Insert {
                 value: value.clone(),
                 column_type: Some(column_type.clone()),
                 optional: spec.optional,
+                default: None,
             });
         }
         Ok(())

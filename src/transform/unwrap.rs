@@ -169,6 +169,7 @@ impl Unwrap {
                     value,
                     column_type: Some(t),
                     optional: true,
+                    default: None,
                 })
             })
             .chain((self.deletes == DeleteMode::Rewrite).then(|| Field {
@@ -176,6 +177,7 @@ impl Unwrap {
                 value: Value::Text(delete.to_string()),
                 column_type: Some(ColumnType::Text { max_len: None }),
                 optional: true,
+                default: None,
             }))
             .collect();
         if delete && self.deletes == DeleteMode::Rewrite && !self.tombstone_deletes {

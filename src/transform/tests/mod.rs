@@ -20,6 +20,7 @@ fn row(fields: &[(&str, Value)]) -> Row {
                 value: value.clone(),
                 column_type: None,
                 optional: true,
+                default: None,
             })
             .collect(),
     }
