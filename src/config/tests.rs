@@ -4,7 +4,11 @@ use super::*;
 use std::path::Path;
 
 fn env(name: &str) -> Option<String> {
-    (name == "SLUICE_PG_PASSWORD").then(|| "pw-from-env".to_string())
+    match name {
+        "SLUICE_PG_PASSWORD" => Some("pw-from-env".to_string()),
+        "SLUICE_REGISTRY_USER_INFO" => Some("registry:pw-from-env".to_string()),
+        _ => None,
+    }
 }
 
 #[test]
