@@ -122,6 +122,45 @@ impl WantedColumn {
     }
 }
 
+/// The columns a table's ops write (a batch spanning a schema change takes the wider type),
+/// the key columns, and the first row change's coordinates (for errors).
+pub fn wanted_columns(
+    ops: &[super::plan::TableOp],
+) -> (
+    Vec<WantedColumn>,
+    Vec<String>,
+    Option<crate::event::Coordinates>,
+) {
+    let mut wanted: Vec<WantedColumn> = Vec::new();
+    let mut key: Vec<String> = Vec::new();
+    let mut first = None;
+    for op in ops {
+        let super::plan::TableOp::Row(change) = op else {
+            continue;
+        };
+        first.get_or_insert(change.coordinates.clone());
+        if key.is_empty() {
+            key = change.key.iter().map(|f| f.name.clone()).collect();
+        }
+        for field in &change.values {
+            match wanted.iter_mut().find(|w| w.name == field.name) {
+                None => wanted.push(WantedColumn::from_field(field.name.clone(), field)),
+                Some(w) => {
+                    if let (Some(have), Some(next)) = (&w.column_type, &field.column_type) {
+                        let pg = ddl_type(have, Dialect::Postgres);
+                        if have != next
+                            && super::evolve::fit(&pg, next) != super::evolve::Fit::Holds
+                        {
+                            *w = WantedColumn::from_field(field.name.clone(), field);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (wanted, key, first)
+}
+
 /// Why schema evolution could not make the table fit.
 #[derive(Debug, thiserror::Error)]
 pub enum EvolveError {

@@ -489,3 +489,34 @@ async fn write_resolution(
         .await
         .map_err(|e| e.to_string())
 }
+
+/// A connector's table policy as text: what connectors sharing a table must agree on
+/// (`sluice.source.name` may differ: it is who they are, not how they resolve).
+pub(super) fn policy_text(config: &crate::config::ConnectorConfig) -> String {
+    let c = &config.conflict;
+    let mut fields: Vec<String> = c
+        .fields
+        .iter()
+        .map(|(column, s)| format!("{column}={}", s.label()))
+        .collect();
+    fields.sort();
+    let l = &config.late;
+    let ms = |v: Option<i64>| v.map_or("off".to_string(), |n| n.to_string());
+    // Without a strategy the window, priorities and column strategies do nothing.
+    let conflict = match c.strategy {
+        None => "conflict.strategy=none".to_string(),
+        Some(s) => format!(
+            "conflict.strategy={}; conflict.source.priority={}; conflict.window.ms={}; conflict.field=[{}]",
+            s.label(),
+            c.priority.join(","),
+            c.window_ms,
+            fields.join(","),
+        ),
+    };
+    format!(
+        "{conflict}; late.policy={}; late.tolerance.ms={}; clock.skew.max.ms={}",
+        l.policy.label(),
+        ms(l.tolerance_ms),
+        ms(l.clock_skew_max_ms),
+    )
+}

@@ -193,7 +193,7 @@ impl Sink {
             history_retention_ms: config.history_retention_ms,
             conflict: config.conflict.clone(),
             connector: config.name.clone(),
-            policy: policy_text(config),
+            policy: conflicts::policy_text(config),
             policy_checked: Default::default(),
             tables: HashMap::new(),
         })
@@ -503,31 +503,7 @@ impl Sink {
         ops: &[TableOp],
         schema_changes: &mut Vec<catalog::SchemaChange>,
     ) -> Result<TableInfo, SinkError> {
-        let mut wanted: Vec<WantedColumn> = Vec::new();
-        let mut key: Vec<String> = Vec::new();
-        let mut first = None;
-        for op in ops {
-            if let TableOp::Row(change) = op {
-                first.get_or_insert(change.coordinates.clone());
-                if key.is_empty() {
-                    key = change.key.iter().map(|f| f.name.clone()).collect();
-                }
-                for field in &change.values {
-                    match wanted.iter_mut().find(|w| w.name == field.name) {
-                        None => wanted.push(WantedColumn::from_field(field.name.clone(), field)),
-                        // A batch that spans a schema change: the wider type decides.
-                        Some(w) => {
-                            if let (Some(have), Some(next)) = (&w.column_type, &field.column_type) {
-                                let pg = types::ddl_type(have, crate::config::Dialect::Postgres);
-                                if have != next && evolve::fit(&pg, next) != evolve::Fit::Holds {
-                                    *w = WantedColumn::from_field(field.name.clone(), field);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let (wanted, key, first) = catalog::wanted_columns(ops);
         let cached = self.tables.get(table).cloned();
         if let Some(info) = &cached {
             let basic_pg = self.evolution == SchemaEvolution::Basic
@@ -599,35 +575,4 @@ impl Sink {
     pub async fn purge_history(&self) -> Result<u64, sqlx::Error> {
         checkpoint::purge_history(&self.db, self.history_retention_ms).await
     }
-}
-
-/// A connector's table policy as text: what connectors sharing a table must agree on
-/// (`sluice.source.name` may differ: it is who they are, not how they resolve).
-fn policy_text(config: &ConnectorConfig) -> String {
-    let c = &config.conflict;
-    let mut fields: Vec<String> = c
-        .fields
-        .iter()
-        .map(|(column, s)| format!("{column}={}", s.label()))
-        .collect();
-    fields.sort();
-    let l = &config.late;
-    let ms = |v: Option<i64>| v.map_or("off".to_string(), |n| n.to_string());
-    // Without a strategy the window, priorities and column strategies do nothing.
-    let conflict = match c.strategy {
-        None => "conflict.strategy=none".to_string(),
-        Some(s) => format!(
-            "conflict.strategy={}; conflict.source.priority={}; conflict.window.ms={}; conflict.field=[{}]",
-            s.label(),
-            c.priority.join(","),
-            c.window_ms,
-            fields.join(","),
-        ),
-    };
-    format!(
-        "{conflict}; late.policy={}; late.tolerance.ms={}; clock.skew.max.ms={}",
-        l.policy.label(),
-        ms(l.tolerance_ms),
-        ms(l.clock_skew_max_ms),
-    )
 }
