@@ -24,7 +24,7 @@ pub enum ErrorClass {
 
 /// Classifies a sqlx error: SQLSTATE classes 08 (connection), 40 (serialization failure,
 /// deadlock), 53 (insufficient resources, disk full), 57 (operator intervention, admin
-/// shutdown), 58 (system I/O error), SQLite BUSY/LOCKED/IOERR/FULL, and I/O or pool errors are
+/// shutdown), 58 (system I/O error), 55P03 (lock not available) and 55006 (object in use), SQLite BUSY/LOCKED/IOERR/FULL, and I/O or pool errors are
 /// transient; 28 (authorization), 3D (no such database), 3F (no such schema), 42501
 /// (insufficient privilege), XX (internal error) and configuration errors are fatal; the rest
 /// (data exceptions 22, integrity violations 23, undefined or invalid objects 42, ...) are
@@ -52,6 +52,9 @@ pub fn sqlstate(code: &str) -> ErrorClass {
     let class = code.get(..2).unwrap_or("");
     match class {
         "08" | "40" | "53" | "57" | "58" => ErrorClass::Transient,
+        // lock_not_available (lock_timeout, NOWAIT) and object_in_use: an operator's ALTER or
+        // VACUUM FULL holds the table; the same batch applies once it is done.
+        "55" if matches!(code, "55P03" | "55006") => ErrorClass::Transient,
         "28" | "3D" | "3F" | "XX" => ErrorClass::Fatal,
         _ if code == "42501" => ErrorClass::Fatal,
         _ => ErrorClass::Permanent,
@@ -130,6 +133,9 @@ mod tests {
             ("53100", ErrorClass::Transient), // disk full
             ("57P01", ErrorClass::Transient), // admin shutdown
             ("58030", ErrorClass::Transient), // I/O error
+            ("55P03", ErrorClass::Transient), // lock not available (lock_timeout)
+            ("55006", ErrorClass::Transient), // object in use
+            ("55000", ErrorClass::Permanent), // object not in prerequisite state
             ("28P01", ErrorClass::Fatal),     // bad password
             ("3D000", ErrorClass::Fatal),     // no such database
             ("42501", ErrorClass::Fatal),     // insufficient privilege

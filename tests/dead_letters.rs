@@ -62,7 +62,22 @@ async fn poison_corpus_on_the_mock_cluster_and_sqlite() {
     let again = dead_letters(&config).await;
     assert_eq!(again.len(), letters.len(), "dead letters doubled");
     assert!(again.iter().all(|l| l.failures == 2), "each failed twice");
+    // Each failure reaches the dead-letter topic, as Kafka Connect reports every one.
+    assert!(
+        again.iter().all(|l| l.published_at_ms.is_some()),
+        "a repeat failure left unpublished: {again:?}"
+    );
     check_topic(&cluster.bootstrap_servers(), &config, &stream);
+    let copies = support::dlq::read_topic(&cluster.bootstrap_servers(), "poison-dlq", 2 * bad);
+    for letter in &again {
+        let c = &letter.letter.record.coordinates;
+        let key = format!("{}/{}/{}", c.topic, c.partition, c.offset);
+        let n = copies
+            .iter()
+            .filter(|r| r.key.as_deref() == Some(key.as_bytes()))
+            .count();
+        assert_eq!(n, 2, "{key}: {n} copies on the dead-letter topic");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

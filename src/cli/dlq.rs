@@ -328,10 +328,22 @@ async fn still_failing(
     let reason = letter.message.clone();
     if !dry_run {
         let mut tx = sink.db().begin().await.map_err(|e| e.to_string())?;
-        store::insert(&mut tx, &config.group_id(), &config.name, &[letter])
-            .await
-            .map_err(|e| e.to_string())?;
+        let id = letter.record.coordinates.clone();
+        let written = store::insert(
+            &mut tx,
+            &config.group_id(),
+            &config.name,
+            &[letter],
+            store::Repeat::IfWaiting,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
+        if written == 0 {
+            return Err(format!(
+                "the dead letter of {id} was replayed by someone else meanwhile"
+            ));
+        }
     }
     Ok(Replayed::StillFailing(reason))
 }

@@ -84,32 +84,60 @@ fn parse_stage(label: &str, connect: Option<&str>) -> Stage {
     }
 }
 
-/// Records `letters` in the batch's transaction `tx` (see the module doc for repeats).
+/// Text as PostgreSQL can store it: a NUL character (PostgreSQL text cannot hold one, and a
+/// field name or value in an error message may carry it) is written as `\u0000`.
+fn storable(text: &str) -> String {
+    text.replace('\0', "\\u0000")
+}
+
+/// Which rows a repeat failure may update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// The pipeline: a record failing again (after an offset reset) is waiting again, whatever
+    /// happened to its row before, and goes to the dead-letter topic again (as Kafka Connect
+    /// reports every failure).
+    Always,
+    /// `sluice dlq replay`: only a row still waiting; one that another replay marked
+    /// `replayed` meanwhile stays so. The operator sees the reason; it is not republished.
+    IfWaiting,
+}
+
+/// Records `letters` in the batch's transaction `tx` (see the module doc for repeats). A
+/// repeat failure counts one more failure and takes the new reason (see [`Repeat`]). Returns how many rows were written (with [`Repeat::IfWaiting`],
+/// fewer than `letters` when another replay got there first).
 pub async fn insert(
     tx: &mut Tx,
     group: &str,
     connector: &str,
     letters: &[DeadLetter],
-) -> Result<(), sqlx::Error> {
+    repeat: Repeat,
+) -> Result<u64, sqlx::Error> {
     let now = now_ms();
+    let (republish, only_waiting) = match repeat {
+        Repeat::Always => (", published_at_ms = NULL", ""),
+        Repeat::IfWaiting => ("", " WHERE sluice_dead_letters.status = 'dead'"),
+    };
+    let mut written = 0;
     for l in letters {
         let c = &l.record.coordinates;
-        tx.execute(
+        written += tx.execute(&format!(
             "INSERT INTO sluice_dead_letters (group_id, connector, topic, kafka_partition, \
              kafka_offset, record_key, record_value, record_headers, record_timestamp_ms, stage, \
              connect_stage, class_name, exception_class, exception_message, exception_detail, \
              status, failures, created_at_ms, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'dead', 1, $16, $16) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CAST($9 AS BIGINT), $10, $11, $12, $13, $14, $15, \
+             'dead', 1, $16, $16) \
              ON CONFLICT (group_id, topic, kafka_partition, kafka_offset) DO UPDATE SET \
              stage = excluded.stage, connect_stage = excluded.connect_stage, \
              class_name = excluded.class_name, exception_class = excluded.exception_class, \
              exception_message = excluded.exception_message, \
              exception_detail = excluded.exception_detail, status = 'dead', \
-             failures = sluice_dead_letters.failures + 1, updated_at_ms = excluded.updated_at_ms",
+             failures = sluice_dead_letters.failures + 1, \
+             updated_at_ms = excluded.updated_at_ms{republish}{only_waiting}"),
             &[
                 Param::Text(Some(group.into())),
-                Param::Text(Some(connector.into())),
-                Param::Text(Some(c.topic.clone())),
+                Param::Text(Some(storable(connector))),
+                Param::Text(Some(storable(&c.topic))),
                 Param::Int(c.partition.into()),
                 Param::Int(c.offset),
                 Param::Blob(l.record.key.clone()),
@@ -121,16 +149,16 @@ pub async fn insert(
                 },
                 Param::Text(Some(l.stage.label().into())),
                 Param::Text(Some(l.stage.connect_name().into())),
-                Param::Text(Some(l.class_name.clone())),
-                Param::Text(Some(l.exception_class.clone())),
-                Param::Text(Some(l.message.clone())),
-                Param::Text(l.detail.clone()),
+                Param::Text(Some(storable(&l.class_name))),
+                Param::Text(Some(storable(&l.exception_class))),
+                Param::Text(Some(storable(&l.message))),
+                Param::Text(l.detail.as_deref().map(storable)),
                 Param::Int(now),
             ],
         )
         .await?;
     }
-    Ok(())
+    Ok(written)
 }
 
 /// The SELECT of every column, as text (blobs as hex), for a dialect.

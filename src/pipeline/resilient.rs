@@ -121,6 +121,9 @@ impl Running {
         dead_letters: &mut Vec<DeadLetter>,
         records: usize,
     ) -> Result<BatchStats, PipelineError> {
+        // Isolation that finds no bad record: the failure was not reproduced by the probes
+        // (a passing state of the target). The batch is tried once more before stopping.
+        let mut unexplained = 0;
         loop {
             self.check_ratio(records, dead_letters)?;
             let error = match self.attempt(events, extras, dead_letters, true).await? {
@@ -130,12 +133,17 @@ impl Running {
             if self.config.errors_tolerance == ErrorTolerance::None {
                 return Err(self.refused(&error, events, origins));
             }
-            let bad = self.isolate(events, extras, dead_letters, error).await?;
+            let bad = self.isolate(events, extras, dead_letters, &error).await?;
             if bad.is_empty() {
+                unexplained += 1;
+                if unexplained == 1 {
+                    tracing::warn!(error = %error, "the target refused the batch but every probe of its records applies; trying the batch again");
+                    continue;
+                }
                 // Every part applies alone but not the whole: not a record's fault.
-                return Err(PipelineError::Target(
-                    "the batch fails as a whole but each of its records applies; stopping".into(),
-                ));
+                return Err(PipelineError::Target(format!(
+                    "the batch fails as a whole but each of its records applies; stopping: {error}"
+                )));
             }
             for (i, error) in bad.into_iter().rev() {
                 let event = events.remove(i);
@@ -207,17 +215,14 @@ impl Running {
         events: &[ChangeEvent],
         extras: &Extras<'_>,
         dead_letters: &[DeadLetter],
-        first_error: SinkError,
+        first_error: &SinkError,
     ) -> Result<Vec<(usize, SinkError)>, PipelineError> {
         let mut bad = Vec::new();
-        if events.len() == 1 {
-            bad.push((0, first_error));
-            return Ok(bad);
-        }
-        // Without any row the batch must apply, or it is not a record's fault.
+        // Without any row the batch must apply, or it is not a record's fault. Even a batch of
+        // one record is probed: its failure may have been a passing state of the target.
         if let Err(e) = self.attempt(&[], extras, dead_letters, false).await? {
             return Err(PipelineError::Target(format!(
-                "the target refuses the batch without any of its records: {e}"
+                "the target refuses the batch without any of its records: {e} (the batch failed with: {first_error})"
             )));
         }
         let started = Instant::now();
@@ -226,6 +231,9 @@ impl Running {
         let mid = events.len() / 2;
         let mut stack = vec![mid..events.len(), 0..mid];
         while let Some(range) = stack.pop() {
+            if range.is_empty() {
+                continue;
+            }
             let candidate: Vec<ChangeEvent> = good
                 .iter()
                 .copied()

@@ -161,6 +161,25 @@ pub fn wanted_columns(
     (wanted, key, first)
 }
 
+/// The first change that carries the column an evolution error is about (a batch's first
+/// change may not have it).
+pub fn blame(
+    ops: &[super::plan::TableOp],
+    error: &EvolveError,
+) -> Option<crate::event::Coordinates> {
+    let column = match error {
+        EvolveError::MissingColumn { column, .. } | EvolveError::NoSchema { column, .. } => column,
+        EvolveError::Ident(e) => &e.name,
+        _ => return None,
+    };
+    ops.iter().find_map(|op| match op {
+        super::plan::TableOp::Row(change) if change.values.iter().any(|f| &f.name == column) => {
+            Some(change.coordinates.clone())
+        }
+        _ => None,
+    })
+}
+
 /// Why schema evolution could not make the table fit.
 #[derive(Debug, thiserror::Error)]
 pub enum EvolveError {
@@ -230,7 +249,7 @@ fn column_def(
             column: wanted.name.clone(),
         })?;
     Ok(ColumnDef {
-        name: Ident::new(&wanted.name, dialect)?,
+        name: Ident::column(&wanted.name, dialect)?,
         sql_type: ddl_type(column_type, dialect),
         not_null: is_key || !wanted.optional,
     })

@@ -12,6 +12,9 @@ use std::fmt;
 /// them keeps two long names from silently becoming one.
 const PG_MAX_IDENT_BYTES: usize = 63;
 
+/// Column names PostgreSQL reserves in every table.
+const PG_SYSTEM_COLUMNS: [&str; 6] = ["tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"];
+
 /// A validated SQL identifier (unquoted form).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Ident(String);
@@ -43,6 +46,19 @@ impl Ident {
             return Err(refuse("longer than PostgreSQL's 63-byte limit"));
         }
         Ok(Ident(name.to_string()))
+    }
+
+    /// Validates a column name: also refuses PostgreSQL's system column names, which no
+    /// table can declare (PostgreSQL answers a duplicate-column error that would otherwise
+    /// look like another worker adding the column first).
+    pub fn column(name: &str, dialect: Dialect) -> Result<Self, IdentError> {
+        if dialect == Dialect::Postgres && PG_SYSTEM_COLUMNS.contains(&name) {
+            return Err(IdentError {
+                name: name.to_string(),
+                reason: "a PostgreSQL system column name (rename it with a transform, e.g. ReplaceField renames)",
+            });
+        }
+        Ident::new(name, dialect)
     }
 
     /// The name as given, unquoted (for catalog lookups and messages).
@@ -139,6 +155,19 @@ mod tests {
         let long = "x".repeat(64);
         assert!(Ident::new(&long, Dialect::Postgres).is_err());
         assert!(Ident::new(&long, Dialect::Sqlite).is_ok());
+    }
+
+    #[test]
+    fn system_column_names_are_refused_as_columns_on_postgres() {
+        for name in ["xmin", "ctid", "tableoid", "cmax"] {
+            let e = Ident::column(name, Dialect::Postgres).unwrap_err();
+            assert!(e.reason.contains("system column"), "{name}: {e}");
+            // A table may have the name, SQLite columns too, and case matters when quoted.
+            assert!(Ident::new(name, Dialect::Postgres).is_ok());
+            assert!(Ident::column(name, Dialect::Sqlite).is_ok());
+        }
+        assert!(Ident::column("XMIN", Dialect::Postgres).is_ok());
+        assert!(Ident::column("xmin_at", Dialect::Postgres).is_ok());
     }
 
     #[test]

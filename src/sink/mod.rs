@@ -364,8 +364,10 @@ impl Sink {
                 &self.group,
                 &self.connector,
                 batch.dead_letters,
+                crate::deadletter::store::Repeat::Always,
             )
             .await
+            .map(|_| ())
             .map_err(SinkError::from);
         }
         if result.is_ok() {
@@ -383,9 +385,17 @@ impl Sink {
                 }
             },
             Ok(()) => {
+                // A probe ends before COMMIT, where deferred constraints would be checked:
+                // checking them now makes the probe fail exactly when the commit would.
+                let deferred = match self.db.dialect() {
+                    crate::config::Dialect::Postgres => {
+                        tx.execute("SET CONSTRAINTS ALL IMMEDIATE", &[]).await
+                    }
+                    _ => Ok(0),
+                };
                 self.forget_catalog();
-                tx.rollback().await?;
-                Ok(stats)
+                let _ = tx.rollback().await;
+                deferred.map(|_| stats).map_err(SinkError::from)
             }
             Err(e) => {
                 // The catalog cache may hold DDL that is being rolled back.
@@ -550,11 +560,13 @@ impl Sink {
             e @ (catalog::EvolveError::Incompatible { .. }
             | catalog::EvolveError::KeyChanged { .. }) => SinkError::Policy(e.to_string()),
             other => SinkError::Record {
-                coordinates: coordinates.clone().unwrap_or(Coordinates {
-                    topic: String::new(),
-                    partition: -1,
-                    offset: -1,
-                }),
+                coordinates: catalog::blame(ops, &other)
+                    .or(coordinates.clone())
+                    .unwrap_or(Coordinates {
+                        topic: String::new(),
+                        partition: -1,
+                        offset: -1,
+                    }),
                 reason: other.to_string(),
             },
         })?;

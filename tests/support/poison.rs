@@ -545,6 +545,13 @@ const CASES: &[Case] = &[
     ("write", "key_field_not_a_column", "table items has no column \"pk\"",
         |b| b.create(418)
             .key(Some(key_of(json!([field("pk", "int32", false)]), json!({"pk": 418}))))),
+    // A field name with a NUL character reaches the message (PostgreSQL text cannot hold
+    // NUL: deadletter/store.rs `storable` writes it as \u0000).
+    ("decode", "nul_in_field_name", "field after.n\\u0000x: expected an integer, got a string",
+        |b| b.create(125).edit(|v| {
+            after_schema(v).push(field("n\u{0}x", "int32", true));
+            v["payload"]["after"]["n\u{0}x"] = json!("abc");
+        })),
     // The last record: an update of live item 12 that the CHECK refuses (12 keeps its row).
     ("write", "check_violation_updating_a_live_row",
         "violates check constraint|CHECK constraint failed",
