@@ -11,6 +11,7 @@ use crate::config::{Dialect, InsertMode};
 use crate::event::{Field, Value};
 use crate::resolve::conflict::{ConflictPolicy, Decision, Winner, Writer};
 use crate::resolve::{guard, Outcome, SkipReason, StoredVersion};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 /// What one table's share of a batch did.
@@ -44,11 +45,12 @@ pub(super) struct KeyState<'a> {
     /// The source that wrote that version.
     pub(super) writer: Option<Writer>,
     existed: bool,
-    /// The last applied change and its merged row image (empty for a delete).
-    pub(super) applied: Option<(&'a RowChange, Vec<Field>)>,
+    /// The last applied change and its merged row image (empty for a delete); borrowed from
+    /// the change unless a TOAST placeholder or a conflict strategy changed it.
+    pub(super) applied: Option<(&'a RowChange, Cow<'a, [Field]>)>,
     /// The last row image applied in this batch, kept across a later delete (a primary-key
     /// change may need its values).
-    pub(super) last_row: Option<Vec<Field>>,
+    pub(super) last_row: Option<Cow<'a, [Field]>>,
 }
 
 /// How a batch writes to its tables: the dialect, `insert.mode`, and the multi-source conflict
@@ -171,7 +173,10 @@ async fn apply_rows(
             tx,
             dialect,
             info,
-            rows.iter().map(|c| (*c, c.values.clone())).collect(),
+            &rows
+                .iter()
+                .map(|c| (*c, Cow::Borrowed(&c.values[..])))
+                .collect::<Vec<_>>(),
             WriteKind::Insert,
             mode,
         )
@@ -261,7 +266,7 @@ async fn apply_rows(
                     });
                 }
                 let values = if change.delete {
-                    Vec::new()
+                    Cow::Borrowed(&[][..])
                 } else {
                     merge(state.applied.take().map(|(_, v)| v), &change.values)
                 };
@@ -297,7 +302,7 @@ async fn apply_rows(
             rows.push((*change, values.clone()));
         }
     }
-    write_groups(tx, dialect, info, rows, WriteKind::Upsert, mode).await?;
+    write_groups(tx, dialect, info, &rows, WriteKind::Upsert, mode).await?;
     let entries: Vec<(String, StoredVersion, Writer)> = applied
         .iter()
         .filter_map(|s| {
@@ -323,10 +328,13 @@ fn same_source(a: &Writer, b: &Writer) -> bool {
 
 /// Folds a later row image into an earlier one: Debezium's TOAST placeholder keeps the earlier
 /// value (or, with no earlier value in the batch, the target's current one).
-fn merge(previous: Option<Vec<Field>>, next: &[Field]) -> Vec<Field> {
+fn merge<'a>(previous: Option<Cow<'a, [Field]>>, next: &'a [Field]) -> Cow<'a, [Field]> {
     let Some(previous) = previous.filter(|p| !p.is_empty()) else {
-        return next.to_vec();
+        return Cow::Borrowed(next);
     };
+    if !next.iter().any(|f| f.value == Value::Unavailable) {
+        return Cow::Borrowed(next);
+    }
     next.iter()
         .map(
             |field| match (&field.value, previous.iter().find(|p| p.name == field.name)) {
@@ -409,37 +417,38 @@ async fn write_groups(
     tx: &mut Tx,
     dialect: Dialect,
     info: &TableInfo,
-    rows: Vec<(&RowChange, Vec<Field>)>,
+    rows: &[(&RowChange, Cow<'_, [Field]>)],
     kind: WriteKind,
     mode: InsertMode,
 ) -> Result<(), SinkError> {
-    let mut groups: BTreeMap<Vec<String>, Vec<(&RowChange, Vec<Field>)>> = BTreeMap::new();
+    let position: HashMap<&str, usize> = info
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+    // Key: the indexes (in table order) of the columns present; value: each row's values for
+    // them, in that order.
+    type Group<'r> = Vec<(&'r RowChange, Vec<&'r Value>)>;
+    let mut groups: BTreeMap<Vec<usize>, Group> = BTreeMap::new();
     for (change, fields) in rows {
-        let present: Vec<Field> = fields
-            .into_iter()
-            .filter(|f| f.value != Value::Unavailable)
-            .collect();
-        let mut names: Vec<String> = present.iter().map(|f| f.name.clone()).collect();
-        names.sort();
-        groups.entry(names).or_default().push((change, present));
-    }
-    for (names, rows) in groups {
-        let columns: Vec<_> = info
-            .columns
-            .iter()
-            .filter(|c| names.contains(&c.name))
-            .collect();
-        if columns.len() != names.len() {
-            let missing = names
-                .iter()
-                .find(|n| info.column(n).is_none())
-                .cloned()
-                .unwrap_or_default();
-            return Err(SinkError::record(
-                rows[0].0,
-                format!("table {} has no column {missing:?}", info.name.label()),
-            ));
+        let mut present: Vec<(usize, &Value)> = Vec::with_capacity(fields.len());
+        for field in fields.iter().filter(|f| f.value != Value::Unavailable) {
+            let Some(&i) = position.get(field.name.as_str()) else {
+                return Err(SinkError::record(
+                    change,
+                    format!("table {} has no column {:?}", info.name.label(), field.name),
+                ));
+            };
+            present.push((i, &field.value));
         }
+        present.sort_by_key(|(i, _)| *i);
+        present.dedup_by_key(|(i, _)| *i);
+        let (indexes, values): (Vec<usize>, Vec<&Value>) = present.into_iter().unzip();
+        groups.entry(indexes).or_default().push((*change, values));
+    }
+    for (indexes, rows) in groups {
+        let columns: Vec<_> = indexes.iter().map(|i| &info.columns[*i]).collect();
         let update_only = mode == InsertMode::Update;
         let per_chunk = match (dialect, update_only) {
             (Dialect::Sqlite, true) => 1,
@@ -454,14 +463,9 @@ async fn write_groups(
             }
             .map_err(|e| SinkError::record(chunk[0].0, e.to_string()))?;
             let mut matrix = Vec::with_capacity(chunk.len());
-            for (change, fields) in chunk {
+            for (change, values) in chunk {
                 let mut row = Vec::with_capacity(columns.len());
-                for column in &columns {
-                    let value = fields
-                        .iter()
-                        .find(|f| f.name == column.name)
-                        .map(|f| &f.value)
-                        .unwrap_or(&Value::Null);
+                for (column, value) in columns.iter().zip(values) {
                     row.push(
                         render(value, &column.kind, dialect, &column.name)
                             .map_err(|e| SinkError::record(change, e.to_string()))?,

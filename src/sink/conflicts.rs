@@ -42,7 +42,7 @@ impl<'a> Detected<'a> {
             in_batch: state
                 .applied
                 .as_ref()
-                .map(|(_, values)| values.clone())
+                .map(|(_, values)| values.to_vec())
                 .filter(|v| !v.is_empty()),
             current_writer: state.writer.clone().unwrap_or_default(),
             current_deleted: state.version.is_some_and(|v| v.deleted),
@@ -155,7 +155,7 @@ pub(super) async fn resolve(
             }
             if let Some((applied, values)) = states[d.slot].applied.as_mut() {
                 if std::ptr::eq(*applied, change) {
-                    for field in values.iter_mut() {
+                    for field in values.to_mut().iter_mut() {
                         if let Some(value) = merged.get(&field.name) {
                             if incoming.get(&field.name) != Some(value) {
                                 field.value = value.clone().map_or(Value::Null, Value::Text);

@@ -133,7 +133,10 @@ impl Planner {
             .filter(|f| self.keep(topic, &f.name))
             .map(|f| Field {
                 name: self.fold(&f.name),
-                ..f.clone()
+                value: f.value.clone(),
+                column_type: f.column_type.clone(),
+                optional: f.optional,
+                default: f.default.clone(),
             })
             .collect()
     }

@@ -68,7 +68,7 @@ pub(super) async fn carry_over(
             found.extend(read_old(tx, dialect, info, old_key, &still, change).await?);
         }
         if let Some((_, values)) = states[i].applied.as_mut() {
-            for field in values.iter_mut() {
+            for field in values.to_mut().iter_mut() {
                 if let Some((_, value)) = found.iter().find(|(n, _)| *n == field.name) {
                     field.value = value.clone();
                 }
