@@ -30,11 +30,7 @@ fn connector(name: &str, topic: &str, url: &str, tolerance: &str, extra: Json) -
 }
 
 /// Publishes `records` to partition 0 of a new mock topic.
-async fn publish(
-    cluster: &MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
-    topic: &str,
-    records: &[(String, String)],
-) {
+async fn publish(cluster: &Cluster, topic: &str, records: &[(String, String)]) {
     cluster.create_topic(topic, 1, 1).expect("topic");
     publish_keyed(&cluster.bootstrap_servers(), topic, records).await;
 }
@@ -65,6 +61,18 @@ fn ids(database: &str) -> String {
 
 fn database_name(url: &str) -> String {
     url.rsplit('/').next().expect("database").to_string()
+}
+
+type Cluster = MockCluster<'static, rdkafka::producer::DefaultProducerContext>;
+
+/// A mock cluster, worker settings for it, and a fresh database (URL, name) set up by `ddl`.
+fn setup(ddl: &str) -> (Cluster, sluice::config::WorkerConfig, String, String) {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    let worker = mock_worker(cluster.bootstrap_servers());
+    let url = support::Postgres::database();
+    let database = database_name(&url);
+    support::Postgres::shared().psql(&database, ddl);
+    (cluster, worker, url, database)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -108,15 +116,10 @@ async fn a_system_column_name_is_the_records_fault_not_a_race() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_table_locked_past_lock_timeout_is_retried_not_dead_lettered() {
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    let worker = mock_worker(cluster.bootstrap_servers());
-    let pg = support::Postgres::shared();
-    let url = support::Postgres::database();
-    let database = database_name(&url);
-    pg.psql(
-        &database,
+    let (cluster, worker, url, database) = setup(
         "CREATE TABLE items (id INTEGER PRIMARY KEY, version INTEGER NOT NULL, payload TEXT)",
     );
+    let pg = support::Postgres::shared();
     // Every session of sluice gives up waiting for a lock after 200 ms (SQLSTATE 55P03).
     pg.psql(
         &database,
@@ -170,14 +173,8 @@ async fn a_table_locked_past_lock_timeout_is_retried_not_dead_lettered() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deferred_constraint_failing_at_commit_is_traced_to_its_record() {
-    let cluster = MockCluster::new(1).expect("mock cluster");
-    let worker = mock_worker(cluster.bootstrap_servers());
-    let pg = support::Postgres::shared();
-    let url = support::Postgres::database();
-    let database = database_name(&url);
     // `version` must name an existing release; the check waits for COMMIT.
-    pg.psql(
-        &database,
+    let (cluster, worker, url, database) = setup(
         "CREATE TABLE releases (version INTEGER PRIMARY KEY); \
          INSERT INTO releases SELECT generate_series(1, 20); \
          DELETE FROM releases WHERE version = 13; \
