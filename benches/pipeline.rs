@@ -556,7 +556,8 @@ fn raw_consume(s: &Settings, bootstrap: &str, topic: &str, want: usize, decode: 
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         .set("auto.offset.reset", "earliest")
-        // sluice's own prefetch bound (src/source/mod.rs), so the ceiling is comparable.
+        // One queue for the 4 partitions: 4x sluice's per-partition bound (src/source/mod.rs)
+        // would be 2048; 8192 never holds this consumer back, so the ceiling is not lowered.
         .set("queued.max.messages.kbytes", "8192");
     if decode {
         // librdkafka waits fetch.queue.backoff.ms (1 s by default) before fetching again once
