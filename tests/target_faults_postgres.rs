@@ -200,3 +200,40 @@ async fn a_deferred_constraint_failing_at_commit_is_traced_to_its_record() {
         .collect();
     assert_eq!(ids(&database).trim(), expected.join(","));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_refusing_every_record_trips_the_ratio_guard_without_probing_them_all() {
+    let (cluster, worker, url, database) = setup(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, version INTEGER NOT NULL CHECK (version < 0), \
+         payload TEXT)",
+    );
+    let records: Vec<(String, String)> = (1..=300).map(create).collect();
+    publish(&cluster, "refused", &records).await;
+    let extra = json!({"batch.size": "100", "sluice.errors.max.ratio": "0.2"});
+    let config = connector("refused", "refused", &url, "all", extra);
+    let rollbacks = || {
+        let pg = support::Postgres::shared();
+        let sql = "SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()";
+        pg.psql(&database, sql)
+            .trim()
+            .parse::<i64>()
+            .expect("count")
+    };
+    let before = rollbacks();
+    let result = run_library(&worker, config.clone()).await;
+    let Err(PipelineError::TooManyErrors(message)) = &result else {
+        panic!("expected the ratio guard to stop the connector, got {result:?}");
+    };
+    assert!(message.contains("violates check constraint"), "{message}");
+    // Statistics reach pg_stat_database within a second of a session going idle.
+    std::thread::sleep(Duration::from_millis(1500));
+    // Every probe is a rolled-back transaction: isolating all 100 records of the first batch
+    // takes about 200; the guard trips at the 21st.
+    let probes = rollbacks() - before;
+    assert!(probes < 80, "{probes} rolled-back transactions");
+    assert!(
+        dead_letters(&config).await.is_empty(),
+        "committed dead letters"
+    );
+    assert_eq!(ids(&database).trim(), "");
+}

@@ -133,7 +133,9 @@ impl Running {
             if self.config.errors_tolerance == ErrorTolerance::None {
                 return Err(self.refused(&error, events, origins));
             }
-            let bad = self.isolate(events, extras, dead_letters, &error).await?;
+            let bad = self
+                .isolate(events, extras, dead_letters, &error, records)
+                .await?;
             if bad.is_empty() {
                 unexplained += 1;
                 if unexplained == 1 {
@@ -209,13 +211,15 @@ impl Running {
 
     /// Finds the records of a refused batch that fail on their own: probes (rolled-back
     /// attempts) of a growing good prefix plus the next half of what is left, bisecting what
-    /// fails down to single records. Returns their indexes with their errors, in order.
+    /// fails down to single records. Returns their indexes with their errors, in order; stops
+    /// early once those trip the ratio guard (`sluice.errors.max.ratio`).
     async fn isolate(
         &mut self,
         events: &[ChangeEvent],
         extras: &Extras<'_>,
         dead_letters: &[DeadLetter],
         first_error: &SinkError,
+        records: usize,
     ) -> Result<Vec<(usize, SinkError)>, PipelineError> {
         let mut bad = Vec::new();
         // Without any row the batch must apply, or it is not a record's fault. Even a batch of
@@ -246,7 +250,18 @@ impl Running {
                 .await?
             {
                 Ok(_) => good.extend(range),
-                Err(e) if range.len() == 1 => bad.push((range.start, e)),
+                Err(e) if range.len() == 1 => {
+                    bad.push((range.start, e));
+                    // Enough bad records to trip the ratio guard: the caller stops before
+                    // committing, so probing the rest would only cost transactions.
+                    if self
+                        .ratio
+                        .exceeded(records, dead_letters.len() + bad.len())
+                        .is_some()
+                    {
+                        break;
+                    }
+                }
                 Err(_) => {
                     let mid = range.start + range.len() / 2;
                     stack.push(mid..range.end);
