@@ -103,8 +103,9 @@ pub enum Repeat {
 }
 
 /// Records `letters` in the batch's transaction `tx` (see the module doc for repeats). A
-/// repeat failure counts one more failure and takes the new reason (see [`Repeat`]). Returns how many rows were written (with [`Repeat::IfWaiting`],
-/// fewer than `letters` when another replay got there first).
+/// repeat failure counts one more failure and takes the new reason (see [`Repeat`]). Returns
+/// how many rows were written (with [`Repeat::IfWaiting`], fewer than `letters` when another
+/// replay got there first).
 pub async fn insert(
     tx: &mut Tx,
     group: &str,
