@@ -31,7 +31,8 @@
 //! `SLUICE_BENCH_CONSUMER_PROPS` / `SLUICE_BENCH_CONNECTOR_PROPS` (`key=value,...` added to the
 //! worker file as `consumer.<key>` / to the connector config),
 //! `SLUICE_BENCH_IN_PROCESS` (`1`; `0` skips part 4), `SLUICE_BENCH_LOG` (the child's
-//! `SLUICE_LOG`, default `info`), `SLUICE_BENCH_BIN` (the sluice binary; default the one cargo
+//! `SLUICE_LOG`, default `info`), `SLUICE_BENCH_KEEP_LOG` (set: the child's log is copied to
+//! `$TMPDIR/sluice-bench-run-<batch>.log`), `SLUICE_BENCH_BIN` (the sluice binary; default the one cargo
 //! builds for this bench, `CARGO_BIN_EXE_sluice`, i.e. `<target>/release/sluice` under
 //! `cargo bench`). Broker and PostgreSQL come from the test harness (`SLUICE_TANSU_BIN`,
 //! `SLUICE_PG_BIN`, or what `bash .ci/test` installs).
@@ -983,6 +984,11 @@ fn run_sluice(
     }
     let server = parse_pg_durations(&pg_log);
     let (verified, detail) = rt.block_on(verify(&url, expected));
+    if std::env::var_os("SLUICE_BENCH_KEEP_LOG").is_some() {
+        let path = std::env::temp_dir().join(format!("sluice-bench-run-{batch}.log"));
+        std::fs::copy(&log, &path).expect("copy the run log");
+        eprintln!("sluice log of the run: {}", path.display());
+    }
     let _ = std::fs::remove_dir_all(&dir);
     SluiceRun {
         batch_size: batch,
