@@ -62,6 +62,29 @@ async fn publish(bootstrap: &str, topic: &str, events: &[Change], first: usize) 
     }
 }
 
+/// Records checkpointed so far by each connector's group (sum of its next offsets).
+async fn checkpointed_per_group(url: &str) -> BTreeMap<String, i64> {
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .expect("connect");
+    let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass('sluice_offsets')::text")
+        .fetch_one(&mut conn)
+        .await
+        .expect("regclass");
+    if exists.is_none() {
+        return BTreeMap::new();
+    }
+    sqlx::query_as::<_, (String, i64)>(
+        "SELECT group_id, CAST(coalesce(sum(next_offset), 0) AS BIGINT) FROM sluice_offsets \
+         GROUP BY group_id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("sum")
+    .into_iter()
+    .collect()
+}
+
 /// Records checkpointed so far by both connectors (sum of next offsets in the target).
 async fn checkpointed(url: &str) -> i64 {
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
@@ -208,10 +231,10 @@ impl Setup {
 }
 
 async fn exactly_once_body(kills: usize) {
-    // Large enough that a run takes longer than the 7-11 s between kills.
     let setup = Setup::with_stream(40_000, 40_000).await;
     let (main, audit) = setup.connectors("run", ("40", "30"), "100");
     let dir = setup.dir.path();
+    let total = setup.events.len() as i64 * 2;
     let mut seed: u64 = 42;
     let mut progress = Vec::new();
     for round in 0..kills {
@@ -222,11 +245,39 @@ async fn exactly_once_body(kills: usize) {
             true,
             &format!("kill{round}.log"),
         );
+        // The kill point is set by progress, not by time, so it lands mid-stream however fast
+        // the machine is: both connectors must have committed in this run (past the group
+        // join: a member killed while the group rebalances stalls tansu's group coordinator),
+        // and the records checkpointed must pass a random share of what is left; then a random
+        // delay puts the kill anywhere in the batch cycle.
+        let start = checkpointed_per_group(&setup.url).await;
+        let before: i64 = start.values().sum();
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-        // Past the group join (a killed member holds its partitions for the 6 s session timeout;
-        // a member killed while the group rebalances stalls tansu's group coordinator).
-        let delay = 11000 + (seed >> 33) % 4000;
-        std::thread::sleep(Duration::from_millis(delay));
+        let share = 0.15 + ((seed >> 33) % 1000) as f64 / 1000.0 * 0.25;
+        let target = before + ((total - before) as f64 * share) as i64;
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let now = checkpointed_per_group(&setup.url).await;
+            let every_group_moved = [&setup.names.0, &setup.names.1].iter().all(|name| {
+                let group = format!("connect-{name}");
+                now.get(&group).copied().unwrap_or(0) > start.get(&group).copied().unwrap_or(0)
+            });
+            if every_group_moved && now.values().sum::<i64>() >= target {
+                break;
+            }
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                panic!(
+                    "round {round}: sluice exited ({status}) before the kill point:\n{}",
+                    support::tail(&dir.join(format!("kill{round}.log")), 40)
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: no progress to {target} records in 120 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis((seed >> 20) % 300)).await;
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         progress.push(checkpointed(&setup.url).await);
