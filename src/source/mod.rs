@@ -269,3 +269,37 @@ pub fn mirror(
     }
     consumer.commit(&list, CommitMode::Sync)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn consumer_for(flags: &[(&str, &str)]) -> ClientConfig {
+        let flags: BTreeMap<String, String> = flags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let worker = WorkerConfig::load(None, &flags, &|_| None, &[]).expect("worker");
+        let connector = ConnectorConfig::from_json(
+            r#"{"name":"c","config":{"topics":"t","connection.url":"sqlite::memory:"}}"#,
+            "test",
+            &|_| None,
+        )
+        .expect("connector");
+        consumer_config(&worker, &connector)
+    }
+
+    #[test]
+    fn fetch_responses_are_small_unless_messages_may_be_larger() {
+        let config = consumer_for(&[]);
+        assert_eq!(config.get("fetch.max.bytes"), Some("2097152"));
+        assert_eq!(config.get("max.partition.fetch.bytes"), Some("524288"));
+        // librdkafka refuses a fetch.max.bytes below message.max.bytes: a worker raising the
+        // message size must still get a consumer.
+        let config = consumer_for(&[("consumer.message.max.bytes", "5000000")]);
+        assert_eq!(config.get("fetch.max.bytes"), Some("5000000"));
+        let consumer: Result<BaseConsumer, _> = config.create();
+        assert!(consumer.is_ok(), "{:?}", consumer.err());
+    }
+}
