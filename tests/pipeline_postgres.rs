@@ -90,6 +90,12 @@ async fn apply_recording(scenario: &str, file: &str, schemas: bool) -> (String, 
         log.contains("records read"),
         "no report in the output:\n{log}"
     );
+    // tansu answers the offset lookup with the last batch's base offset: the real ends came
+    // from fetch responses (the oracle check below proves nothing was left behind).
+    assert!(
+        log.contains("confirmed by fetch responses"),
+        "--stop-at-end did not learn the ends from fetch responses:\n{log}"
+    );
     if let Some(registry) = &registry {
         assert!(
             !log.contains("s3cret"),

@@ -25,7 +25,7 @@ use crate::source::{self, Received, SluiceConsumer, SourceContext, SourceMsg};
 use crate::telemetry::{Health, Metrics};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use rdkafka::consumer::Consumer;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,7 +62,8 @@ pub enum PipelineError {
     TooManyErrors(String),
 }
 
-/// How long the source must be quiet before `--stop-at-end` stops.
+/// How long the source must be quiet before `--stop-at-end` stops when some partition's end
+/// is known only from the offset lookup at assignment (no fetch response told it yet).
 const STOP_AT_END_QUIET: Duration = Duration::from_millis(1500);
 
 /// Options of `sluice run`.
@@ -83,6 +84,8 @@ struct Running {
     /// What the target checkpoint holds per partition (each commit's `previous`).
     stored: HashMap<TopicPartition, Option<i64>>,
     end_offsets: HashMap<TopicPartition, i64>,
+    /// Partitions whose end a fetch response has confirmed (see [`SourceMsg::FetchEnd`]).
+    fetched_ends: HashSet<TopicPartition>,
     /// Late-data watermark per partition, as committed (see `resolve::late`).
     watermarks: HashMap<TopicPartition, Option<i64>>,
     batch: Vec<Received>,
@@ -221,6 +224,7 @@ pub async fn run(
         next: HashMap::new(),
         stored: HashMap::new(),
         end_offsets: HashMap::new(),
+        fetched_ends: HashSet::new(),
         watermarks: HashMap::new(),
         batch: Vec::new(),
         mirror: mirror::Mirror::start(consumer_for_mirror, db_for_mirror, group_for_mirror),
@@ -268,14 +272,22 @@ impl Running {
         let mut last_record = Instant::now();
         loop {
             // The end offsets at assignment are necessary but not sufficient: some
-            // Kafka-protocol brokers (tansu) report a high watermark below the real end, so
+            // Kafka-protocol brokers (tansu) answer the offset lookup with less than the real
+            // end. A fetch response tells the real one; until every partition has had one,
             // the source must also have been quiet for a moment.
+            let fetched = self.claims.keys().all(|tp| self.fetched_ends.contains(tp));
             if options.stop_at_end
                 && self.at_end()
                 && self.batch.is_empty()
-                && last_record.elapsed() >= STOP_AT_END_QUIET
+                && (fetched || last_record.elapsed() >= STOP_AT_END_QUIET)
             {
+                let ends = if fetched {
+                    "confirmed by fetch responses"
+                } else {
+                    "from the offset lookup, then quiet"
+                };
                 tracing::info!(
+                    ends,
                     "every assigned partition is applied up to its end offset; stopping"
                 );
                 return Ok(());
@@ -307,6 +319,13 @@ impl Running {
                         }
                         self.end_offsets.extend(end_offsets);
                     }
+                    Some(SourceMsg::FetchEnd(tp, high)) => {
+                        if self.claims.contains_key(&tp) {
+                            let end = self.end_offsets.entry(tp.clone()).or_insert(high);
+                            *end = (*end).max(high);
+                            self.fetched_ends.insert(tp);
+                        }
+                    }
                     Some(SourceMsg::Revoked(tps, ack)) => {
                         self.flush().await?;
                         // The group must not get a late commit of a partition after its new
@@ -316,6 +335,7 @@ impl Running {
                         for tp in tps {
                             self.claims.remove(&tp);
                             self.end_offsets.remove(&tp);
+                            self.fetched_ends.remove(&tp);
                             self.watermarks.remove(&tp);
                         }
                         let _ = ack.send(());

@@ -21,6 +21,9 @@ pub enum SourceMsg {
         /// High watermark per partition at assignment.
         end_offsets: Vec<(TopicPartition, i64)>,
     },
+    /// A partition's high watermark as the first fetch response after its assignment reported
+    /// it (for `--stop-at-end`: some brokers' offset lookups answer less than the real end).
+    FetchEnd(TopicPartition, i64),
     /// Partitions are being revoked: commit what is held of them, then acknowledge.
     Revoked(Vec<TopicPartition>, std_mpsc::Sender<()>),
     /// The source cannot go on (e.g. the target was unreachable during a rebalance).
