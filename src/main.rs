@@ -29,7 +29,7 @@ fn main() {
 /// batch's statement buffers) are mapped on their own and go back to the system when freed.
 /// By default glibc raises the threshold to the size of each mapped block freed (up to 32
 /// MB), after which such blocks come from the thread arenas and stay resident there: 13 MB
-/// of the pipeline bench's peak RSS (`benches/pipeline.rs`, 87 -> 74 MB, rate unchanged).
+/// of the pipeline bench's peak RSS (`benches/pipeline/main.rs`, 87 -> 74 MB, rate unchanged).
 /// `MALLOC_MMAP_THRESHOLD_` in the environment still decides when set.
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -44,7 +44,7 @@ pub fn consumer_config(worker: &WorkerConfig, connector: &ConnectorConfig) -> Cl
         // partition has its own queue (see `run`), so this is per assigned partition. A fetch
         // response stays allocated until every message in it is consumed, so one slow
         // partition pins the responses its queue spans: 512 KB instead of 2 MB took 12 MB off
-        // the pipeline bench's peak RSS at the same rate (`benches/pipeline.rs`).
+        // the pipeline bench's peak RSS at the same rate (`benches/pipeline/main.rs`).
         .set("queued.max.messages.kbytes", "512")
         // With the small queue above, librdkafka's default 1 s backoff when the queue is full
         // throttles a consumer slower than the broker to a few MB/s.
