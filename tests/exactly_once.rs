@@ -87,23 +87,7 @@ async fn checkpointed_per_group(url: &str) -> BTreeMap<String, i64> {
 
 /// Records checkpointed so far by both connectors (sum of next offsets in the target).
 async fn checkpointed(url: &str) -> i64 {
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
-        .await
-        .expect("connect");
-    let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass('sluice_offsets')::text")
-        .fetch_one(&mut conn)
-        .await
-        .expect("regclass");
-    if exists.is_none() {
-        return 0;
-    }
-    sqlx::query_scalar::<_, Option<i64>>(
-        "SELECT CAST(sum(next_offset) AS BIGINT) FROM sluice_offsets",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .expect("sum")
-    .unwrap_or(0)
+    checkpointed_per_group(url).await.values().sum()
 }
 
 /// A published stream, a target database, and the main + audit connector files.
