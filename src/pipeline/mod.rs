@@ -7,6 +7,7 @@
 //! (`errors.tolerance=none`) with an error naming topic, partition, offset, key and reason.
 
 mod dead;
+mod end;
 mod mirror;
 mod report;
 mod resilient;
@@ -25,7 +26,7 @@ use crate::source::{self, Received, SluiceConsumer, SourceContext, SourceMsg};
 use crate::telemetry::{Health, Metrics};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use rdkafka::consumer::Consumer;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,10 +63,6 @@ pub enum PipelineError {
     TooManyErrors(String),
 }
 
-/// How long the source must be quiet before `--stop-at-end` stops when some partition's end
-/// is known only from the offset lookup at assignment (no fetch response told it yet).
-const STOP_AT_END_QUIET: Duration = Duration::from_millis(1500);
-
 /// Options of `sluice run`.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -83,9 +80,8 @@ struct Running {
     next: HashMap<TopicPartition, i64>,
     /// What the target checkpoint holds per partition (each commit's `previous`).
     stored: HashMap<TopicPartition, Option<i64>>,
-    end_offsets: HashMap<TopicPartition, i64>,
-    /// Partitions whose end a fetch response has confirmed (see [`SourceMsg::FetchEnd`]).
-    fetched_ends: HashSet<TopicPartition>,
+    /// Where `--stop-at-end` stops.
+    ends: end::Ends,
     /// Late-data watermark per partition, as committed (see `resolve::late`).
     watermarks: HashMap<TopicPartition, Option<i64>>,
     batch: Vec<Received>,
@@ -223,8 +219,7 @@ pub async fn run(
         claims: HashMap::new(),
         next: HashMap::new(),
         stored: HashMap::new(),
-        end_offsets: HashMap::new(),
-        fetched_ends: HashSet::new(),
+        ends: end::Ends::default(),
         watermarks: HashMap::new(),
         batch: Vec::new(),
         mirror: mirror::Mirror::start(consumer_for_mirror, db_for_mirror, group_for_mirror),
@@ -269,23 +264,12 @@ impl Running {
         let linger = Duration::from_millis(self.config.linger_ms);
         let mut deadline: Option<Instant> = None;
         let mut last_purge = Instant::now();
-        let mut last_record = Instant::now();
         loop {
-            // The end offsets at assignment are necessary but not sufficient: some
-            // Kafka-protocol brokers (tansu) answer the offset lookup with less than the real
-            // end. A fetch response tells the real one; until every partition has had one,
-            // the source must also have been quiet for a moment.
-            let fetched = self.claims.keys().all(|tp| self.fetched_ends.contains(tp));
-            if options.stop_at_end
-                && self.at_end()
-                && self.batch.is_empty()
-                && (fetched || last_record.elapsed() >= STOP_AT_END_QUIET)
+            let reached = options.stop_at_end && self.batch.is_empty();
+            if let Some(ends) = reached
+                .then(|| self.ends.reached(self.claims.keys(), &self.next))
+                .flatten()
             {
-                let ends = if fetched {
-                    "confirmed by fetch responses"
-                } else {
-                    "from the offset lookup, then quiet"
-                };
                 tracing::info!(
                     ends,
                     "every assigned partition is applied up to its end offset; stopping"
@@ -298,7 +282,7 @@ impl Running {
             tokio::select! {
                 message = rx.recv() => match message {
                     Some(SourceMsg::Record(record)) => {
-                        last_record = Instant::now();
+                        self.ends.record();
                         self.batch.push(*record);
                         deadline.get_or_insert_with(|| Instant::now() + linger);
                         if self.batch.len() >= self.config.batch_size {
@@ -307,8 +291,6 @@ impl Running {
                         }
                     }
                     Some(SourceMsg::Assigned { claims, end_offsets }) => {
-                        // The quiet period for --stop-at-end counts from the assignment.
-                        last_record = Instant::now();
                         for claim in claims {
                             self.stored.insert(claim.tp.clone(), claim.stored_offset);
                             self.watermarks.insert(claim.tp.clone(), claim.watermark_ms);
@@ -317,13 +299,11 @@ impl Running {
                             }
                             self.claims.insert(claim.tp.clone(), claim);
                         }
-                        self.end_offsets.extend(end_offsets);
+                        self.ends.assigned(end_offsets);
                     }
                     Some(SourceMsg::FetchEnd(tp, high)) => {
                         if self.claims.contains_key(&tp) {
-                            let end = self.end_offsets.entry(tp.clone()).or_insert(high);
-                            *end = (*end).max(high);
-                            self.fetched_ends.insert(tp);
+                            self.ends.fetched(tp, high);
                         }
                     }
                     Some(SourceMsg::Revoked(tps, ack)) => {
@@ -334,8 +314,7 @@ impl Running {
                         deadline = None;
                         for tp in tps {
                             self.claims.remove(&tp);
-                            self.end_offsets.remove(&tp);
-                            self.fetched_ends.remove(&tp);
+                            self.ends.revoked(&tp);
                             self.watermarks.remove(&tp);
                         }
                         let _ = ack.send(());
@@ -364,15 +343,6 @@ impl Running {
                 }
             }
         }
-    }
-
-    /// Whether every assigned partition has been applied up to its end offset.
-    fn at_end(&self) -> bool {
-        !self.claims.is_empty()
-            && self.claims.keys().all(|tp| {
-                let end = self.end_offsets.get(tp).copied().unwrap_or(0);
-                end == 0 || self.next.get(tp).copied().unwrap_or(0) >= end
-            })
     }
 
     /// Checks a change against its partition's late-data `watermark` (moving it when on

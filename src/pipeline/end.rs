@@ -1,0 +1,148 @@
+//! Where `--stop-at-end` stops: the end of each assigned partition, and when it is reached.
+//!
+//! A partition's end is the larger of the offset lookup at assignment and the high watermark
+//! of its first fetch response after it ([`SourceMsg::FetchEnd`](crate::source::SourceMsg)).
+//! The lookup alone is not enough: tansu answers it with the base offset of the last record
+//! batch, below the real end. Until a fetch response has confirmed every partition's end, the
+//! source must also have been quiet for [`QUIET`].
+
+use crate::checkpoint::TopicPartition;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// How long the source must be quiet before stopping when some partition's end is known only
+/// from the offset lookup at assignment.
+pub(super) const QUIET: Duration = Duration::from_millis(1500);
+
+/// The ends of the assigned partitions.
+pub(super) struct Ends {
+    offsets: HashMap<TopicPartition, i64>,
+    /// Partitions whose end a fetch response has confirmed.
+    fetched: HashSet<TopicPartition>,
+    /// The last record or assignment (the quiet period counts from it).
+    last_activity: Instant,
+}
+
+impl Default for Ends {
+    fn default() -> Self {
+        Ends {
+            offsets: HashMap::new(),
+            fetched: HashSet::new(),
+            last_activity: Instant::now(),
+        }
+    }
+}
+
+impl Ends {
+    /// Partitions were assigned, with the offset lookup's ends.
+    pub(super) fn assigned(&mut self, ends: Vec<(TopicPartition, i64)>) {
+        self.offsets.extend(ends);
+        self.last_activity = Instant::now();
+    }
+
+    /// A record arrived.
+    pub(super) fn record(&mut self) {
+        self.last_activity = Instant::now();
+    }
+
+    /// The first fetch response of an assigned partition told its high watermark.
+    pub(super) fn fetched(&mut self, tp: TopicPartition, high: i64) {
+        let end = self.offsets.entry(tp.clone()).or_insert(high);
+        *end = (*end).max(high);
+        self.fetched.insert(tp);
+    }
+
+    /// A partition was revoked.
+    pub(super) fn revoked(&mut self, tp: &TopicPartition) {
+        self.offsets.remove(tp);
+        self.fetched.remove(tp);
+    }
+
+    /// Whether every partition of `assigned` is applied up to its end (`next`: the next offset
+    /// to apply per partition), and how its end is known; `None` while some is not, or while
+    /// an end known only from the lookup has not been followed by the quiet period.
+    pub(super) fn reached<'a>(
+        &self,
+        mut assigned: impl Iterator<Item = &'a TopicPartition> + Clone,
+        next: &HashMap<TopicPartition, i64>,
+    ) -> Option<&'static str> {
+        // Nothing assigned yet is not the end.
+        assigned.clone().next()?;
+        let applied = assigned.clone().all(|tp| {
+            let end = self.offsets.get(tp).copied().unwrap_or(0);
+            end == 0 || next.get(tp).copied().unwrap_or(0) >= end
+        });
+        if !applied {
+            return None;
+        }
+        if assigned.all(|tp| self.fetched.contains(tp)) {
+            Some("confirmed by fetch responses")
+        } else if self.last_activity.elapsed() >= QUIET {
+            Some("from the offset lookup, then quiet")
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tp(partition: i32) -> TopicPartition {
+        TopicPartition {
+            topic: "t".into(),
+            partition,
+        }
+    }
+
+    #[test]
+    fn a_fetch_response_end_above_the_lookup_is_waited_for() {
+        let mut ends = Ends::default();
+        let assigned = [tp(0), tp(1)];
+        // The lookup answered 90 for partition 0 (the last batch's base offset on tansu).
+        ends.assigned(vec![(tp(0), 90), (tp(1), 0)]);
+        let mut next = HashMap::from([(tp(0), 90)]);
+        ends.fetched(tp(0), 100);
+        ends.fetched(tp(1), 0);
+        assert_eq!(ends.reached(assigned.iter(), &next), None);
+        next.insert(tp(0), 100);
+        assert_eq!(
+            ends.reached(assigned.iter(), &next),
+            Some("confirmed by fetch responses")
+        );
+    }
+
+    #[test]
+    fn a_lower_fetch_response_end_does_not_lower_the_lookup() {
+        let mut ends = Ends::default();
+        ends.assigned(vec![(tp(0), 100)]);
+        ends.fetched(tp(0), 50);
+        let next = HashMap::from([(tp(0), 50)]);
+        assert_eq!(ends.reached([tp(0)].iter(), &next), None);
+    }
+
+    #[test]
+    fn without_a_fetch_response_the_source_must_be_quiet() {
+        let mut ends = Ends::default();
+        ends.assigned(vec![(tp(0), 10)]);
+        let next = HashMap::from([(tp(0), 10)]);
+        assert_eq!(ends.reached([tp(0)].iter(), &next), None);
+        ends.last_activity = Instant::now() - QUIET;
+        assert_eq!(
+            ends.reached([tp(0)].iter(), &next),
+            Some("from the offset lookup, then quiet")
+        );
+        // A revoked partition's confirmation goes with it.
+        ends.fetched(tp(0), 10);
+        ends.revoked(&tp(0));
+        ends.assigned(vec![(tp(0), 10)]);
+        assert_eq!(ends.reached([tp(0)].iter(), &next), None);
+    }
+
+    #[test]
+    fn nothing_assigned_is_not_the_end() {
+        let ends = Ends::default();
+        assert_eq!(ends.reached([].iter(), &HashMap::new()), None);
+    }
+}
