@@ -5,6 +5,11 @@
 //! The lookup alone is not enough: tansu answers it with the base offset of the last record
 //! batch, below the real end. Until a fetch response has confirmed every partition's end, the
 //! source must also have been quiet for [`QUIET`].
+//!
+//! A partition is applied up to its end when the next offset to apply, or the consumer's
+//! position past the records it handed over ([`SourceMsg::Position`](crate::source::SourceMsg)),
+//! reaches it: a transaction marker takes the last offset of a transactional topic and is
+//! never delivered, so the next offset to apply stays one below the end.
 
 use crate::checkpoint::TopicPartition;
 use std::collections::{HashMap, HashSet};
@@ -19,6 +24,8 @@ pub(super) struct Ends {
     offsets: HashMap<TopicPartition, i64>,
     /// Partitions whose end a fetch response has confirmed.
     fetched: HashSet<TopicPartition>,
+    /// The consumer's position per partition: every record below it was handed over.
+    positions: HashMap<TopicPartition, i64>,
     /// The last record or assignment (the quiet period counts from it).
     last_activity: Instant,
 }
@@ -28,6 +35,7 @@ impl Default for Ends {
         Ends {
             offsets: HashMap::new(),
             fetched: HashSet::new(),
+            positions: HashMap::new(),
             last_activity: Instant::now(),
         }
     }
@@ -52,15 +60,22 @@ impl Ends {
         self.fetched.insert(tp);
     }
 
+    /// The consumer's position in a partition, past the records handed over before it.
+    pub(super) fn position(&mut self, tp: TopicPartition, position: i64) {
+        self.positions.insert(tp, position);
+    }
+
     /// A partition was revoked.
     pub(super) fn revoked(&mut self, tp: &TopicPartition) {
         self.offsets.remove(tp);
         self.fetched.remove(tp);
+        self.positions.remove(tp);
     }
 
     /// Whether every partition of `assigned` is applied up to its end (`next`: the next offset
-    /// to apply per partition), and how its end is known; `None` while some is not, or while
-    /// an end known only from the lookup has not been followed by the quiet period.
+    /// to apply per partition; the caller has nothing in hand), and how its end is known;
+    /// `None` while some is not, or while an end known only from the lookup has not been
+    /// followed by the quiet period.
     pub(super) fn reached<'a>(
         &self,
         mut assigned: impl Iterator<Item = &'a TopicPartition> + Clone,
@@ -70,7 +85,9 @@ impl Ends {
         assigned.clone().next()?;
         let applied = assigned.clone().all(|tp| {
             let end = self.offsets.get(tp).copied().unwrap_or(0);
-            end == 0 || next.get(tp).copied().unwrap_or(0) >= end
+            let next = next.get(tp).copied().unwrap_or(0);
+            let position = self.positions.get(tp).copied().unwrap_or(0);
+            end == 0 || next.max(position) >= end
         });
         if !applied {
             return None;
@@ -137,6 +154,25 @@ mod tests {
         ends.fetched(tp(0), 10);
         ends.revoked(&tp(0));
         ends.assigned(vec![(tp(0), 10)]);
+        assert_eq!(ends.reached([tp(0)].iter(), &next), None);
+    }
+
+    #[test]
+    fn a_position_past_a_transaction_marker_reaches_the_end() {
+        let mut ends = Ends::default();
+        // Ten records (0-9) and the commit marker at 10: the end is 11.
+        ends.assigned(vec![(tp(0), 11)]);
+        ends.fetched(tp(0), 11);
+        let next = HashMap::from([(tp(0), 10)]);
+        assert_eq!(ends.reached([tp(0)].iter(), &next), None);
+        ends.position(tp(0), 11);
+        assert_eq!(
+            ends.reached([tp(0)].iter(), &next),
+            Some("confirmed by fetch responses")
+        );
+        ends.revoked(&tp(0));
+        ends.assigned(vec![(tp(0), 11)]);
+        ends.fetched(tp(0), 11);
         assert_eq!(ends.reached([tp(0)].iter(), &next), None);
     }
 

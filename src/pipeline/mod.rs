@@ -306,6 +306,11 @@ impl Running {
                             self.ends.fetched(tp, high);
                         }
                     }
+                    Some(SourceMsg::Position(tp, position)) => {
+                        if self.claims.contains_key(&tp) {
+                            self.ends.position(tp, position);
+                        }
+                    }
                     Some(SourceMsg::Revoked(tps, ack)) => {
                         self.flush().await?;
                         // The group must not get a late commit of a partition after its new

@@ -24,6 +24,9 @@ pub enum SourceMsg {
     /// A partition's high watermark as the first fetch response after its assignment reported
     /// it (for `--stop-at-end`: some brokers' offset lookups answer less than the real end).
     FetchEnd(TopicPartition, i64),
+    /// The consumer's position in a partition: every record below it has been handed over
+    /// (for `--stop-at-end`: transaction markers take offsets but are never delivered).
+    Position(TopicPartition, i64),
     /// Partitions are being revoked: commit what is held of them, then acknowledge.
     Revoked(Vec<TopicPartition>, std_mpsc::Sender<()>),
     /// The source cannot go on (e.g. the target was unreachable during a rebalance).

@@ -8,6 +8,7 @@
 //! a revocation waits until the pipeline has committed what it holds of those partitions.
 
 mod context;
+mod ends;
 mod message;
 
 pub use context::SourceContext;
@@ -138,7 +139,7 @@ pub fn run(
     let mut pending: VecDeque<Received> = VecDeque::new();
     let mut paused = false;
     let mut settling = false;
-    let mut ends = FetchEnds::default();
+    let mut ends = ends::EndWatch::default();
     while !stop.load(Ordering::SeqCst) {
         if !ends.send(&tx) {
             return;
@@ -197,83 +198,11 @@ pub fn run(
             settling = true;
             ends.forget_unassigned(&queues);
         }
-        ends.look(&consumer, &queues);
+        ends.look(&consumer, &queues, &pending);
         consumer.context().drop_revoked(&mut pending);
     }
     // Queues hold the consumer: none may stay behind in the context.
     consumer.context().take_queue_changes(&mut queues);
-}
-
-/// The end of each assigned partition as its first fetch response reported it, waiting to be
-/// told to the pipeline. `--stop-at-end` needs it because the offset lookup at assignment
-/// (ListOffsets) can answer less than the real end: tansu answers the base offset of the last
-/// record batch, so without this the pipeline stopped only after a quiet period.
-#[derive(Default)]
-struct FetchEnds {
-    /// Partitions whose end was looked up since their assignment.
-    seen: std::collections::HashSet<TopicPartition>,
-    /// Ends not yet handed to the pipeline (the channel was full).
-    waiting: Vec<(TopicPartition, i64)>,
-}
-
-impl FetchEnds {
-    /// Takes the end of every split partition that has had a fetch response and no end yet.
-    fn look(&mut self, consumer: &SluiceConsumer, queues: &[context::SplitQueue]) {
-        for (tp, _) in queues {
-            if self.seen.contains(tp) {
-                continue;
-            }
-            if let Some(high) = fetched_high_watermark(consumer, tp) {
-                self.seen.insert(tp.clone());
-                self.waiting.push((tp.clone(), high));
-            }
-        }
-    }
-
-    /// A revoked partition's end is looked up again when it comes back.
-    fn forget_unassigned(&mut self, queues: &[context::SplitQueue]) {
-        self.seen
-            .retain(|tp| queues.iter().any(|(assigned, _)| assigned == tp));
-        self.waiting
-            .retain(|(tp, _)| queues.iter().any(|(assigned, _)| assigned == tp));
-    }
-
-    /// Hands the waiting ends to the pipeline while the channel has room; false once the
-    /// pipeline is gone.
-    fn send(&mut self, tx: &mpsc::Sender<SourceMsg>) -> bool {
-        while let Some((tp, high)) = self.waiting.pop() {
-            match tx.try_send(SourceMsg::FetchEnd(tp, high)) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(SourceMsg::FetchEnd(tp, high))) => {
-                    self.waiting.push((tp, high));
-                    return true;
-                }
-                Err(_) => return false,
-            }
-        }
-        true
-    }
-}
-
-/// A partition's high watermark as the last fetch response reported it (librdkafka's cached
-/// value; no request is made), once a fetch response for it has arrived. The rdkafka crate
-/// exposes only the offset lookup, which is what some brokers answer wrongly.
-fn fetched_high_watermark(consumer: &SluiceConsumer, tp: &TopicPartition) -> Option<i64> {
-    let topic = std::ffi::CString::new(tp.topic.as_str()).ok()?;
-    let (mut low, mut high) = (-1_i64, -1_i64);
-    // SAFETY: the client handle lives as long as `consumer`; librdkafka only reads the
-    // NUL-terminated topic name and writes the two offsets, under the partition's lock.
-    let err = unsafe {
-        rdkafka::bindings::rd_kafka_get_watermark_offsets(
-            consumer.client().native_ptr(),
-            topic.as_ptr(),
-            tp.partition,
-            &mut low,
-            &mut high,
-        )
-    };
-    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
-        .then_some(high)
 }
 
 /// Ends the source thread because a record could not be decoded for a reason that is not the

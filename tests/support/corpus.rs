@@ -7,7 +7,7 @@
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -23,6 +23,9 @@ pub struct PublishOptions {
     /// Key and value are base64 (Avro runs). [`publish_jsonl`] sets this when the file name
     /// contains `.avro.`.
     pub base64: bool,
+    /// Published in one transaction, as Debezium does with `exactly.once.support`: the commit
+    /// marker takes the last offset of each partition and is never delivered.
+    pub transactional: bool,
 }
 
 /// What was published.
@@ -60,7 +63,11 @@ pub async fn publish_jsonl(
         bootstrap,
         path,
         topic_rename,
-        &PublishOptions { partitions, base64 },
+        &PublishOptions {
+            partitions,
+            base64,
+            transactional: false,
+        },
     )
     .await
 }
@@ -74,14 +81,23 @@ pub async fn publish_jsonl_with(
 ) -> Published {
     let path = path.as_ref();
     let text = read_corpus_file(path);
-    let producer: FutureProducer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
-        .set("message.timeout.ms", "60000")
-        .create()
-        .expect("create producer");
+        .set("message.timeout.ms", "60000");
+    if opts.transactional {
+        config.set("transactional.id", super::random_name("corpus-tx"));
+    }
+    let producer: FutureProducer = config.create().expect("create producer");
+    if opts.transactional {
+        producer
+            .init_transactions(Duration::from_secs(30))
+            .expect("init transactions");
+        producer.begin_transaction().expect("begin transaction");
+    }
 
     let mut pending = Vec::new();
     let mut published = Published::default();
@@ -141,6 +157,11 @@ pub async fn publish_jsonl_with(
             Ok(Err((e, _))) => panic!("{at}: delivery to {topic} failed: {e}"),
             Err(_) => panic!("{at}: delivery to {topic} canceled"),
         }
+    }
+    if opts.transactional {
+        producer
+            .commit_transaction(Duration::from_secs(30))
+            .expect("commit transaction");
     }
     published
 }
