@@ -46,15 +46,24 @@ async fn create_tables(url: &str, oracle: &Oracle) {
 /// Publishes one recorded run, applies it with `sluice run --stop-at-end`, and returns the
 /// target URL and the oracle of the scenario's final checkpoint.
 async fn apply_recording(scenario: &str, file: &str, schemas: bool) -> (String, Oracle) {
-    apply_recording_with(scenario, file, schemas, false).await
+    apply_recording_with(scenario, file, schemas, Variant::default()).await
 }
 
-/// [`apply_recording`], published in one transaction when `transactional`.
+/// How [`apply_recording_with`] differs from the plain run.
+#[derive(Default, Clone, Copy)]
+struct Variant {
+    /// Published in one transaction.
+    transactional: bool,
+    /// An Avro run's converter settings are in the worker file, not the connector's.
+    converters_in_worker: bool,
+}
+
+/// [`apply_recording`] with a [`Variant`].
 async fn apply_recording_with(
     scenario: &str,
     file: &str,
     schemas: bool,
-    transactional: bool,
+    variant: Variant,
 ) -> (String, Oracle) {
     let tansu = Tansu::start();
     let url = Postgres::database();
@@ -63,7 +72,7 @@ async fn apply_recording_with(
     let options = PublishOptions {
         partitions: 1,
         base64: file.contains(".avro."),
-        transactional,
+        transactional: variant.transactional,
     };
     publish_jsonl_with(
         &tansu.bootstrap(),
@@ -101,8 +110,17 @@ async fn apply_recording_with(
         "batch.size": "40",
     });
     if let Some(registry) = &registry {
-        for (k, v) in avro_converter_keys(&registry.url(), Some(REGISTRY_AUTH)) {
-            config[k] = v.into();
+        let keys = avro_converter_keys(&registry.url(), Some(REGISTRY_AUTH));
+        if variant.converters_in_worker {
+            let mut text = std::fs::read_to_string(&worker).expect("worker file");
+            for (k, v) in keys {
+                text.push_str(&format!("{k}={v}\n"));
+            }
+            std::fs::write(&worker, text).expect("worker file");
+        } else {
+            for (k, v) in keys {
+                config[k] = v.into();
+            }
         }
     }
     let connector = connector_file(dir.path(), &random_name("sink"), config);
@@ -140,8 +158,12 @@ async fn inventory_with_schemas_equals_the_source_tables() {
 /// to wait forever one offset short of the end) with every change applied.
 #[tokio::test(flavor = "multi_thread")]
 async fn inventory_published_in_a_transaction_stops_at_the_end() {
+    let variant = Variant {
+        transactional: true,
+        ..Variant::default()
+    };
     let (url, oracle) =
-        apply_recording_with("inventory", "default.json-schemas.jsonl", true, true).await;
+        apply_recording_with("inventory", "default.json-schemas.jsonl", true, variant).await;
     support::assert_pg_matches(&url, &oracle, |name| name.to_string()).await;
 }
 
@@ -156,6 +178,19 @@ async fn inventory_without_schemas_into_existing_tables_equals_the_source_tables
 #[tokio::test(flavor = "multi_thread")]
 async fn inventory_from_avro_equals_the_source_tables() {
     let (url, oracle) = apply_recording("inventory", "default.avro.jsonl", true).await;
+    support::assert_pg_matches(&url, &oracle, |name| name.to_string()).await;
+}
+
+/// The AvroConverter set in the worker file only (as a Kafka Connect worker sets it for every
+/// connector): the connector, which names no converter, reads Avro through the registry.
+#[tokio::test(flavor = "multi_thread")]
+async fn worker_level_avro_converter_applies_to_the_connector() {
+    let variant = Variant {
+        converters_in_worker: true,
+        ..Variant::default()
+    };
+    let (url, oracle) =
+        apply_recording_with("inventory", "default.avro.jsonl", true, variant).await;
     support::assert_pg_matches(&url, &oracle, |name| name.to_string()).await;
 }
 

@@ -81,6 +81,10 @@ pub struct ReplayArgs {
     /// Print what would be replayed and whether it would apply, without writing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Worker settings (its `key.converter` / `value.converter` decode the records when the
+    /// connector sets none, as in `sluice run`).
+    #[command(flatten)]
+    pub worker: WorkerArgs,
     /// The connector config.
     pub connector: PathBuf,
 }
@@ -218,7 +222,9 @@ enum Replayed {
 }
 
 async fn replay(args: ReplayArgs) -> Result<i32, String> {
-    let config = ConnectorConfig::from_file(&args.connector).map_err(|e| e.to_string())?;
+    let worker = args.worker.load()?;
+    let config = ConnectorConfig::from_file_with(&args.connector, &worker.converters)
+        .map_err(|e| e.to_string())?;
     let mut sink = Sink::open(&config)
         .await
         .map_err(|e| format!("target: {e}"))?;

@@ -31,7 +31,11 @@ pub async fn run(args: ValidateArgs) -> Result<i32, String> {
         }
     };
     for path in &args.connectors {
-        let config = match ConnectorConfig::from_file(path) {
+        let converters = worker
+            .as_ref()
+            .map(|w| w.converters.clone())
+            .unwrap_or_default();
+        let config = match ConnectorConfig::from_file_with(path, &converters) {
             Ok(c) => c,
             Err(e) => {
                 problems.extend(

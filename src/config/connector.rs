@@ -6,6 +6,7 @@ use super::policies::{conflict_policy, late_config};
 use super::providers::expand;
 use super::secret::{is_secret_key, Secret};
 use super::url::TargetUrl;
+use super::worker::ClientValue;
 use crate::decode::DecodeConfig;
 use crate::resolve::conflict::ConflictPolicy;
 use crate::resolve::late::LateConfig;
@@ -151,12 +152,26 @@ impl ConnectorConfig {
     /// Reads and validates a connector JSON file, expanding config providers from the process
     /// environment.
     pub fn from_file(path: &Path) -> Result<Self, ConfigErrors> {
+        Self::from_file_with(path, &BTreeMap::new())
+    }
+
+    /// [`ConnectorConfig::from_file`] with the worker's converter settings as defaults
+    /// ([`WorkerConfig::converters`](super::WorkerConfig)).
+    pub fn from_file_with(
+        path: &Path,
+        worker_converters: &BTreeMap<String, ClientValue>,
+    ) -> Result<Self, ConfigErrors> {
         let source_name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
             source_name: source_name.clone(),
             problems: vec![format!("cannot read: {e}")],
         })?;
-        Self::from_json(&text, &source_name, &|name| std::env::var(name).ok())
+        Self::from_json_with(
+            &text,
+            &source_name,
+            &|name| std::env::var(name).ok(),
+            worker_converters,
+        )
     }
 
     /// Parses and validates a connector JSON document (`{"name","config"}` or a flat map).
@@ -164,6 +179,19 @@ impl ConnectorConfig {
         text: &str,
         source_name: &str,
         env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigErrors> {
+        Self::from_json_with(text, source_name, env, &BTreeMap::new())
+    }
+
+    /// [`ConnectorConfig::from_json`] with the worker's converter settings as defaults: a side
+    /// (`key` or `value`) whose `<side>.converter` the connector does not set takes the
+    /// worker's `<side>.converter` and `<side>.converter.*` keys, under the connector's own
+    /// sub-keys. A connector that sets its converter uses only its own sub-keys, as in Connect.
+    pub fn from_json_with(
+        text: &str,
+        source_name: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        worker_converters: &BTreeMap<String, ClientValue>,
     ) -> Result<Self, ConfigErrors> {
         let fail = |problems: Vec<String>| ConfigErrors {
             source_name: source_name.to_string(),
@@ -184,6 +212,21 @@ impl ConnectorConfig {
         }
         if let Some(name) = name {
             expanded.entry("name".into()).or_insert(name);
+        }
+        for side in ["key.converter", "value.converter"] {
+            if expanded.contains_key(side) {
+                continue;
+            }
+            for (key, value) in worker_converters {
+                let ours = key
+                    .strip_prefix(side)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
+                if ours {
+                    expanded
+                        .entry(key.clone())
+                        .or_insert_with(|| value.expose().to_string());
+                }
+            }
         }
         super::confluent::translate(&mut expanded, &mut problems);
         let config = build(&expanded, &mut problems);

@@ -207,3 +207,56 @@ fn conflict_settings() {
         );
     }
 }
+
+/// A worker file's converters are the defaults of every connector that sets none, as in a
+/// Kafka Connect worker.
+#[test]
+fn worker_converters_are_connector_defaults() {
+    let flags = std::collections::BTreeMap::from([
+        (
+            "value.converter".to_string(),
+            "io.confluent.connect.avro.AvroConverter".to_string(),
+        ),
+        (
+            "value.converter.schema.registry.url".to_string(),
+            "http://registry:8081".to_string(),
+        ),
+        (
+            "key.converter".to_string(),
+            "org.apache.kafka.connect.json.JsonConverter".to_string(),
+        ),
+        (
+            "key.converter.schemas.enable".to_string(),
+            "false".to_string(),
+        ),
+    ]);
+    let worker = WorkerConfig::load(None, &flags, &|_| None, &[]).expect("worker");
+    let connector = |config: serde_json::Value| {
+        let text = serde_json::json!({"name": "c", "config": config}).to_string();
+        ConnectorConfig::from_json_with(&text, "test", &|_| None, &worker.converters)
+    };
+    let base = serde_json::json!({"topics": "t", "connection.url": "sqlite::memory:"});
+    // Nothing set in the connector: the worker's converters and their settings.
+    let config = connector(base.clone()).expect("connector");
+    assert!(config.decode.value_avro.is_some());
+    assert!(config.decode.key_avro.is_none());
+    assert!(!config.decode.key_schemas_enable);
+    // The connector's own sub-key wins over the worker's.
+    let mut own = base.clone();
+    own["key.converter.schemas.enable"] = "true".into();
+    assert!(connector(own).expect("connector").decode.key_schemas_enable);
+    // A connector with its own converter takes none of the worker's settings for that side.
+    let mut json = base.clone();
+    json["value.converter"] = "org.apache.kafka.connect.json.JsonConverter".into();
+    let config = connector(json).expect("connector");
+    assert!(config.decode.value_avro.is_none());
+    assert!(config.decode.value_schemas_enable);
+    // Without a worker, the connector keeps JsonConverter with schemas.
+    let plain = ConnectorConfig::from_json(
+        &serde_json::json!({"name": "c", "config": base}).to_string(),
+        "test",
+        &|_| None,
+    )
+    .expect("connector");
+    assert!(plain.decode.value_avro.is_none() && plain.decode.key_schemas_enable);
+}

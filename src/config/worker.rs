@@ -27,6 +27,9 @@ pub struct WorkerConfig {
     pub producer: BTreeMap<String, ClientValue>,
     /// Address of the `/metrics` and `/health` listener (`sluice.metrics.address`); none = off.
     pub metrics_address: Option<SocketAddr>,
+    /// `key.converter` / `value.converter` and their `.`-sub-keys: defaults for every connector
+    /// that does not set its own converter (as a Kafka Connect worker applies them).
+    pub converters: BTreeMap<String, ClientValue>,
 }
 
 /// A client setting value; secret ones never print.
@@ -60,8 +63,6 @@ impl ClientValue {
 /// worker file can be shared with a Connect worker.
 const CONNECT_ONLY: &[&str] = &[
     "group.id",
-    "key.converter",
-    "value.converter",
     "offset.storage.file.filename",
     "offset.flush.interval.ms",
     "plugin.path",
@@ -131,13 +132,21 @@ impl WorkerConfig {
             insert_client(&mut self.producer, rest, value, problems);
         } else if is_client_key(key) {
             insert_client(&mut self.client, key, value, problems);
-        } else if !CONNECT_ONLY.contains(&key)
-            && !key.starts_with("key.converter.")
-            && !key.starts_with("value.converter.")
-        {
+        } else if is_converter_key(key) {
+            self.converters
+                .insert(key.to_string(), ClientValue::new(key, value));
+        } else if !CONNECT_ONLY.contains(&key) {
             problems.push(format!("{key}: unknown worker key"));
         }
     }
+}
+
+/// `key.converter`, `value.converter`, or one of their sub-keys.
+fn is_converter_key(key: &str) -> bool {
+    ["key.converter", "value.converter"].iter().any(|side| {
+        key.strip_prefix(side)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    })
 }
 
 fn is_client_key(key: &str) -> bool {
