@@ -30,11 +30,11 @@ pub async fn run(args: ValidateArgs) -> Result<i32, String> {
             None
         }
     };
+    let converters = worker
+        .as_ref()
+        .map(|w| w.converters.clone())
+        .unwrap_or_default();
     for path in &args.connectors {
-        let converters = worker
-            .as_ref()
-            .map(|w| w.converters.clone())
-            .unwrap_or_default();
         let config = match ConnectorConfig::from_file_with(path, &converters) {
             Ok(c) => c,
             Err(e) => {

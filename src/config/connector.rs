@@ -6,7 +6,7 @@ use super::policies::{conflict_policy, late_config};
 use super::providers::expand;
 use super::secret::{is_secret_key, Secret};
 use super::url::TargetUrl;
-use super::worker::ClientValue;
+use super::worker::{converter_side, ClientValue};
 use crate::decode::DecodeConfig;
 use crate::resolve::conflict::ConflictPolicy;
 use crate::resolve::late::LateConfig;
@@ -218,10 +218,7 @@ impl ConnectorConfig {
                 continue;
             }
             for (key, value) in worker_converters {
-                let ours = key
-                    .strip_prefix(side)
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
-                if ours {
+                if converter_side(key) == Some(side) {
                     expanded
                         .entry(key.clone())
                         .or_insert_with(|| value.expose().to_string());

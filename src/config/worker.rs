@@ -132,7 +132,7 @@ impl WorkerConfig {
             insert_client(&mut self.producer, rest, value, problems);
         } else if is_client_key(key) {
             insert_client(&mut self.client, key, value, problems);
-        } else if is_converter_key(key) {
+        } else if converter_side(key).is_some() {
             self.converters
                 .insert(key.to_string(), ClientValue::new(key, value));
         } else if !CONNECT_ONLY.contains(&key) {
@@ -141,12 +141,15 @@ impl WorkerConfig {
     }
 }
 
-/// `key.converter`, `value.converter`, or one of their sub-keys.
-fn is_converter_key(key: &str) -> bool {
-    ["key.converter", "value.converter"].iter().any(|side| {
-        key.strip_prefix(side)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
-    })
+/// The converter side a key configures: `key.converter` or `value.converter` for the key
+/// itself or one of its sub-keys (`value.converter.schemas.enable`), `None` for other keys.
+pub(super) fn converter_side(key: &str) -> Option<&'static str> {
+    ["key.converter", "value.converter"]
+        .into_iter()
+        .find(|side| {
+            key.strip_prefix(side)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        })
 }
 
 fn is_client_key(key: &str) -> bool {

@@ -94,29 +94,21 @@ impl EndWatch {
     /// Hands what is waiting to the pipeline while the channel has room; false once the
     /// pipeline is gone.
     pub(super) fn send(&mut self, tx: &mpsc::Sender<SourceMsg>) -> bool {
-        while let Some((tp, high)) = self.ends.pop() {
+        while let Some((tp, high)) = self.ends.last().cloned() {
             match tx.try_send(SourceMsg::FetchEnd(tp, high)) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(SourceMsg::FetchEnd(tp, high))) => {
-                    self.ends.push((tp, high));
-                    return true;
-                }
-                Err(_) => return false,
-            }
+                Ok(()) => self.ends.pop(),
+                Err(mpsc::error::TrySendError::Full(_)) => return true,
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            };
         }
-        let positions: Vec<(TopicPartition, i64)> = self.positions.drain().collect();
-        let mut rest = positions.into_iter();
-        for (tp, position) in rest.by_ref() {
-            match tx.try_send(SourceMsg::Position(tp, position)) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(SourceMsg::Position(tp, position))) => {
-                    self.positions.insert(tp, position);
-                    break;
-                }
-                Err(_) => return false,
-            }
+        while let Some((tp, position)) = self.positions.iter().next().map(|(t, p)| (t.clone(), *p))
+        {
+            match tx.try_send(SourceMsg::Position(tp.clone(), position)) {
+                Ok(()) => self.positions.remove(&tp),
+                Err(mpsc::error::TrySendError::Full(_)) => return true,
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            };
         }
-        self.positions.extend(rest);
         true
     }
 }
