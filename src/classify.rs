@@ -120,6 +120,65 @@ pub fn kafka(error: &KafkaError) -> ErrorClass {
     }
 }
 
+/// What a Kafka error seen by a connector's consumer means for the connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceTrouble {
+    /// The brokers cannot be reached (librdkafka reconnects by itself): retried, logged at
+    /// a bounded rate, and readiness fails if it lasts.
+    Unreachable,
+    /// The cluster refuses sluice (authentication, authorization, a TLS certificate it cannot
+    /// verify): it will not pass by itself, so the connector stops with the cause.
+    Refused,
+    /// A record batch cannot be read (unsupported or corrupt compression, a corrupt record):
+    /// librdkafka cannot hand it over, so the partition would wait forever; the connector
+    /// stops naming it.
+    Unreadable,
+    /// Anything else librdkafka reports and recovers from (leader moves, offset resets).
+    Passing,
+}
+
+/// Classifies a Kafka error of a consumer (its error callback, or a failed poll). `reason`
+/// is librdkafka's text, which alone tells a TLS verification failure from a dropped TLS
+/// connection (both are `_SSL`).
+pub fn kafka_source(error: &KafkaError, reason: &str) -> SourceTrouble {
+    use RDKafkaErrorCode as C;
+    let code = error.rdkafka_error_code();
+    match code {
+        Some(C::SSL) => {
+            let lower = reason.to_ascii_lowercase();
+            if ["certificate", "verify", "handshake", "alert"]
+                .iter()
+                .any(|w| lower.contains(w))
+            {
+                SourceTrouble::Refused
+            } else {
+                SourceTrouble::Unreachable
+            }
+        }
+        Some(
+            C::BadCompression
+            | C::BadMessage
+            | C::NotImplemented
+            | C::UnsupportedCompressionType
+            | C::InvalidMessage
+            | C::InvalidRecord,
+        ) => SourceTrouble::Unreadable,
+        Some(
+            C::BrokerTransportFailure
+            | C::AllBrokersDown
+            | C::Resolve
+            | C::NetworkException
+            | C::BrokerNotAvailable
+            | C::RequestTimedOut
+            | C::OperationTimedOut
+            | C::TimedOutQueue
+            | C::CoordinatorNotAvailable,
+        ) => SourceTrouble::Unreachable,
+        _ if kafka(error) == ErrorClass::Fatal => SourceTrouble::Refused,
+        _ => SourceTrouble::Passing,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +245,57 @@ mod tests {
         assert_eq!(
             kafka(&e(RDKafkaErrorCode::InvalidRecord)),
             ErrorClass::Permanent
+        );
+    }
+
+    #[test]
+    fn kafka_source_troubles() {
+        let e = |c| KafkaError::Global(c);
+        use SourceTrouble as T;
+        for (code, reason, trouble) in [
+            (
+                RDKafkaErrorCode::AllBrokersDown,
+                "3/3 brokers are down",
+                T::Unreachable,
+            ),
+            (
+                RDKafkaErrorCode::BrokerTransportFailure,
+                "Connection refused",
+                T::Unreachable,
+            ),
+            (
+                RDKafkaErrorCode::Authentication,
+                "SASL SCRAM authentication failed",
+                T::Refused,
+            ),
+            (RDKafkaErrorCode::TopicAuthorizationFailed, "", T::Refused),
+            (RDKafkaErrorCode::GroupAuthorizationFailed, "", T::Refused),
+            (
+                RDKafkaErrorCode::SSL,
+                "SSL handshake failed: certificate verify failed",
+                T::Refused,
+            ),
+            (
+                RDKafkaErrorCode::SSL,
+                "SSL transport error: Disconnected",
+                T::Unreachable,
+            ),
+            (
+                RDKafkaErrorCode::NotImplemented,
+                "Unsupported compression codec",
+                T::Unreadable,
+            ),
+            (RDKafkaErrorCode::BadCompression, "", T::Unreadable),
+            (RDKafkaErrorCode::NotLeaderForPartition, "", T::Passing),
+        ] {
+            assert_eq!(kafka_source(&e(code), reason), trouble, "{code:?} {reason}");
+        }
+        assert_eq!(
+            kafka_source(
+                &KafkaError::MessageConsumption(RDKafkaErrorCode::BadMessage),
+                ""
+            ),
+            T::Unreadable
         );
     }
 

@@ -162,6 +162,12 @@ pub enum Value {
     Bits(String),
     /// Array.
     Array(Vec<Value>),
+    /// PostgreSQL's `infinity` (or, when `negative`, `-infinity`) date or timestamp. SQLite
+    /// cannot hold it: such a record is dead-lettered there, never clamped.
+    Infinite {
+        /// `-infinity`.
+        negative: bool,
+    },
     /// Debezium's TOAST placeholder: the source did not send this column, so the target keeps
     /// its current value. Never written.
     Unavailable,

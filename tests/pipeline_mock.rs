@@ -280,7 +280,10 @@ async fn a_transform_error_stops_the_connector_at_that_record() {
             Metrics::new(),
             Health::default(),
             shutdown,
-            RunOptions { stop_at_end: true },
+            RunOptions {
+                stop_at_end: true,
+                ..Default::default()
+            },
         ),
     )
     .await

@@ -147,7 +147,10 @@ pub async fn run() -> Result<i32, String> {
     let code = run_connectors(
         worker,
         vec![config],
-        RunOptions { stop_at_end: true },
+        RunOptions {
+            stop_at_end: true,
+            ..Default::default()
+        },
         shutdown,
         Metrics::new(),
         Health::default(),

@@ -62,6 +62,8 @@ pub async fn run_connectors(
             shutdown.clone(),
             options.clone(),
         );
+        // A failing connector is logged (and FAILED in /ready) by the pipeline as it fails;
+        // the others keep running, as connectors of one Kafka Connect worker do.
         tasks.push(tokio::spawn(async move {
             let name = config.name.clone();
             let result =
@@ -89,8 +91,7 @@ pub async fn run_connectors(
                 print!("{}", report.render(&checkpoint));
             }
             Err(e) => {
-                tracing::error!(connector = %name, error = %e, "connector stopped");
-                eprintln!("connector {name} stopped: {e}");
+                eprintln!("connector {name} failed: {e}");
                 code = 1;
             }
         }
@@ -117,6 +118,7 @@ pub async fn run(args: RunArgs) -> Result<i32, String> {
     }
     let options = RunOptions {
         stop_at_end: args.stop_at_end,
+        ..RunOptions::default()
     };
     run_connectors(worker, configs, options, shutdown_signal(), metrics, health).await
 }

@@ -317,7 +317,7 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
         problems.push("name: the connector needs a name".into());
     }
     let topics = topic_selection(map, problems);
-    let target = match map.get("connection.url") {
+    let mut target = match map.get("connection.url") {
         Some(url) => TargetUrl::parse(url)
             .map_err(|e| problems.push(format!("connection.url: {e}")))
             .ok(),
@@ -326,6 +326,23 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
             None
         }
     };
+    // `sluice.connection.sslmode` etc. win over the url's own parameters.
+    for param in ["sslmode", "sslrootcert", "sslcert", "sslkey"] {
+        let key = format!("sluice.connection.{param}");
+        if let (Some(value), Some(target)) = (map.get(&key), target.as_mut()) {
+            if let Err(e) = target.set_param(param, value) {
+                problems.push(format!("{key}: {e}"));
+            }
+        }
+    }
+    if let Some(target) = &target {
+        no_effect_keys.extend(
+            target
+                .ignored
+                .iter()
+                .map(|p| format!("connection.url parameter {p}")),
+        );
+    }
     let insert_mode = parse(
         map,
         "insert.mode",

@@ -49,6 +49,10 @@ pub const SUPPORTED: &[&str] = &[
 pub const SLUICE: &[&str] = &[
     "sluice.batch.linger.ms",
     "sluice.clock.skew.max.ms",
+    "sluice.connection.sslcert",
+    "sluice.connection.sslkey",
+    "sluice.connection.sslmode",
+    "sluice.connection.sslrootcert",
     "sluice.conflict.source.priority",
     "sluice.conflict.strategy",
     "sluice.conflict.window.ms",

@@ -1,4 +1,9 @@
 //! `connection.url`: a JDBC url (as Debezium's JDBC sink takes it) or a sqlx url.
+//!
+//! A PostgreSQL url's parameters are translated to what sqlx reads: libpq's TLS parameters
+//! (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`) pass through, pgjdbc's `ssl=true` means
+//! `verify-full` as it does in pgjdbc, and parameters only the JDBC driver knows are dropped
+//! (listed by `validate`) rather than handed to sqlx, which would log their values.
 
 use std::fmt;
 
@@ -27,7 +32,36 @@ pub struct TargetUrl {
     pub dialect: Dialect,
     /// The sqlx connection URL (may contain credentials: never print it, use [`TargetUrl::redact`]).
     pub url: String,
+    /// JDBC url parameters sqlx has no use for, dropped (names only: values may be secrets).
+    pub ignored: Vec<String>,
 }
+
+/// libpq's `sslmode` values, in libpq's order of strictness.
+pub const SSL_MODES: &[&str] = &[
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+/// PostgreSQL url parameters sqlx reads (libpq names).
+const PG_PARAMS: &[&str] = &[
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "user",
+    "password",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "application_name",
+    "options",
+    "statement-cache-capacity",
+];
 
 impl fmt::Debug for TargetUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -44,10 +78,7 @@ impl TargetUrl {
             .strip_prefix("postgresql://")
             .or_else(|| url.strip_prefix("postgres://"))
         {
-            return Ok(TargetUrl {
-                dialect: Dialect::Postgres,
-                url: format!("postgres://{rest}"),
-            });
+            return postgres(rest);
         }
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
@@ -57,6 +88,7 @@ impl TargetUrl {
             return Ok(TargetUrl {
                 dialect: Dialect::Sqlite,
                 url: format!("sqlite:{path}"),
+                ignored: Vec::new(),
             });
         }
         if url.starts_with("mysql:") || url.starts_with("mariadb:") {
@@ -66,6 +98,33 @@ impl TargetUrl {
             "'{}' is not a PostgreSQL or SQLite url (jdbc:postgresql://host:port/db, postgres://..., sqlite:path)",
             Self::redact(raw)
         ))
+    }
+
+    /// Sets a PostgreSQL url parameter (`sslmode`, `sslrootcert`, ...), replacing the url's own:
+    /// connector keys such as `sluice.connection.sslmode` win over the url.
+    pub fn set_param(&mut self, name: &str, value: &str) -> Result<(), String> {
+        if self.dialect != Dialect::Postgres {
+            return Err(format!("{name} applies to PostgreSQL targets only"));
+        }
+        check_param(name, value)?;
+        let (base, query) = self.url.split_once('?').unwrap_or((&self.url, ""));
+        let mut pairs: Vec<(String, String)> = query_pairs(query)
+            .filter(|(k, _)| *k != name)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        pairs.push((name.to_string(), encode(value)));
+        self.url = join(base, &pairs);
+        Ok(())
+    }
+
+    /// The `sslmode` in effect (`prefer` when the url names none, as libpq).
+    pub fn ssl_mode(&self) -> &str {
+        let query = self.url.split_once('?').map(|(_, q)| q).unwrap_or("");
+        query_pairs(query)
+            .find(|(k, _)| *k == "sslmode")
+            .and_then(|(_, v)| SSL_MODES.iter().find(|m| **m == v))
+            .copied()
+            .unwrap_or("prefer")
     }
 
     /// The URL with any password (userinfo or `password=` parameter) replaced, for display.
@@ -91,6 +150,81 @@ impl TargetUrl {
     }
 }
 
+/// A PostgreSQL url after the scheme: JDBC parameters translated to libpq's.
+fn postgres(rest: &str) -> Result<TargetUrl, String> {
+    let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut pairs = Vec::new();
+    let mut ignored = Vec::new();
+    let mut jdbc_ssl = None;
+    for (name, value) in query_pairs(query) {
+        match name {
+            // pgjdbc: `ssl=true` without an sslmode verifies the certificate and host name.
+            "ssl" => jdbc_ssl = Some(value.eq_ignore_ascii_case("true")),
+            "ApplicationName" => pairs.push(("application_name".to_string(), value.to_string())),
+            n if PG_PARAMS.contains(&n) => {
+                check_param(n, value)?;
+                pairs.push((n.to_string(), value.to_string()));
+            }
+            n => ignored.push(n.to_string()),
+        }
+    }
+    if let Some(ssl) = jdbc_ssl {
+        if !pairs.iter().any(|(k, _)| k == "sslmode") {
+            let mode = if ssl { "verify-full" } else { "disable" };
+            pairs.push(("sslmode".to_string(), mode.to_string()));
+        }
+    }
+    Ok(TargetUrl {
+        dialect: Dialect::Postgres,
+        url: join(&format!("postgres://{base}"), &pairs),
+        ignored,
+    })
+}
+
+/// Refuses values sqlx would misread: an unknown `sslmode`, an empty file name.
+fn check_param(name: &str, value: &str) -> Result<(), String> {
+    match name {
+        "sslmode" if !SSL_MODES.contains(&value) => Err(format!(
+            "sslmode '{value}' is not one of {}",
+            SSL_MODES.join(", ")
+        )),
+        "sslrootcert" | "sslcert" | "sslkey" if value.is_empty() => {
+            Err(format!("{name} names no file"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `name=value` pairs of a url query (values left percent-encoded).
+fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+}
+
+fn join(base: &str, pairs: &[(String, String)]) -> String {
+    if pairs.is_empty() {
+        return base.to_string();
+    }
+    let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+/// Percent-encodes what would end a query value (a file path may hold `&`, `#`, `%`, spaces).
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' | b':' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +247,55 @@ mod tests {
             .unwrap_err()
             .contains("MySQL"));
         assert!(TargetUrl::parse("http://x").is_err());
+    }
+
+    #[test]
+    fn tls_parameters_translate_from_jdbc() {
+        let url = |raw: &str| TargetUrl::parse(raw).unwrap();
+        let pg = url("jdbc:postgresql://h:5432/db?sslmode=require&sslrootcert=/ca.pem");
+        assert_eq!(
+            pg.url,
+            "postgres://h:5432/db?sslmode=require&sslrootcert=/ca.pem"
+        );
+        assert_eq!(pg.ssl_mode(), "require");
+        // pgjdbc's ssl=true verifies the server, unless sslmode says otherwise.
+        assert_eq!(
+            url("jdbc:postgresql://h/db?ssl=true").ssl_mode(),
+            "verify-full"
+        );
+        assert_eq!(
+            url("jdbc:postgresql://h/db?ssl=true&sslmode=require").ssl_mode(),
+            "require"
+        );
+        assert_eq!(
+            url("jdbc:postgresql://h/db?ssl=false").ssl_mode(),
+            "disable"
+        );
+        assert_eq!(url("postgres://h/db").ssl_mode(), "prefer");
+        // JDBC-only parameters are dropped by name, never handed to sqlx (which logs values).
+        let jdbc = url(
+            "jdbc:postgresql://h/db?reWriteBatchedInserts=true&sslpassword=x&ApplicationName=a",
+        );
+        assert_eq!(jdbc.ignored, vec!["reWriteBatchedInserts", "sslpassword"]);
+        assert_eq!(jdbc.url, "postgres://h/db?application_name=a");
+        assert!(TargetUrl::parse("jdbc:postgresql://h/db?sslmode=strict")
+            .unwrap_err()
+            .contains("sslmode 'strict'"));
+    }
+
+    #[test]
+    fn connector_keys_replace_url_parameters() {
+        let mut pg = TargetUrl::parse("postgres://h/db?sslmode=disable&user=u").unwrap();
+        pg.set_param("sslmode", "verify-ca").unwrap();
+        pg.set_param("sslrootcert", "/certs/my ca&x.pem").unwrap();
+        assert_eq!(pg.ssl_mode(), "verify-ca");
+        assert_eq!(
+            pg.url,
+            "postgres://h/db?user=u&sslmode=verify-ca&sslrootcert=/certs/my%20ca%26x.pem"
+        );
+        assert!(pg.set_param("sslmode", "bogus").is_err());
+        let mut lite = TargetUrl::parse("sqlite:x.db").unwrap();
+        assert!(lite.set_param("sslmode", "require").is_err());
     }
 
     #[test]

@@ -237,6 +237,10 @@ pub(crate) use decimal::from_unscaled_bytes;
 /// for schemaless bit columns.
 pub(crate) use binary::bits_text;
 
+/// `Some(negative)` when a day count is PostgreSQL's `infinity` / `-infinity` date as Debezium
+/// sends it; the sink uses it for schemaless dates.
+pub(crate) use temporal::date_infinity;
+
 /// `Some("infinity" | "-infinity")` when an epoch count of a timestamp without zone is one of
 /// PostgreSQL's infinities as Debezium sends them (`millis`: a count of milliseconds, else of
 /// microseconds); the sink uses it for schemaless timestamps.

@@ -54,7 +54,12 @@ impl Logical<'_> {
             Logical::Date => temporal::date(int()?).map_err(fail)?,
             Logical::Time(unit) => temporal::time(int()?, unit).map_err(fail)?,
             Logical::Timestamp(unit) => temporal::timestamp(int()?, unit).map_err(fail)?,
-            Logical::TimestampTz => Value::TimestampTz(text()?.to_string()),
+            // Debezium passes PostgreSQL's infinities through as text.
+            Logical::TimestampTz => match text()? {
+                "infinity" => Value::Infinite { negative: false },
+                "-infinity" => Value::Infinite { negative: true },
+                zoned => Value::TimestampTz(zoned.to_string()),
+            },
             Logical::TimeTz => Value::TimeTz(text()?.to_string()),
             Logical::Json => Value::Json(match payload {
                 Json::String(s) => s.clone(),

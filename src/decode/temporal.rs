@@ -25,8 +25,25 @@ impl Unit {
     }
 }
 
+/// PostgreSQL's `infinity` / `-infinity` dates as Debezium 3.6 sends them, which differs by
+/// path (recorded in the corpus `edge` scenario). Streaming maps them to the LocalDates
+/// -5877611-06-21 / -22 (`PostgresValueConverter.POSITIVE_/NEGATIVE_INFINITY_LOCAL_DATE`):
+/// -2147472692 / -2147472691 days. The snapshot reads the JDBC driver's `java.sql.Date`
+/// sentinels and casts their epoch day to an int: -622191234 / -625821272. All four lie before
+/// 4713 BC, PostgreSQL's first date, so none is a real date.
+pub(crate) fn date_infinity(days: i64) -> Option<bool> {
+    match days {
+        -2_147_472_692 | -622_191_234 => Some(false),
+        -2_147_472_691 | -625_821_272 => Some(true),
+        _ => None,
+    }
+}
+
 /// Days since 1970-01-01 (Connect `Date`, `io.debezium.time.Date`), negative before.
 pub(crate) fn date(days: i64) -> Result<Value, String> {
+    if let Some(negative) = date_infinity(days) {
+        return Ok(Value::Infinite { negative });
+    }
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).ok_or("epoch")?;
     let magnitude = Days::new(days.unsigned_abs());
     let date = if days >= 0 {
@@ -69,7 +86,9 @@ pub(crate) fn infinity(count: i64, unit: Unit) -> Option<&'static str> {
     let (positive, negative) = match unit {
         Unit::Millis => (POSITIVE / 1000, NEGATIVE / 1000),
         Unit::Micros => (POSITIVE, NEGATIVE),
-        Unit::Nanos => return None,
+        // NanoTimestamp (time.precision.mode=nanoseconds): Long.MAX_VALUE / MIN_VALUE
+        // (`convertTimestampToEpochNanos`), which would otherwise read as a day in 2262.
+        Unit::Nanos => (i64::MAX, i64::MIN),
     };
     match count {
         c if c == positive => Some("infinity"),
@@ -83,7 +102,9 @@ pub(crate) fn infinity(count: i64, unit: Unit) -> Option<&'static str> {
 /// prints and accepts (see [`infinity`]).
 pub(crate) fn timestamp(count: i64, unit: Unit) -> Result<Value, String> {
     if let Some(text) = infinity(count, unit) {
-        return Ok(Value::Text(text.into()));
+        return Ok(Value::Infinite {
+            negative: text.starts_with('-'),
+        });
     }
     let per_second = unit.per_second();
     let secs = count.div_euclid(per_second);
@@ -162,9 +183,32 @@ mod tests {
     }
 
     #[test]
+    fn infinite_dates_from_either_path() {
+        // The corpus `edge` scenario: snapshot and streaming send different day counts.
+        for (days, negative) in [
+            (-622_191_234, false),
+            (-2_147_472_692, false),
+            (-625_821_272, true),
+            (-2_147_472_691, true),
+        ] {
+            assert_eq!(date(days), Ok(Value::Infinite { negative }), "{days}");
+        }
+        // Year 12345 and 44 BC (streaming) stay dates.
+        assert!(matches!(date(3_789_548), Ok(Value::Date(_))));
+        assert!(matches!(date(-735_160), Ok(Value::Date(_))));
+    }
+
+    #[test]
     fn infinite_timestamps_are_the_jdbc_sentinels() {
-        // As recorded in the corpus `types` scenario (timestamp(0/3) and timestamp(6)).
-        let text = |s: &str| Ok(Value::Text(s.into()));
+        // As recorded in the corpus `types` and `edge` scenarios (timestamp(0/3) and
+        // timestamp(6)); NanoTimestamp's from Debezium's source.
+        let text = |s: &str| {
+            Ok(Value::Infinite {
+                negative: s.starts_with('-'),
+            })
+        };
+        assert_eq!(timestamp(i64::MAX, Unit::Nanos), text("infinity"));
+        assert_eq!(timestamp(i64::MIN, Unit::Nanos), text("-infinity"));
         assert_eq!(
             timestamp(9_223_372_036_825_200, Unit::Millis),
             text("infinity")

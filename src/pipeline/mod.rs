@@ -23,7 +23,7 @@ use crate::event::{ChangeEvent, Coordinates, Decoded, RawRecord};
 use crate::resolve::late::{self, LatePolicy, LateRecord};
 use crate::sink::Sink;
 use crate::source::{self, Received, SluiceConsumer, SourceContext, SourceMsg};
-use crate::telemetry::{Health, Metrics};
+use crate::telemetry::{ConnectorHealth, ConnectorState, Dependency, Health, Metrics};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use rdkafka::consumer::Consumer;
 use std::collections::HashMap;
@@ -61,13 +61,29 @@ pub enum PipelineError {
     /// Too many records would be dead-lettered (`sluice.errors.max.ratio`).
     #[error("too many dead letters: {0}")]
     TooManyErrors(String),
+    /// Shutdown came while a batch could not be committed (the target down, a retry
+    /// waiting); nothing of it was committed, so a restart applies it again.
+    #[error("stopped before the in-flight batch could be committed")]
+    Interrupted,
 }
 
 /// Options of `sluice run`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Stop once every assigned partition is applied up to its end offset at assignment.
     pub stop_at_end: bool,
+    /// After SIGTERM, how long a batch being applied may still take to commit; retries stop
+    /// at once (`sluice.shutdown.timeout.ms`).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            stop_at_end: false,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 struct Running {
@@ -75,7 +91,10 @@ struct Running {
     sink: Sink,
     consumer: Arc<SluiceConsumer>,
     metrics: Metrics,
-    health: Health,
+    health: ConnectorHealth,
+    /// Fires on SIGTERM/SIGINT: retries stop, a batch being applied gets the grace period.
+    shutdown: watch::Receiver<bool>,
+    shutdown_timeout: Duration,
     claims: HashMap<TopicPartition, Claim>,
     next: HashMap<TopicPartition, i64>,
     /// What the target checkpoint holds per partition (each commit's `previous`).
@@ -112,7 +131,11 @@ fn bad_record(coordinates: &Coordinates, key: &str, reason: String) -> PipelineE
 
 /// Opens the target, retrying while it is busy or unreachable for a while (several workers
 /// starting at once on one SQLite file contend for its creation and WAL switch).
-async fn open_sink(config: &ConnectorConfig) -> Result<Sink, PipelineError> {
+async fn open_sink(
+    config: &ConnectorConfig,
+    health: &ConnectorHealth,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Sink, PipelineError> {
     let mut delays = ExponentialBuilder::default()
         .with_jitter()
         .with_min_delay(Duration::from_millis(100))
@@ -121,13 +144,20 @@ async fn open_sink(config: &ConnectorConfig) -> Result<Sink, PipelineError> {
         .build();
     loop {
         match Sink::open(config).await {
-            Ok(sink) => return Ok(sink),
+            Ok(sink) => {
+                health.reachable(Dependency::Target);
+                return Ok(sink);
+            }
             Err(e) => {
                 let retry = crate::sink::is_transient(&e) || sqlite_cantopen(&e);
                 match delays.next() {
                     Some(delay) if retry => {
                         tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "target not ready; retrying");
-                        tokio::time::sleep(delay).await;
+                        health.unreachable(Dependency::Target, &e.to_string());
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = shutdown.wait_for(|stop| *stop) => return Err(PipelineError::Interrupted),
+                        }
                     }
                     _ => return Err(PipelineError::Target(e.to_string())),
                 }
@@ -146,17 +176,47 @@ fn sqlite_cantopen(error: &sqlx::Error) -> bool {
         .is_some_and(|code| code & 0xff == 14)
 }
 
-/// Runs one connector until shutdown, `--stop-at-end`, or a fatal error.
+/// Runs one connector until shutdown, `--stop-at-end`, or a fatal error; its state in
+/// `health` follows (FAILED with the error, logged at once; STOPPED otherwise). A shutdown
+/// that abandons an uncommitted batch is a clean stop: the batch is applied on restart.
 pub async fn run(
     worker: &WorkerConfig,
     config: ConnectorConfig,
     metrics: Metrics,
     health: Health,
+    shutdown: watch::Receiver<bool>,
+    options: RunOptions,
+) -> Result<Report, PipelineError> {
+    let name = config.name.clone();
+    let health = health.connector(&name);
+    let result = match run_connector(worker, config, metrics, health.clone(), shutdown, options)
+        .await
+    {
+        Err(PipelineError::Interrupted) => {
+            tracing::warn!(connector = %name, "stopped without committing the in-flight batch; a restart applies it");
+            Ok(None)
+        }
+        other => other.map(Some),
+    };
+    match &result {
+        Ok(_) => health.set(ConnectorState::Stopped, None),
+        Err(e) => {
+            tracing::error!(connector = %name, error = %e, "connector failed");
+            health.set(ConnectorState::Failed, Some(e.to_string()));
+        }
+    }
+    result.map(Option::unwrap_or_default)
+}
+
+async fn run_connector(
+    worker: &WorkerConfig,
+    config: ConnectorConfig,
+    metrics: Metrics,
+    health: ConnectorHealth,
     mut shutdown: watch::Receiver<bool>,
     options: RunOptions,
 ) -> Result<Report, PipelineError> {
-    health.set("starting");
-    let sink = open_sink(&config).await?;
+    let sink = open_sink(&config, &health, &mut shutdown).await?;
     // Started before consuming, so dead letters a crash left unpublished go out first.
     let publisher = Publisher::start(worker, &config, sink.db().clone(), metrics.clone())
         .await
@@ -170,9 +230,9 @@ pub async fn run(
         sink.db().clone(),
         config.group_id(),
         owner,
-        config.name.clone(),
         tx.clone(),
         metrics.clone(),
+        health.clone(),
     );
     let consumer: Arc<SluiceConsumer> = Arc::new(
         source::consumer_config(worker, &config)
@@ -216,6 +276,8 @@ pub async fn run(
         consumer,
         metrics,
         health,
+        shutdown: shutdown.clone(),
+        shutdown_timeout: options.shutdown_timeout,
         claims: HashMap::new(),
         next: HashMap::new(),
         stored: HashMap::new(),
@@ -224,11 +286,14 @@ pub async fn run(
         batch: Vec::new(),
         mirror: mirror::Mirror::start(consumer_for_mirror, db_for_mirror, group_for_mirror),
     };
-    running.health.set("running");
-    let result = running.main_loop(&mut rx, &mut shutdown, &options).await;
-    running
-        .health
-        .set(if result.is_ok() { "stopping" } else { "failed" });
+    running.health.set(ConnectorState::Running, None);
+    let result = match running.main_loop(&mut rx, &mut shutdown, &options).await {
+        Err(PipelineError::Interrupted) => {
+            tracing::warn!("stopped without committing the in-flight batch; a restart applies it");
+            Ok(())
+        }
+        other => other,
+    };
     // Leave the group from a blocking thread: closing runs the revoke callback, which must not
     // run inside the async runtime. The channel is closed first so it does not wait for us.
     stop.store(true, Ordering::SeqCst);

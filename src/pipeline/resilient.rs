@@ -10,6 +10,7 @@ use crate::deadletter::DeadLetter;
 use crate::event::ChangeEvent;
 use crate::resolve::late::LateRecord;
 use crate::sink::{Batch, BatchStats, SinkError};
+use crate::telemetry::{ConnectorState, Dependency};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::time::{Duration, Instant};
 
@@ -37,8 +38,13 @@ impl Retry {
         }
     }
 
-    /// Sleeps before the next attempt; an error once `errors.retry.timeout` has passed.
+    /// Sleeps before the next attempt; an error once `errors.retry.timeout` has passed, and
+    /// [`PipelineError::Interrupted`] as soon as shutdown is asked for.
     async fn wait(&mut self, running: &Running, error: &SinkError) -> Result<(), PipelineError> {
+        let mut shutdown = running.shutdown.clone();
+        if *shutdown.borrow() {
+            return Err(PipelineError::Interrupted);
+        }
         if self.timeout.is_some_and(|t| self.started.elapsed() >= t) {
             return Err(PipelineError::Target(format!(
                 "still failing after errors.retry.timeout ({} ms): {error}",
@@ -52,9 +58,16 @@ impl Retry {
             .retries
             .with_label_values(&[&running.config.name, "sink"])
             .inc();
-        running.health.set("retrying");
-        tokio::time::sleep(delay).await;
-        Ok(())
+        let cause = error.to_string();
+        running
+            .health
+            .set(ConnectorState::Retrying, Some(cause.clone()));
+        // Any transient failure counts: readiness fails only once it lasts past the timeout.
+        running.health.unreachable(Dependency::Target, &cause);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => Ok(()),
+            _ = shutdown.wait_for(|stop| *stop) => Err(PipelineError::Interrupted),
+        }
     }
 }
 
@@ -85,7 +98,18 @@ impl Running {
                 replayed: &[],
             };
             let started = Instant::now();
-            match self.sink.apply(&batch, commit).await {
+            let mut shutdown = self.shutdown.clone();
+            let grace = self.shutdown_timeout;
+            // After SIGTERM a batch being applied gets the grace period, then is dropped
+            // (rolled back, never half-committed: its checkpoint is in the same transaction).
+            let applied = tokio::select! {
+                applied = self.sink.apply(&batch, commit) => applied,
+                _ = async {
+                    let _ = shutdown.wait_for(|stop| *stop).await;
+                    tokio::time::sleep(grace).await;
+                } => return Err(PipelineError::Interrupted),
+            };
+            match applied {
                 Ok(stats) => {
                     if commit {
                         self.metrics
@@ -93,7 +117,8 @@ impl Running {
                             .with_label_values(&[&self.config.name])
                             .observe(started.elapsed().as_secs_f64());
                     }
-                    self.health.set("running");
+                    self.health.reachable(Dependency::Target);
+                    self.health.recovered();
                     return Ok(Ok(stats));
                 }
                 Err(e) if e.is_transient() => retry.wait(self, &e).await?,

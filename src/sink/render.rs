@@ -86,7 +86,22 @@ pub fn text(
             TargetType::Interval => interval_text(*i),
             _ => i.to_string(),
         },
+        Value::Float(f) if dialect == Dialect::Sqlite && !f.is_finite() => {
+            return Err(format!(
+                "SQLite cannot hold the float {} (a REAL column has no NaN or infinity)",
+                float_text(*f)
+            ))
+        }
         Value::Float(f) => float_text(*f),
+        Value::Infinite { negative } => {
+            let text = if *negative { "-infinity" } else { "infinity" };
+            if dialect == Dialect::Sqlite {
+                return Err(format!(
+                    "SQLite cannot hold PostgreSQL's {text} date or timestamp"
+                ));
+            }
+            text.to_string()
+        }
         Value::Decimal(s)
         | Value::Text(s)
         | Value::TimeTz(s)
@@ -148,7 +163,8 @@ fn bytes_text(bytes: &[u8], dialect: Dialect) -> String {
 /// ISO date; years before 1 AD in PostgreSQL's `BC` form (ISO year 0 is 1 BC).
 fn date_text(date: NaiveDate) -> String {
     if date.year() > 0 {
-        date.format("%Y-%m-%d").to_string()
+        // Not `%Y`: chrono signs years past 9999 (`+12345`), which PostgreSQL refuses.
+        format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
     } else {
         format!(
             "{:04}-{:02}-{:02} BC",
@@ -163,7 +179,7 @@ fn timestamp_text(ts: NaiveDateTime) -> String {
     let time = ts.time().format("%H:%M:%S%.f");
     let date = ts.date();
     if date.year() > 0 {
-        format!("{} {time}", date.format("%Y-%m-%d"))
+        format!("{} {time}", date_text(date))
     } else {
         format!(
             "{:04}-{:02}-{:02} {time} BC",
@@ -220,12 +236,16 @@ fn untyped(
         (J::Null, _) => return Ok(None),
         (J::Number(n), TargetType::Date) => {
             let days = n.as_i64().ok_or("date must be an integer day count")?;
-            Value::Date(epoch_date(days)?)
+            match crate::decode::date_infinity(days) {
+                Some(negative) => Value::Infinite { negative },
+                None => Value::Date(epoch_date(days)?),
+            }
         }
         (J::Number(n), TargetType::Timestamp { precision }) => {
             let raw = n.as_i64().ok_or("timestamp must be an integer")?;
             if let Some(infinity) = crate::decode::timestamp_infinity(raw, *precision <= 3) {
-                return Ok(Some(infinity.into()));
+                let negative = infinity.starts_with('-');
+                return text(&Value::Infinite { negative }, target, dialect);
             }
             let micros = if *precision <= 3 {
                 raw.checked_mul(1000).ok_or("timestamp out of range")?
@@ -315,6 +335,26 @@ mod tests {
 
     fn pg(value: Value, target: TargetType) -> Option<String> {
         text(&value, &target, Dialect::Postgres).unwrap()
+    }
+
+    #[test]
+    fn sqlite_refuses_what_it_cannot_hold() {
+        let lite = |v: Value| text(&v, &TargetType::Text, Dialect::Sqlite);
+        let err = lite(Value::Infinite { negative: true }).unwrap_err();
+        assert!(err.contains("-infinity"), "{err}");
+        assert!(lite(Value::Float(f64::NAN)).unwrap_err().contains("NaN"));
+        assert!(lite(Value::Float(f64::INFINITY)).is_err());
+        assert_eq!(lite(Value::Float(-0.5)).unwrap().as_deref(), Some("-0.5"));
+        assert_eq!(
+            text(
+                &Value::Infinite { negative: false },
+                &TargetType::Date,
+                Dialect::Postgres
+            )
+            .unwrap()
+            .as_deref(),
+            Some("infinity")
+        );
     }
 
     #[test]
@@ -432,6 +472,19 @@ mod tests {
         assert_eq!(ts(3, -9_223_372_036_832_400), "-infinity");
         assert_eq!(ts(6, 9_223_372_036_825_200_000), "infinity");
         assert_eq!(ts(6, -9_223_372_036_832_400_000), "-infinity");
+        // Dates as either Debezium path sends the infinities, and past year 9999.
+        let date = |days: i64| {
+            text(
+                &Value::Untyped(json!(days)),
+                &TargetType::Date,
+                Dialect::Postgres,
+            )
+            .unwrap()
+            .unwrap()
+        };
+        assert_eq!(date(-622_191_234), "infinity");
+        assert_eq!(date(-2_147_472_691), "-infinity");
+        assert_eq!(date(3_789_548), "12345-06-07");
         // BC timestamp (0044-03-15 12:00:00.001 BC as milliseconds).
         assert_eq!(ts(3, -63_517_780_799_999), "0044-03-15 12:00:00.001 BC");
         // 0044-03-15 BC as streaming sends it (the JDBC snapshot sends -703383, i.e. 44 AD).

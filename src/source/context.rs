@@ -2,11 +2,14 @@
 //! and librdkafka statistics (consumer lag).
 
 use super::message::{Received, SourceMsg};
+use super::trouble::Trouble;
 use crate::checkpoint::{self, Claim, TopicPartition};
 use crate::sink::db::Db;
-use crate::telemetry::Metrics;
+use crate::telemetry::{ConnectorHealth, Metrics};
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use std::collections::{HashSet, VecDeque};
@@ -37,6 +40,8 @@ pub struct SourceContext {
     /// Rebalance callbacks served so far: a poll that served one may return nothing while
     /// records are still queued behind it.
     rebalances: AtomicU64,
+    /// Kafka errors: what stops the connector, what readiness shows.
+    trouble: Trouble,
 }
 
 /// A partition's own message queue (see [`SourceContext::take_queue_changes`]).
@@ -49,10 +54,11 @@ impl SourceContext {
         db: Db,
         group: String,
         owner: String,
-        connector: String,
         tx: mpsc::Sender<SourceMsg>,
         metrics: Metrics,
+        health: ConnectorHealth,
     ) -> Self {
+        let connector = health.name().to_string();
         SourceContext {
             runtime,
             db,
@@ -65,7 +71,13 @@ impl SourceContext {
             consumer: OnceLock::new(),
             split: Mutex::new(Vec::new()),
             rebalances: AtomicU64::new(0),
+            trouble: Trouble::new(health),
         }
+    }
+
+    /// The consumer's Kafka trouble (see [`Trouble`]).
+    pub fn trouble(&self) -> &Trouble {
+        &self.trouble
     }
 
     /// How many rebalance callbacks have run (see [`SourceContext::rebalances`]).
@@ -277,7 +289,21 @@ pub fn start_offset(claim: &Claim, group_offset: Option<i64>) -> Option<i64> {
 }
 
 impl ClientContext for SourceContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.trouble.log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.trouble.report(&error, reason, None);
+    }
+
     fn stats(&self, statistics: Statistics) {
+        // Learned brokers (node id >= 0; bootstrap entries are -1) in state UP.
+        let up = statistics
+            .brokers
+            .values()
+            .any(|b| b.nodeid >= 0 && b.state == "UP");
+        self.trouble.brokers_up(up);
         for (topic, t) in statistics.topics {
             for (partition, p) in t.partitions {
                 if partition >= 0 && p.consumer_lag >= 0 {

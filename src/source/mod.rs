@@ -10,9 +10,11 @@
 mod context;
 mod ends;
 mod message;
+mod trouble;
 
 pub use context::SourceContext;
 pub use message::{Decoder, Received, RecordError, SourceMsg};
+pub use trouble::Trouble;
 
 use crate::checkpoint::TopicPartition;
 use crate::config::{ConnectorConfig, TopicSelection, WorkerConfig};
@@ -144,6 +146,9 @@ pub fn run(
         if !ends.send(&tx) {
             return;
         }
+        if let Some(fatal) = consumer.context().trouble().take_fatal() {
+            return stop_with(&tx, fatal);
+        }
         // Hand over what is waiting first; the channel's capacity is the backpressure.
         while let Some(record) = pending.pop_front() {
             match tx.try_send(SourceMsg::Record(Box::new(record))) {
@@ -168,7 +173,13 @@ pub fn run(
         }
         let mut moved = 0;
         if !settling && pending.is_empty() && !queues.is_empty() {
-            moved = match take_from_queues(&queues, &mut turn, &tx, &decoder) {
+            moved = match take_from_queues(
+                &queues,
+                &mut turn,
+                &tx,
+                &decoder,
+                consumer.context().trouble(),
+            ) {
                 Ok(moved) => moved,
                 Err(fatal) => return stop_with(&tx, fatal),
             };
@@ -190,7 +201,10 @@ pub fn run(
                 Ok(record) => pending.push_back(record),
                 Err(fatal) => return stop_with(&tx, fatal),
             },
-            Some(Err(e)) => tracing::warn!(error = %e, "kafka consumer error"),
+            Some(Err(e)) => consumer
+                .context()
+                .trouble()
+                .report(&e, &e.to_string(), None),
         }
         // A rebalance during the poll: queues of revoked partitions go (with what they held),
         // and so do their records still here; new partitions bring their queues.
@@ -222,11 +236,12 @@ fn take_from_queues(
     turn: &mut usize,
     tx: &mpsc::Sender<SourceMsg>,
     decoder: &Decoder,
+    trouble: &Trouble,
 ) -> Result<usize, String> {
     let mut moved = 0;
     for _ in 0..queues.len() {
         *turn = (*turn + 1) % queues.len();
-        let (_, queue) = &queues[*turn];
+        let (tp, queue) = &queues[*turn];
         for _ in 0..PER_PARTITION_TURN {
             let Ok(permit) = tx.try_reserve() else {
                 return if tx.is_closed() {
@@ -243,7 +258,7 @@ fn take_from_queues(
                     moved += 1;
                 }
                 Some(Err(e)) => {
-                    tracing::warn!(error = %e, "kafka consumer error");
+                    trouble.report(&e, &e.to_string(), Some(tp));
                     break;
                 }
             }

@@ -3,10 +3,14 @@
 //! Every metric is defined here, once (names `sluice_<noun>_<unit>[_total]`, bounded labels:
 //! connector, topic, partition, table, op, reason — never a key or a value).
 
+mod health;
+mod limit;
 mod server;
 
+pub use health::{ConnectorHealth, ConnectorState, Dependency, Health, Verdict};
+pub use limit::LogLimiter;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
-pub use server::{serve, Health};
+pub use server::serve;
 
 /// The metric catalogue of one process.
 #[derive(Clone)]

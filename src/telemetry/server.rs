@@ -1,33 +1,13 @@
-//! The HTTP listener for `/metrics` (Prometheus text) and `/health`.
+//! The HTTP listener for `/metrics` (Prometheus text), `/health` (liveness) and `/ready`
+//! (readiness).
 
-use super::Metrics;
+use super::{Health, Metrics, Verdict};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-
-/// Process health as `/health` reports it.
-#[derive(Debug, Clone, Default)]
-pub struct Health {
-    state: Arc<Mutex<String>>,
-}
-
-impl Health {
-    /// Sets the state (`starting`, `running`, `retrying`, `stopping`, `failed`).
-    pub fn set(&self, state: &str) {
-        if let Ok(mut s) = self.state.lock() {
-            *s = state.to_string();
-        }
-    }
-
-    /// The current state.
-    pub fn get(&self) -> String {
-        self.state.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-}
 
 #[derive(Clone)]
 struct AppState {
@@ -42,17 +22,24 @@ async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     )
 }
 
-async fn health(State(app): State<AppState>) -> impl IntoResponse {
-    let state = app.health.get();
-    let code = if state == "failed" {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
+fn answer(verdict: Verdict) -> impl IntoResponse {
+    let code = if verdict.ok {
         StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, axum::Json(serde_json::json!({ "status": state })))
+    (code, axum::Json(verdict.body))
 }
 
-/// Serves `/metrics` and `/health` on `address` until the process ends.
+async fn health(State(app): State<AppState>) -> impl IntoResponse {
+    answer(app.health.liveness())
+}
+
+async fn ready(State(app): State<AppState>) -> impl IntoResponse {
+    answer(app.health.readiness())
+}
+
+/// Serves `/metrics`, `/health` and `/ready` on `address` until the process ends.
 pub async fn serve(
     address: SocketAddr,
     metrics: Metrics,
@@ -63,6 +50,7 @@ pub async fn serve(
     let app = Router::new()
         .route("/metrics", get(self::metrics))
         .route("/health", get(self::health))
+        .route("/ready", get(self::ready))
         .with_state(AppState { metrics, health });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

@@ -112,6 +112,8 @@ fn empty(value: &Value) -> Value {
         Value::TimeTz(_) => Value::TimeTz("00:00:00Z".into()),
         Value::Timestamp(_) => Value::Timestamp(NaiveDateTime::new(epoch, NaiveTime::MIN)),
         Value::TimestampTz(_) => Value::TimestampTz("1970-01-01T00:00:00Z".into()),
+        // A date or a timestamp: the epoch at midnight reads as either.
+        Value::Infinite { .. } => Value::Timestamp(NaiveDateTime::new(epoch, NaiveTime::MIN)),
         Value::Json(_) => Value::Json("null".into()),
         Value::Uuid(_) => Value::Uuid("00000000-0000-0000-0000-000000000000".into()),
         Value::Bits(b) => Value::Bits("0".repeat(b.len())),

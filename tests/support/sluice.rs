@@ -173,7 +173,10 @@ pub async fn run_library(
             ::sluice::telemetry::Metrics::new(),
             ::sluice::telemetry::Health::default(),
             shutdown,
-            ::sluice::pipeline::RunOptions { stop_at_end: true },
+            ::sluice::pipeline::RunOptions {
+                stop_at_end: true,
+                ..Default::default()
+            },
         ),
     )
     .await
