@@ -73,6 +73,7 @@ async fn apply_recording_with(
         partitions: 1,
         base64: file.contains(".avro."),
         transactional: variant.transactional,
+        ..Default::default()
     };
     publish_jsonl_with(
         &tansu.bootstrap(),

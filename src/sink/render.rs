@@ -102,10 +102,10 @@ pub fn text(
             }
             text.to_string()
         }
+        Value::TimestampTz(s) => zoned_text(s),
         Value::Decimal(s)
         | Value::Text(s)
         | Value::TimeTz(s)
-        | Value::TimestampTz(s)
         | Value::Json(s)
         | Value::Uuid(s)
         | Value::Bits(s) => s.clone(),
@@ -172,6 +172,21 @@ fn date_text(date: NaiveDate) -> String {
             date.month(),
             date.day()
         )
+    }
+}
+
+/// Debezium's ZonedTimestamp text as PostgreSQL reads it: ISO 8601's signed years (`+10000-`,
+/// `-0043-` for 44 BC, year 0 being 1 BC) become an unsigned year, with ` BC` before 1 AD.
+fn zoned_text(iso: &str) -> String {
+    let (sign, rest) = match iso.as_bytes().first() {
+        Some(b'+') => (1, &iso[1..]),
+        Some(b'-') => (-1, &iso[1..]),
+        _ => return iso.to_string(),
+    };
+    match rest.split_once('-').map(|(y, r)| (y.parse::<i64>(), r)) {
+        Some((Ok(year), r)) if sign > 0 => format!("{year:04}-{r}"),
+        Some((Ok(year), r)) => format!("{:04}-{r} BC", year + 1),
+        _ => iso.to_string(),
     }
 }
 
@@ -311,6 +326,11 @@ fn untyped(
         }
         (J::Array(items), _) => Value::Array(items.iter().cloned().map(Value::Untyped).collect()),
         (J::Bool(b), _) => Value::Bool(*b),
+        (J::String(s), TargetType::TimestampTz) => match s.as_str() {
+            "infinity" => Value::Infinite { negative: false },
+            "-infinity" => Value::Infinite { negative: true },
+            _ => Value::TimestampTz(s.clone()),
+        },
         (J::String(s), _) => Value::Text(s.clone()),
         (J::Number(n), _) => Value::Decimal(n.to_string()),
         (J::Object(_), _) => Value::Json(json.to_string()),
@@ -335,6 +355,20 @@ mod tests {
 
     fn pg(value: Value, target: TargetType) -> Option<String> {
         text(&value, &target, Dialect::Postgres).unwrap()
+    }
+
+    #[test]
+    fn zoned_timestamps_with_signed_years() {
+        // As the corpus `edge` scenario recorded them.
+        assert_eq!(
+            zoned_text("-0043-03-15T12:00:00.000000Z"),
+            "0044-03-15T12:00:00.000000Z BC"
+        );
+        assert_eq!(
+            zoned_text("+10000-01-01T00:00:00.000000Z"),
+            "10000-01-01T00:00:00.000000Z"
+        );
+        assert_eq!(zoned_text("2024-01-15T10:00:00Z"), "2024-01-15T10:00:00Z");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// How to publish a corpus file.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct PublishOptions {
     /// Partitions of the target topics. With 1 (or less) every record goes to partition 0,
     /// exactly as recorded. With N > 1 a keyed record goes to `murmur2(key) % N` — what Kafka's
@@ -26,6 +26,8 @@ pub struct PublishOptions {
     /// Published in one transaction, as Debezium does with `exactly.once.support`: the commit
     /// marker takes the last offset of each partition and is never delivered.
     pub transactional: bool,
+    /// More producer settings (`compression.type`, `security.protocol`, `ssl.ca.location`).
+    pub client: Vec<(String, String)>,
 }
 
 /// What was published.
@@ -66,7 +68,7 @@ pub async fn publish_jsonl(
         &PublishOptions {
             partitions,
             base64,
-            transactional: false,
+            ..Default::default()
         },
     )
     .await
@@ -90,6 +92,9 @@ pub async fn publish_jsonl_with(
         .set("message.timeout.ms", "60000");
     if opts.transactional {
         config.set("transactional.id", super::random_name("corpus-tx"));
+    }
+    for (key, value) in &opts.client {
+        config.set(key, value);
     }
     let producer: FutureProducer = config.create().expect("create producer");
     if opts.transactional {

@@ -28,6 +28,7 @@ pub mod postgres;
 pub mod registry;
 pub mod sluice;
 pub mod tansu;
+pub mod tls;
 
 pub use corpus::{publish_jsonl, publish_jsonl_with, PublishOptions, Published};
 pub use oracle::{assert_pg_matches, check_pg_matches, load_oracle_tables, Oracle, OracleTable};

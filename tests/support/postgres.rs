@@ -155,6 +155,81 @@ impl Postgres {
         }
     }
 
+    /// Turns on TLS with `cert`/`key` and accepts TCP connections only over TLS (`hostssl`;
+    /// plain TCP is rejected by pg_hba.conf), then restarts. Only for a dedicated cluster.
+    pub fn require_tls(&self, cert: &Path, key: &Path) {
+        assert!(
+            self.dedicated,
+            "require_tls() is only for Postgres::dedicated()"
+        );
+        let data = self.data_dir();
+        std::fs::copy(cert, data.join("server.crt")).expect("copy certificate");
+        std::fs::copy(key, data.join("server.key")).expect("copy key");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let perms = std::fs::Permissions::from_mode(0o600);
+            std::fs::set_permissions(data.join("server.key"), perms).expect("chmod key");
+        }
+        if self.as_root {
+            run_ok(
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(data.join("server.crt"))
+                    .arg(data.join("server.key")),
+            );
+        }
+        let path = data.join("postgresql.auto.conf");
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.push_str("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&path, text).expect("write postgresql.auto.conf");
+        self.set_hba(
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+        );
+        self.restart();
+    }
+
+    /// Creates a login role with a password and makes every role but `postgres` log in with
+    /// its password over TCP (scram-sha-256). Only for a dedicated cluster.
+    pub fn require_password(&self, role: &str, password: &str) {
+        assert!(
+            self.dedicated,
+            "require_password() is only for Postgres::dedicated()"
+        );
+        self.psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}",
+                quote_ident(role),
+                super::quote_literal(password)
+            ),
+        );
+        self.set_hba(
+            "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+        );
+        self.restart();
+    }
+
+    fn set_hba(&self, lines: &str) {
+        std::fs::write(self.data_dir().join("pg_hba.conf"), lines).expect("write pg_hba.conf");
+    }
+
+    fn restart(&self) {
+        let out = self.pg_ctl(&[
+            "restart",
+            "-w",
+            "-m",
+            "fast",
+            "-l",
+            &self.log_path().display().to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "pg_ctl restart: {}\nlog:\n{}",
+            output_text(&out),
+            tail(&self.log_path(), 20)
+        );
+    }
+
     fn init(dedicated: bool) -> Postgres {
         let bin = pg_bin();
         let dir = scratch_dir("sluice-pg");

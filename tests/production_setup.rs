@@ -1,0 +1,491 @@
+//! Real components for a production setup: PostgreSQL that accepts only TLS, Kafka over TLS
+//! (tansu behind stunnel), compressed topics, PostgreSQL's edge values as a real Debezium
+//! recorded them, per-connector health with a wrong password, and a broker that refuses the
+//! login.
+
+mod support;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::ClientConfig;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use support::sluice::{command, connector_file, run_to_end, spawn_run, wait, worker_file};
+use support::tls::{Certs, Stunnel};
+use support::{
+    avro_converter_keys, corpus_dir, publish_jsonl_with, random_name, Oracle, Postgres,
+    PublishOptions, RegistryFixture, Tansu,
+};
+
+/// A JDBC sink connector for a corpus scenario published under `prefix`.
+fn sink_config(prefix: &str, url: &str, schemas: bool) -> Value {
+    json!({
+        "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+        "topics.regex": format!("{prefix}\\..*"),
+        "connection.url": url,
+        "insert.mode": "upsert",
+        "primary.key.mode": "record_key",
+        "delete.enabled": "true",
+        "truncate.enabled": "true",
+        "schema.evolution": if schemas { "basic" } else { "none" },
+        "collection.name.format": "${source.table}",
+        "key.converter.schemas.enable": schemas.to_string(),
+        "value.converter.schemas.enable": schemas.to_string(),
+        "batch.size": "40",
+    })
+}
+
+/// `postgres://...` as the JDBC url a Debezium JDBC sink config carries.
+fn jdbc(url: &str) -> String {
+    format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1))
+}
+
+/// Publishes the inventory recording with schemas under a fresh prefix; returns the prefix.
+async fn publish_inventory(bootstrap: &str, client: Vec<(String, String)>) -> String {
+    let prefix = random_name("t");
+    let events = support::corpus_events("inventory", "default.json-schemas.jsonl");
+    let options = PublishOptions {
+        partitions: 1,
+        client,
+        ..Default::default()
+    };
+    publish_jsonl_with(bootstrap, &events, |t| format!("{prefix}.{t}"), &options).await;
+    prefix
+}
+
+fn inventory_oracle() -> Oracle {
+    Oracle::load(corpus_dir().join("inventory/oracle/final.json"))
+}
+
+/// PostgreSQL with `ssl=on` whose pg_hba.conf accepts TCP only over TLS: the inventory
+/// recording applies with `sslmode=require`, and with `ssl=true` (pgjdbc: verify-full)
+/// against the test CA; a plain connection, and verification against the wrong CA, are
+/// refused by `validate` with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_that_accepts_only_tls() {
+    let certs = Certs::generate();
+    let pg = Postgres::dedicated();
+    pg.require_tls(&certs.cert, &certs.key);
+    let tansu = Tansu::start();
+    let prefix = publish_inventory(&tansu.bootstrap(), Vec::new()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker_file(dir.path(), &tansu.bootstrap());
+    let ca = certs.ca.display().to_string();
+    for (name, params) in [
+        ("require", "sslmode=require".to_string()),
+        ("verify", format!("ssl=true&sslrootcert={ca}")),
+    ] {
+        let url = pg.create_database();
+        let config = sink_config(&prefix, &format!("{}?{params}", jdbc(&url)), true);
+        let connector = connector_file(dir.path(), &random_name(name), config);
+        run_to_end(dir.path(), &worker, &[&connector], Duration::from_secs(120));
+        let tls_url = format!("{url}?sslmode=require");
+        support::assert_pg_matches(&tls_url, &inventory_oracle(), |n| n.to_string()).await;
+    }
+    // Refused: no TLS at all, and a server certificate the configured CA did not sign.
+    let url = pg.create_database();
+    for (params, expect) in [
+        ("sslmode=disable".to_string(), "no encryption"),
+        (
+            format!(
+                "sslmode=verify-full&sslrootcert={}",
+                certs.other_ca.display()
+            ),
+            "certificate verify failed",
+        ),
+    ] {
+        let config = sink_config(&prefix, &format!("{}?{params}", jdbc(&url)), true);
+        let connector = connector_file(dir.path(), &random_name("refused"), config);
+        let (code, out) = command(&[&"validate", &"--worker", &worker, &connector]);
+        assert_ne!(code, 0, "validate accepted {params}:\n{out}");
+        assert!(
+            out.contains("connection.url") && out.contains(expect),
+            "validate did not name the TLS failure ({expect}) for {params}:\n{out}"
+        );
+    }
+}
+
+/// The worker's client settings for TLS to the broker through stunnel.
+fn tls_client(certs: &Certs) -> Vec<(String, String)> {
+    vec![
+        ("security.protocol".into(), "SSL".into()),
+        ("ssl.ca.location".into(), certs.ca.display().to_string()),
+    ]
+}
+
+/// Kafka over TLS: tansu advertises only the TLS port of a stunnel in front of it. The
+/// recording is published over TLS and applied with `security.protocol=SSL` and the test CA;
+/// a record that cannot be decoded is dead-lettered and the dead-letter producer publishes it
+/// over TLS too.
+#[tokio::test(flavor = "multi_thread")]
+async fn kafka_over_tls_applies_and_dead_letters() {
+    let certs = Certs::generate();
+    let tls_port = Stunnel::free_port();
+    let tansu = Tansu::start_advertising(tls_port);
+    let stunnel = Stunnel::start(tls_port, tansu.port(), &certs);
+    let bootstrap = format!("127.0.0.1:{tls_port}");
+    let prefix = publish_inventory(&bootstrap, tls_client(&certs)).await;
+    let poison_topic = format!("{prefix}.poison");
+    let mut producer = ClientConfig::new();
+    producer.set("bootstrap.servers", &bootstrap);
+    for (k, v) in tls_client(&certs) {
+        producer.set(k, v);
+    }
+    let producer: rdkafka::producer::FutureProducer = producer.create().expect("producer");
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to(&poison_topic)
+                .key("{\"id\": 1}")
+                .payload("this is not JSON"),
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("publish the poison record over TLS");
+    let url = Postgres::database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker_file(dir.path(), &bootstrap);
+    let mut text = std::fs::read_to_string(&worker).expect("worker");
+    text.push_str(&format!(
+        "security.protocol=SSL\nssl.ca.location={}\n",
+        certs.ca.display()
+    ));
+    std::fs::write(&worker, text).expect("worker");
+    let dlq = random_name("dlq");
+    let mut config = sink_config(&prefix, &jdbc(&url), true);
+    config["errors.tolerance"] = "all".into();
+    config["errors.deadletterqueue.topic.name"] = dlq.clone().into();
+    let connector = connector_file(dir.path(), &random_name("tls"), config);
+    let log = run_to_end(dir.path(), &worker, &[&connector], Duration::from_secs(120));
+    support::assert_pg_matches(&url, &inventory_oracle(), |n| n.to_string()).await;
+    assert!(log.contains("records dead-lettered"), "{log}");
+    // The dead letter came out over TLS.
+    let mut consumer = ClientConfig::new();
+    consumer
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", random_name("read-dlq"))
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "6000");
+    for (k, v) in tls_client(&certs) {
+        consumer.set(k, v);
+    }
+    let consumer: BaseConsumer = consumer.create().expect("consumer");
+    consumer.subscribe(&[&dlq]).expect("subscribe");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let letter = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no dead letter on {dlq} over TLS; stunnel:\n{}",
+            stunnel.log()
+        );
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
+            break m.detach();
+        }
+    };
+    let topic_header = letter
+        .headers()
+        .and_then(|h| {
+            h.iter()
+                .find(|h| h.key == "__connect.errors.topic")
+                .and_then(|h| h.value.map(|v| String::from_utf8_lossy(v).into_owned()))
+        })
+        .unwrap_or_default();
+    assert_eq!(topic_header, poison_topic);
+    assert_eq!(letter.payload(), Some(&b"this is not JSON"[..]));
+}
+
+/// The recording published once per compression codec (gzip, snappy, lz4, zstd): each
+/// applies and equals the source tables.
+#[tokio::test(flavor = "multi_thread")]
+async fn compressed_topics_are_read_with_every_codec() {
+    let tansu = Tansu::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker_file(dir.path(), &tansu.bootstrap());
+    let mut connectors = Vec::new();
+    let mut urls = Vec::new();
+    for codec in ["gzip", "snappy", "lz4", "zstd"] {
+        let client = vec![("compression.type".to_string(), codec.to_string())];
+        let prefix = publish_inventory(&tansu.bootstrap(), client).await;
+        let url = Postgres::database();
+        let config = sink_config(&prefix, &jdbc(&url), true);
+        connectors.push(connector_file(
+            dir.path(),
+            &format!("{codec}-{}", random_name("c")),
+            config,
+        ));
+        urls.push((codec, url));
+    }
+    let paths: Vec<&Path> = connectors.iter().map(|p| p.as_path()).collect();
+    run_to_end(dir.path(), &worker, &paths, Duration::from_secs(180));
+    for (codec, url) in urls {
+        if let Err(diff) =
+            support::check_pg_matches(&url, &inventory_oracle(), |n| n.to_string()).await
+        {
+            panic!("{codec}: target differs from the source tables:\n{diff}");
+        }
+    }
+}
+
+/// The `edge` oracle as Debezium could carry it: numeric NaN/±Infinity arrive as null
+/// (Debezium's precise decimal mode refuses them, with a WARN), and the snapshot path loses
+/// the era of BC dates (0044-03-15 BC arrives as 44 AD; streaming is right).
+fn edge_oracle_as_carried() -> Oracle {
+    let mut oracle = Oracle::load(corpus_dir().join("edge/oracle/final.json"));
+    let table = oracle
+        .tables
+        .get_mut("public.edge_values")
+        .expect("edge table");
+    let index = |name: &str| {
+        table
+            .columns
+            .iter()
+            .position(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let (id, date) = (index("id"), index("c_date"));
+    let numerics = [index("c_numeric"), index("c_numeric_10_2")];
+    for row in &mut table.rows {
+        for i in numerics {
+            if matches!(row[i].as_deref(), Some("NaN" | "Infinity" | "-Infinity")) {
+                row[i] = None;
+            }
+        }
+        let snapshot = row[id]
+            .as_deref()
+            .and_then(|v| v.parse::<i64>().ok())
+            .is_some_and(|v| v < 100);
+        if let (true, Some(d)) = (snapshot, row[date].as_deref()) {
+            if let Some(ad) = d.strip_suffix(" BC") {
+                row[date] = Some(ad.to_string());
+            }
+        }
+    }
+    oracle
+}
+
+/// PostgreSQL's edge values as a real Debezium 3.6.3 recorded them (±infinity dates and
+/// timestamps in both paths, BC, year 10000+, NaN and ±Infinity floats, empty arrays and
+/// arrays with NULLs), JSON with and without schemas and Avro: every cell Debezium carried
+/// lands equal in PostgreSQL.
+#[tokio::test(flavor = "multi_thread")]
+async fn edge_values_land_as_debezium_carried_them() {
+    let tansu = Tansu::start();
+    let ddl = std::fs::read_to_string(corpus_dir().join("edge/sql/ddl.sql")).expect("ddl");
+    let expected = edge_oracle_as_carried();
+    for run in [
+        "default.json-schemas",
+        "default.json-noschemas",
+        "default.avro",
+    ] {
+        let prefix = random_name("t");
+        let avro = run.ends_with("avro");
+        let options = PublishOptions {
+            partitions: 1,
+            base64: avro,
+            ..Default::default()
+        };
+        let events = corpus_dir().join(format!("edge/events/{run}.jsonl"));
+        publish_jsonl_with(
+            &tansu.bootstrap(),
+            &events,
+            |t| format!("{prefix}.{t}"),
+            &options,
+        )
+        .await;
+        let url = Postgres::database();
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("connect");
+        sqlx::raw_sql(&ddl).execute(&mut conn).await.expect("ddl");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let worker = worker_file(dir.path(), &tansu.bootstrap());
+        let mut config = sink_config(&prefix, &jdbc(&url), !run.contains("noschemas"));
+        config["schema.evolution"] = "none".into();
+        let registry = avro.then(|| {
+            RegistryFixture::with_dump(
+                &corpus_dir().join(format!("edge/events/{run}.registry.json")),
+                None,
+            )
+        });
+        if let Some(registry) = &registry {
+            for (k, v) in avro_converter_keys(&registry.url(), None) {
+                config[k] = v.into();
+            }
+        }
+        let connector = connector_file(dir.path(), &random_name("edge"), config);
+        run_to_end(dir.path(), &worker, &[&connector], Duration::from_secs(120));
+        if let Err(diff) = support::check_pg_matches(&url, &expected, |n| n.to_string()).await {
+            panic!("{run}: the edge values differ from the source:\n{diff}");
+        }
+    }
+}
+
+/// SQLite holds no infinite dates or timestamps and no NaN/±Infinity floats: with
+/// `errors.tolerance=all` those records are dead-lettered naming the column and the value,
+/// never clamped, and the rest applies.
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_dead_letters_the_edge_values_it_cannot_hold() {
+    let tansu = Tansu::start();
+    let prefix = random_name("t");
+    let events = corpus_dir().join("edge/events/default.json-schemas.jsonl");
+    let options = PublishOptions {
+        partitions: 1,
+        ..Default::default()
+    };
+    publish_jsonl_with(
+        &tansu.bootstrap(),
+        &events,
+        |t| format!("{prefix}.{t}"),
+        &options,
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("edge.db");
+    let worker = worker_file(dir.path(), &tansu.bootstrap());
+    let mut config = sink_config(&prefix, &format!("jdbc:sqlite:{}", db.display()), true);
+    config["errors.tolerance"] = "all".into();
+    config["sluice.errors.max.ratio"] = "1".into();
+    let connector = connector_file(dir.path(), &random_name("lite"), config);
+    run_to_end(dir.path(), &worker, &[&connector], Duration::from_secs(120));
+    let mut conn =
+        <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .expect("open sqlite");
+    let letters: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT kafka_offset, exception_message FROM sluice_dead_letters ORDER BY kafka_offset",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("dead letters");
+    assert!(!letters.is_empty(), "nothing was dead-lettered");
+    for (offset, message) in &letters {
+        assert!(
+            message.contains("SQLite cannot hold") && message.contains("column c_"),
+            "offset {offset}: {message}"
+        );
+    }
+    assert!(
+        letters.iter().any(|(_, m)| m.contains("infinity"))
+            && letters.iter().any(|(_, m)| m.contains("NaN")),
+        "{letters:?}"
+    );
+    // Rows without such values applied: the ordinary row of the snapshot and the all-NULL one.
+    let labels: Vec<(i64,)> = sqlx::query_as("SELECT id FROM edge_values WHERE id IN (2, 102)")
+        .fetch_all(&mut conn)
+        .await
+        .expect("rows");
+    assert_eq!(labels.len(), 2, "the rows SQLite can hold were not applied");
+}
+
+/// Reads `/ready` and its status line.
+fn ready(port: u16) -> Option<(u16, Value)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET /ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()?;
+    Some((code, body))
+}
+
+/// Two connectors in one process, one with a wrong database password: readiness is 503
+/// within 10 s naming the failed connector and its error, the failure is logged at once (not
+/// when the process exits), the other connector applies everything, and the exit code says
+/// a connector failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connector_with_a_wrong_password_fails_alone_and_readiness_says_so() {
+    let pg = Postgres::dedicated();
+    pg.require_password("app", "right-password");
+    let good_url = pg.create_database();
+    let bad_url = pg.create_database();
+    let tansu = Tansu::start();
+    let prefix = publish_inventory(&tansu.bootstrap(), Vec::new()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker_file(dir.path(), &tansu.bootstrap());
+    let port = support::free_port();
+    let mut text = std::fs::read_to_string(&worker).expect("worker");
+    text.push_str(&format!("sluice.metrics.address=127.0.0.1:{port}\n"));
+    std::fs::write(&worker, text).expect("worker");
+    let good = connector_file(
+        dir.path(),
+        "good",
+        sink_config(&prefix, &jdbc(&good_url), true),
+    );
+    let mut bad_config = sink_config(&prefix, &jdbc(&bad_url), true);
+    bad_config["connection.username"] = "app".into();
+    bad_config["connection.password"] = "wrong-password".into();
+    let bad = connector_file(dir.path(), "bad", bad_config);
+    let started = Instant::now();
+    let mut child = spawn_run(dir.path(), &worker, &[&good, &bad], true, "run.log");
+    let log = dir.path().join("run.log");
+    let verdict = loop {
+        if let Some((503, body)) = ready(port) {
+            if body["connectors"]["bad"]["state"] == "FAILED" {
+                break body;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "readiness did not fail within 10 s; log:\n{}",
+            support::tail(&log, 40)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let cause = verdict["connectors"]["bad"]["cause"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        cause.contains("password authentication failed"),
+        "{verdict}"
+    );
+    assert!(
+        !cause.contains("wrong-password"),
+        "the password leaked: {verdict}"
+    );
+    let so_far = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        so_far.contains("connector failed") && so_far.contains("bad"),
+        "the failure was not logged at once:\n{so_far}"
+    );
+    let status = wait(&mut child, Duration::from_secs(120), &log);
+    assert_eq!(status.code(), Some(1), "{}", support::tail(&log, 40));
+    support::assert_pg_matches(&good_url, &inventory_oracle(), |n| n.to_string()).await;
+    assert!(!std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("wrong-password"));
+}
+
+/// A broker that refuses the login (tansu with `--authentication`: this build stores no
+/// users, so SCRAM answers `unknown-user`): the connector stops FAILED with the cause at
+/// once instead of warning in a loop.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_kafka_login_fails_the_connector_with_the_cause() {
+    let tansu = Tansu::start_authenticating();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker_file(dir.path(), &tansu.bootstrap());
+    let mut text = std::fs::read_to_string(&worker).expect("worker");
+    text.push_str(
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-256\n\
+         sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"alice-secret\";\n",
+    );
+    std::fs::write(&worker, text).expect("worker");
+    let url = Postgres::database();
+    let connector = connector_file(dir.path(), "login", sink_config("t", &jdbc(&url), true));
+    let mut child = spawn_run(dir.path(), &worker, &[&connector], true, "run.log");
+    let log = dir.path().join("run.log");
+    let status = wait(&mut child, Duration::from_secs(60), &log);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("refused the connection") && text.contains("unknown-user"),
+        "the refusal was not named:\n{text}"
+    );
+    assert!(
+        !text.contains("alice-secret"),
+        "the password leaked:\n{text}"
+    );
+    let warnings = text.lines().filter(|l| l.contains("WARN")).count();
+    assert!(warnings < 20, "{warnings} warning lines:\n{text}");
+}
