@@ -2,7 +2,9 @@
 //! of a table altered mid-stream: ADD COLUMN, ADD COLUMN NOT NULL DEFAULT, integer to bigint,
 //! numeric(8,2) to numeric(12,2), varchar(20) to varchar(40)) applied by one `sluice run`,
 //! without restart, to PostgreSQL with `schema.evolution=basic`; and the changes sluice must
-//! refuse (a column's kind, the primary key) stop the connector with an error naming them.
+//! refuse (a column's kind, the primary key): with `errors.tolerance=none` they stop the
+//! connector with an error naming them, with `all` the records are dead-lettered with the
+//! reason while the other tables keep applying.
 
 mod support;
 
@@ -144,8 +146,7 @@ async fn refused(ddl: &str, expected: &[&str]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let worker = worker_file(dir.path(), &tansu.bootstrap());
     let mut config = connector(&prefix, &url);
-    // Even with every record error tolerated: the table's shape is not a record's fault.
-    config["errors.tolerance"] = "all".into();
+    config["errors.tolerance"] = "none".into();
     let connector = connector_file(dir.path(), &random_name("refuse"), config);
     let mut child = spawn_run(dir.path(), &worker, &[&connector], true, "run.log");
     let log_path = dir.path().join("run.log");
@@ -166,7 +167,7 @@ async fn refused(ddl: &str, expected: &[&str]) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_change_of_kind_or_of_primary_key_stops_the_connector() {
+async fn a_change_of_kind_or_of_primary_key_stops_the_connector_under_tolerance_none() {
     refused(
         "CREATE TABLE items (id integer PRIMARY KEY, name integer, qty integer, price numeric(8,2))",
         &["table items: column \"name\" is integer and the events now carry text"],
@@ -178,4 +179,60 @@ async fn a_change_of_kind_or_of_primary_key_stops_the_connector() {
         &["table items: the primary key changed from (id, name) to (id)"],
     )
     .await;
+}
+
+/// `errors.tolerance=all`: the inventory recording against a target whose `customers` table
+/// has another primary key (id, email). Every customers record is dead-lettered with the
+/// reason, and every other table equals the source.
+#[tokio::test(flavor = "multi_thread")]
+async fn records_whose_key_differs_from_the_tables_are_dead_lettered_under_tolerance_all() {
+    let tansu = Tansu::start();
+    let url = Postgres::database();
+    let mut conn = PgConnection::connect(&url).await.expect("connect");
+    sqlx::raw_sql(
+        "CREATE TABLE customers (id integer, first_name varchar(255), last_name varchar(255), \
+         email varchar(255), PRIMARY KEY (id, email))",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("ddl");
+    let prefix = random_name("t");
+    let events = support::corpus_events("inventory", "default.json-schemas.jsonl");
+    let published =
+        publish_jsonl(&tansu.bootstrap(), &events, |t| format!("{prefix}.{t}"), 1).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker_file(dir.path(), &tansu.bootstrap());
+    let mut config = connector(&prefix, &url);
+    config.as_object_mut().expect("object").remove("topics");
+    config["topics.regex"] = format!("{prefix}\\..*").into();
+    config["truncate.enabled"] = "true".into();
+    config["batch.size"] = "40".into();
+    config["errors.tolerance"] = "all".into();
+    config["sluice.errors.max.ratio"] = "0.9".into();
+    let connector = connector_file(dir.path(), &random_name("key"), config);
+    let ends = support::sluice::ends(&published, |_| true);
+    run_until_applied(dir.path(), &worker, &[&connector], &url, &ends).await;
+    let letters: Vec<(String, String)> =
+        sqlx::query_as("SELECT topic, exception_message FROM sluice_dead_letters")
+            .fetch_all(&mut conn)
+            .await
+            .expect("dead letters");
+    let customers = published
+        .per_topic
+        .iter()
+        .find(|(t, _)| t.ends_with(".customers"))
+        .map(|(_, n)| *n)
+        .expect("customers topic");
+    assert!(!letters.is_empty(), "nothing was dead-lettered");
+    for (topic, message) in &letters {
+        assert!(topic.ends_with(".customers"), "{topic}: {message}");
+        assert!(
+            message.contains("the primary key changed from (id, email) to (id)"),
+            "{message}"
+        );
+    }
+    assert!(letters.len() <= customers);
+    let mut oracle = Oracle::load(corpus_dir().join("inventory/oracle/final.json"));
+    oracle.tables.remove("public.customers");
+    support::assert_pg_matches(&url, &oracle, |n| n.to_string()).await;
 }

@@ -168,8 +168,17 @@ pub fn blame(
     error: &EvolveError,
 ) -> Option<crate::event::Coordinates> {
     let column = match error {
-        EvolveError::MissingColumn { column, .. } | EvolveError::NoSchema { column, .. } => column,
+        EvolveError::MissingColumn { column, .. }
+        | EvolveError::NoSchema { column, .. }
+        | EvolveError::Incompatible { column, .. } => column,
         EvolveError::Ident(e) => &e.name,
+        // The first change of the table carries the key the table refuses.
+        EvolveError::KeyChanged { .. } => {
+            return ops.iter().find_map(|op| match op {
+                super::plan::TableOp::Row(change) => Some(change.coordinates.clone()),
+                _ => None,
+            })
+        }
         _ => return None,
     };
     ops.iter().find_map(|op| match op {

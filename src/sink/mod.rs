@@ -556,9 +556,10 @@ impl Sink {
                     SinkError::from(db)
                 }
             }
-            // The table cannot follow the source: no record is to blame, so stop.
-            e @ (catalog::EvolveError::Incompatible { .. }
-            | catalog::EvolveError::KeyChanged { .. }) => SinkError::Policy(e.to_string()),
+            // A change the table cannot follow (a narrowing, a change of kind, another
+            // primary key) is that record's fault like any write error: dead-lettered under
+            // errors.tolerance=all (isolation finds it; the ratio guard stops a flood), and
+            // it stops the connector under none, naming table, column and both types.
             other => SinkError::Record {
                 coordinates: catalog::blame(ops, &other)
                     .or(coordinates.clone())
