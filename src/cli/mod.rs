@@ -16,11 +16,21 @@ use std::path::PathBuf;
 
 /// sluice: exactly-once Debezium change-data-capture into SQL databases.
 #[derive(Debug, Parser)]
-#[command(name = "sluice", version)]
+#[command(name = "sluice", version = crate::telemetry::VERSION_LINE)]
 pub struct Cli {
     /// The command (none: the demo pipeline on embedded defaults).
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Log lines on stderr: text (colour only on a terminal) or json (one object per line).
+    /// The filter is SLUICE_LOG (default info,rdkafka=warn,sqlx=warn).
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_LOG_FORMAT",
+        value_enum,
+        default_value_t = crate::telemetry::LogFormat::Text
+    )]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 /// Worker settings shared by every command that talks to Kafka.
