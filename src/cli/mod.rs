@@ -21,8 +21,11 @@ pub struct Cli {
     /// The command (none: the demo pipeline on embedded defaults).
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Log lines on stderr: text (colour only on a terminal) or json (one object per line).
-    /// The filter is SLUICE_LOG (default info,rdkafka=warn,sqlx=warn).
+    /// Log format on stderr: text or json.
+    ///
+    /// text: one line per event, in colour only when stderr is a terminal and NO_COLOR is
+    /// unset; json: one JSON object per line. SLUICE_LOG is the filter (default
+    /// info,rdkafka=warn,sqlx=warn).
     #[arg(
         long,
         global = true,
