@@ -29,7 +29,10 @@ fn version_names_the_commit() {
     let output = sluice().arg("--version").output().unwrap();
     assert!(output.status.success());
     let line = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(line, format!("sluice {}\n", sluice::telemetry::VERSION_LINE));
+    assert_eq!(
+        line,
+        format!("sluice {}\n", sluice::telemetry::VERSION_LINE)
+    );
     assert!(line.starts_with(&format!("sluice {} (commit ", env!("CARGO_PKG_VERSION"))));
     // Built from this checkout: the commit is git's HEAD (unless git is missing here).
     let head = Command::new("git")
@@ -60,7 +63,10 @@ fn json_logs_are_one_object_per_line() {
         assert!(event["level"].is_string(), "{line}");
         assert!(event["fields"]["message"].is_string(), "{line}");
     }
-    assert!(stderr.contains("\"message\":\"partition assigned\""), "{stderr}");
+    assert!(
+        stderr.contains("\"message\":\"partition assigned\""),
+        "{stderr}"
+    );
 }
 
 #[test]

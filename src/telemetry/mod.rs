@@ -144,7 +144,10 @@ impl Catalogue {
     ) -> IntCounterVec {
         let metric =
             IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
-        self.add(Box::new(metric.clone()), family(name, help, "counter", labels));
+        self.add(
+            Box::new(metric.clone()),
+            family(name, help, "counter", labels),
+        );
         metric
     }
 
@@ -156,7 +159,10 @@ impl Catalogue {
     ) -> IntGaugeVec {
         let metric =
             IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric definition");
-        self.add(Box::new(metric.clone()), family(name, help, "gauge", labels));
+        self.add(
+            Box::new(metric.clone()),
+            family(name, help, "gauge", labels),
+        );
         metric
     }
 
@@ -308,7 +314,10 @@ impl Metrics {
             registry: c.registry,
             families: Arc::new(c.families),
         };
-        metrics.build_info.with_label_values(&[VERSION, COMMIT]).set(1);
+        metrics
+            .build_info
+            .with_label_values(&[VERSION, COMMIT])
+            .set(1);
         // CPU seconds, resident and virtual memory, open and maximum fds, start time and
         // threads, read from /proc at each scrape.
         #[cfg(target_os = "linux")]
@@ -354,7 +363,11 @@ impl Metrics {
             .iter()
             .find(|s| s.eq_ignore_ascii_case(state))
         else {
-            tracing::warn!(connector, state, "unknown connector state; metric unchanged");
+            tracing::warn!(
+                connector,
+                state,
+                "unknown connector state; metric unchanged"
+            );
             return;
         };
         for s in CONNECTOR_STATES {
