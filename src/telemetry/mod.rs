@@ -13,7 +13,6 @@ mod tests;
 
 pub use health::{ConnectorHealth, ConnectorState, Dependency, Health, Verdict};
 pub use limit::LogLimiter;
-use prometheus::proto::MetricFamily;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 pub use server::serve;
 use std::collections::BTreeMap;
@@ -381,31 +380,25 @@ impl Metrics {
     /// label set no event has created) are announced with their `# HELP` and `# TYPE` lines,
     /// which the prometheus crate leaves out, so the first scrape shows the whole catalogue.
     pub fn render(&self) -> String {
-        let mut by_name: BTreeMap<String, MetricFamily> = self
+        let encoder = prometheus::TextEncoder::new();
+        // By name, as gather() orders them; gather() leaves out families without samples.
+        let mut sections: BTreeMap<String, String> = self
             .registry
             .gather()
-            .into_iter()
-            .map(|f| (f.name().to_string(), f))
+            .iter()
+            .map(|family| {
+                let text = encoder
+                    .encode_to_string(std::slice::from_ref(family))
+                    .unwrap_or_default();
+                (family.name().to_string(), text)
+            })
             .collect();
-        let encoder = prometheus::TextEncoder::new();
-        let mut out = String::new();
         for family in self.families.iter() {
-            by_name.entry(family.name.to_string()).or_default();
+            sections
+                .entry(family.name.to_string())
+                .or_insert_with(|| announce(family));
         }
-        for (name, gathered) in by_name {
-            if gathered.get_metric().is_empty() {
-                if let Some(family) = self.families.iter().find(|f| f.name == name) {
-                    out.push_str(&announce(family));
-                }
-            } else {
-                out.push_str(
-                    &encoder
-                        .encode_to_string(std::slice::from_ref(&gathered))
-                        .unwrap_or_default(),
-                );
-            }
-        }
-        out
+        sections.into_values().collect()
     }
 }
 
