@@ -354,6 +354,17 @@ impl Metrics {
         self.set_connector_state(connector, "UNASSIGNED");
     }
 
+    /// An observer for [`Health::with_observer`] that keeps the metrics in step with each
+    /// connector's health: a connector registering (UNASSIGNED) gets its zero series
+    /// ([`Metrics::connector_started`]), every later change moves `sluice_connector_state`.
+    pub fn health_observer(&self) -> impl Fn(&str, ConnectorState) + Send + Sync + 'static {
+        let metrics = self.clone();
+        move |connector, state| match state {
+            ConnectorState::Unassigned => metrics.connector_started(connector),
+            other => metrics.set_connector_state(connector, other.name()),
+        }
+    }
+
     /// Sets `sluice_connector_state` of `connector` to 1 for `state` (one of
     /// [`CONNECTOR_STATES`], in any case) and to 0 for every other state. An unknown state
     /// changes nothing and is logged: the label stays bounded.

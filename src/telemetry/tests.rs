@@ -144,6 +144,27 @@ fn set_connector_state_switches_the_one_hot() {
     assert!(text.contains("sluice_connector_state{connector=\"a\",state=\"RUNNING\"} 0\n"));
 }
 
+#[test]
+fn health_observer_follows_each_connector() {
+    let metrics = Metrics::new();
+    let health = Health::default().with_observer(metrics.health_observer());
+    let handle = health.connector("h");
+    assert_eq!(states(&metrics, "h"), one_hot("UNASSIGNED"));
+    assert!(metrics
+        .render()
+        .contains("sluice_retries_total{connector=\"h\",stage=\"sink\"} 0\n"));
+    handle.set(ConnectorState::Running, None);
+    assert_eq!(states(&metrics, "h"), one_hot("RUNNING"));
+    handle.set(ConnectorState::Retrying, Some("target down".into()));
+    assert_eq!(states(&metrics, "h"), one_hot("RETRYING"));
+    handle.set(ConnectorState::Failed, Some("refused".into()));
+    assert_eq!(states(&metrics, "h"), one_hot("FAILED"));
+    // Every state health knows is a state of the gauge.
+    for state in ConnectorState::ALL {
+        assert!(CONNECTOR_STATES.contains(&state.name()), "{state:?}");
+    }
+}
+
 /// One row of the tables in `docs/metrics.md`: name, type, labels.
 fn documented() -> BTreeMap<String, (String, Vec<String>)> {
     include_str!("../../docs/metrics.md")
