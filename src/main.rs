@@ -1,16 +1,14 @@
 //! The sluice binary: parse the command line, set up logging, hand over to the library.
 
 use clap::Parser;
+use sluice::telemetry::LogFormat;
+use std::io::IsTerminal;
 
 fn main() {
     tune_allocator();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
-                .unwrap_or_else(|_| "info,rdkafka=warn,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Parsed first, so `--log-format` applies; `--help` and `--version` print and exit here.
+    let cli = sluice::cli::Cli::parse();
+    init_logs(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -21,8 +19,26 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = runtime.block_on(sluice::cli::main(sluice::cli::Cli::parse()));
+    let code = runtime.block_on(sluice::cli::main(cli));
     std::process::exit(code);
+}
+
+/// Logs go to stderr, filtered by `SLUICE_LOG`. Text carries colour codes only when stderr is
+/// a terminal and `NO_COLOR` is unset, so a file, a pipe or a log collector gets plain lines.
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+        .unwrap_or_else(|_| "info,rdkafka=warn,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            logs.with_ansi(colour).init()
+        }
+        LogFormat::Json => logs.json().init(),
+    }
 }
 
 /// Fixes glibc's mmap threshold at 128 KB, so large blocks (librdkafka's fetch responses, a

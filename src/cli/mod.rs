@@ -16,11 +16,24 @@ use std::path::PathBuf;
 
 /// sluice: exactly-once Debezium change-data-capture into SQL databases.
 #[derive(Debug, Parser)]
-#[command(name = "sluice", version)]
+#[command(name = "sluice", version = crate::telemetry::VERSION_LINE)]
 pub struct Cli {
     /// The command (none: the demo pipeline on embedded defaults).
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Log format on stderr: text or json.
+    ///
+    /// text: one line per event, in colour only when stderr is a terminal and NO_COLOR is
+    /// unset; json: one JSON object per line. SLUICE_LOG is the filter (default
+    /// info,rdkafka=warn,sqlx=warn).
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_LOG_FORMAT",
+        value_enum,
+        default_value_t = crate::telemetry::LogFormat::Text
+    )]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 /// Worker settings shared by every command that talks to Kafka.

@@ -1,22 +1,84 @@
-//! Telemetry: the metric catalogue, and the `/metrics` + `/health` listener.
+//! Telemetry: the metric catalogue, the `/metrics` + `/health` listener, and what the build
+//! says about itself (version, commit, log format).
 //!
 //! Every metric is defined here, once (names `sluice_<noun>_<unit>[_total]`, bounded labels:
-//! connector, topic, partition, table, op, reason — never a key or a value).
+//! connector, topic, partition, table, op, stage, reason, state — never a key or a value).
+//! `docs/metrics.md` lists the same catalogue; a unit test keeps the two equal.
 
 mod health;
 mod limit;
 mod server;
+#[cfg(test)]
+mod tests;
 
 pub use health::{ConnectorHealth, ConnectorState, Dependency, Health, Verdict};
 pub use limit::LogLimiter;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 pub use server::serve;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The version of this build (`Cargo.toml`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The git commit this build was made from (12 hex digits, `-dirty` when tracked files had
+/// changes), or `unknown` when it was built without git (see `build.rs`).
+pub const COMMIT: &str = env!("SLUICE_GIT_COMMIT");
+
+/// What `sluice --version` prints after the program name.
+pub const VERSION_LINE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SLUICE_GIT_COMMIT"),
+    ")"
+);
+
+/// Connector states as Kafka Connect names them, the values of `sluice_connector_state`'s
+/// `state` label.
+pub const CONNECTOR_STATES: [&str; 6] = [
+    "UNASSIGNED",
+    "RUNNING",
+    "RETRYING",
+    "PAUSED",
+    "STOPPED",
+    "FAILED",
+];
+
+/// The `stage` labels of `sluice_retries_total` that the pipeline uses, created at zero when a
+/// connector starts.
+const RETRY_STAGES: [&str; 1] = ["sink"];
+
+/// How log lines are written to stderr (`--log-format`, `SLUICE_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event (colour only when stderr is a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// One metric family of the catalogue, as `/metrics` announces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Family {
+    /// The metric name.
+    pub name: &'static str,
+    /// Its `# HELP` text.
+    pub help: &'static str,
+    /// Its `# TYPE`: `counter`, `gauge` or `histogram`.
+    pub kind: &'static str,
+    /// Its label names, in order.
+    pub labels: Vec<&'static str>,
+}
 
 /// The metric catalogue of one process.
 #[derive(Clone)]
 pub struct Metrics {
     /// The registry `/metrics` renders.
     pub registry: Registry,
+    /// Every family defined below, in definition order: `render` announces those without
+    /// samples yet, so a scrape always shows the whole catalogue.
+    families: Arc<Vec<Family>>,
     /// Records read from Kafka.
     pub records_consumed: IntCounterVec,
     /// Row changes written, per table and op.
@@ -52,164 +114,314 @@ pub struct Metrics {
     pub dead_letters_published: IntCounterVec,
     /// Target tables created, columns added and columns widened by schema evolution.
     pub schema_changes: IntCounterVec,
+    /// Each connector's state, one-hot over [`CONNECTOR_STATES`] (see
+    /// [`Metrics::set_connector_state`]).
+    pub connector_state: IntGaugeVec,
+    /// 1, labelled with this build's version and commit.
+    pub build_info: IntGaugeVec,
 }
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric =
-        IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("metric registered once");
-    metric
+/// Collects the families of the catalogue while `Metrics::new` registers them.
+struct Catalogue {
+    registry: Registry,
+    families: Vec<Family>,
 }
 
-fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> HistogramVec {
-    labelled_histogram(registry, name, help, buckets, &["connector"])
+impl Catalogue {
+    fn add(&mut self, collector: Box<dyn prometheus::core::Collector>, family: Family) {
+        self.registry
+            .register(collector)
+            .expect("metric registered once");
+        self.families.push(family);
+    }
+
+    fn counter(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[&'static str],
+    ) -> IntCounterVec {
+        let metric =
+            IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
+        self.add(
+            Box::new(metric.clone()),
+            family(name, help, "counter", labels),
+        );
+        metric
+    }
+
+    fn gauge(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[&'static str],
+    ) -> IntGaugeVec {
+        let metric =
+            IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric definition");
+        self.add(
+            Box::new(metric.clone()),
+            family(name, help, "gauge", labels),
+        );
+        metric
+    }
+
+    /// A gauge per partition.
+    fn partition_gauge(&mut self, name: &'static str, help: &'static str) -> IntGaugeVec {
+        self.gauge(name, help, &["connector", "topic", "partition"])
+    }
+
+    fn histogram(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        buckets: Vec<f64>,
+        labels: &[&'static str],
+    ) -> HistogramVec {
+        let metric = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+            .expect("static metric definition");
+        self.add(
+            Box::new(metric.clone()),
+            family(name, help, "histogram", labels),
+        );
+        metric
+    }
 }
 
-fn labelled_histogram(
-    registry: &Registry,
-    name: &str,
-    help: &str,
-    buckets: Vec<f64>,
-    labels: &[&str],
-) -> HistogramVec {
-    let metric = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
-        .expect("static metric definition");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("metric registered once");
-    metric
-}
-
-fn gauge(registry: &Registry, name: &str, help: &str) -> IntGaugeVec {
-    let metric = IntGaugeVec::new(Opts::new(name, help), &["connector", "topic", "partition"])
-        .expect("static metric definition");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("metric registered once");
-    metric
+fn family(
+    name: &'static str,
+    help: &'static str,
+    kind: &'static str,
+    labels: &[&'static str],
+) -> Family {
+    Family {
+        name,
+        help,
+        kind,
+        labels: labels.to_vec(),
+    }
 }
 
 impl Metrics {
-    /// Builds the catalogue in a fresh registry.
+    /// Builds the catalogue in a fresh registry, with the process metrics (Linux) and
+    /// `sluice_build_info`.
     pub fn new() -> Self {
-        let r = Registry::new();
+        let mut c = Catalogue {
+            registry: Registry::new(),
+            families: Vec::new(),
+        };
         let seconds = prometheus::exponential_buckets(0.0005, 2.0, 16).expect("static buckets");
         let counts = prometheus::exponential_buckets(1.0, 2.0, 14).expect("static buckets");
-        Metrics {
-            records_consumed: counter(
-                &r,
+        let connector = &["connector"];
+        let metrics = Metrics {
+            records_consumed: c.counter(
                 "sluice_records_consumed_total",
                 "Kafka records read.",
                 &["connector", "topic", "partition"],
             ),
-            events_applied: counter(
-                &r,
+            events_applied: c.counter(
                 "sluice_events_applied_total",
                 "Row changes written to the target.",
                 &["connector", "table", "op"],
             ),
-            events_skipped: counter(
-                &r,
+            events_skipped: c.counter(
                 "sluice_events_skipped_total",
                 "Row changes not written, by reason.",
                 &["connector", "table", "reason"],
             ),
-            records_ignored: counter(
-                &r,
+            records_ignored: c.counter(
                 "sluice_records_ignored_total",
                 "Records that are not row changes.",
                 &["connector", "topic", "reason"],
             ),
-            batch_duration: histogram(
-                &r,
+            batch_duration: c.histogram(
                 "sluice_batch_duration_seconds",
                 "Time to apply one batch, commit included.",
                 seconds.clone(),
+                connector,
             ),
-            commit_duration: histogram(
-                &r,
+            commit_duration: c.histogram(
                 "sluice_commit_duration_seconds",
                 "Time of the target transaction commit.",
                 seconds,
+                connector,
             ),
-            batch_records: histogram(
-                &r,
+            batch_records: c.histogram(
                 "sluice_batch_records",
                 "Records per applied batch.",
                 counts,
+                connector,
             ),
-            consumer_lag: gauge(
-                &r,
+            consumer_lag: c.partition_gauge(
                 "sluice_consumer_lag_records",
                 "High watermark minus consumer position.",
             ),
-            checkpoint_offset: gauge(
-                &r,
+            checkpoint_offset: c.partition_gauge(
                 "sluice_checkpoint_offset",
                 "Next offset in the target checkpoint.",
             ),
-            fenced_batches: counter(
-                &r,
+            fenced_batches: c.counter(
                 "sluice_fenced_batches_total",
                 "Batches rolled back because another worker owns the partition.",
-                &["connector"],
+                connector,
             ),
-            retries: counter(
-                &r,
+            retries: c.counter(
                 "sluice_retries_total",
                 "Retries after a transient error.",
                 &["connector", "stage"],
             ),
-            late_events: counter(
-                &r,
+            late_events: c.counter(
                 "sluice_late_events_total",
                 "Late or future-dated changes, by kind and the policy that handled them.",
                 &["connector", "table", "kind", "policy"],
             ),
-            late_delay: labelled_histogram(
-                &r,
+            late_delay: c.histogram(
                 "sluice_late_delay_seconds",
                 "How far a late change was behind its partition's watermark (future: ahead of the clock).",
                 vec![1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0],
                 &["connector", "table"],
             ),
-            conflicts: counter(
-                &r,
+            conflicts: c.counter(
                 "sluice_conflicts_total",
                 "Multi-source conflicts, resolved by a strategy or pending review.",
                 &["connector", "table", "status"],
             ),
-            dead_letters: counter(
-                &r,
+            dead_letters: c.counter(
                 "sluice_dead_letters_total",
                 "Records dead-lettered, by the stage that refused them.",
                 &["connector", "topic", "stage"],
             ),
-            dead_letters_published: counter(
-                &r,
+            dead_letters_published: c.counter(
                 "sluice_dead_letters_published_total",
                 "Dead letters acknowledged by the broker on the dead-letter topic.",
-                &["connector"],
+                connector,
             ),
-            schema_changes: counter(
-                &r,
+            schema_changes: c.counter(
                 "sluice_schema_changes_total",
                 "Changes schema evolution made to target tables (create_table, add_column, widen_column).",
                 &["connector", "table", "change"],
             ),
-            registry: r,
+            connector_state: c.gauge(
+                "sluice_connector_state",
+                "1 for the connector's current state, 0 for the others (UNASSIGNED, RUNNING, RETRYING, PAUSED, STOPPED, FAILED).",
+                &["connector", "state"],
+            ),
+            build_info: c.gauge(
+                "sluice_build_info",
+                "1, labelled with the version and git commit of this build.",
+                &["version", "commit"],
+            ),
+            registry: c.registry,
+            families: Arc::new(c.families),
+        };
+        metrics
+            .build_info
+            .with_label_values(&[VERSION, COMMIT])
+            .set(1);
+        // CPU seconds, resident and virtual memory, open and maximum fds, start time and
+        // threads, read from /proc at each scrape.
+        #[cfg(target_os = "linux")]
+        metrics
+            .registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process metrics registered once");
+        metrics
+    }
+
+    /// The families of the catalogue (process metrics aside), in definition order.
+    pub fn families(&self) -> &[Family] {
+        &self.families
+    }
+
+    /// Creates, at zero, the series a connector has from its start: every family whose only
+    /// label is `connector`, the retry stages, and `sluice_connector_state` at UNASSIGNED. A
+    /// dashboard then shows 0 rather than no data, and `rate()` sees the first increment.
+    pub fn connector_started(&self, connector: &str) {
+        for histogram in [
+            &self.batch_duration,
+            &self.commit_duration,
+            &self.batch_records,
+        ] {
+            histogram.with_label_values(&[connector]);
+        }
+        for counter in [&self.fenced_batches, &self.dead_letters_published] {
+            counter.with_label_values(&[connector]);
+        }
+        for stage in RETRY_STAGES {
+            self.retries.with_label_values(&[connector, stage]);
+        }
+        self.set_connector_state(connector, "UNASSIGNED");
+    }
+
+    /// An observer for [`Health::with_observer`] that keeps the metrics in step with each
+    /// connector's health: a connector registering (UNASSIGNED) gets its zero series
+    /// ([`Metrics::connector_started`]), every later change moves `sluice_connector_state`.
+    pub fn health_observer(&self) -> impl Fn(&str, ConnectorState) + Send + Sync + 'static {
+        let metrics = self.clone();
+        move |connector, state| match state {
+            ConnectorState::Unassigned => metrics.connector_started(connector),
+            other => metrics.set_connector_state(connector, other.name()),
         }
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// Sets `sluice_connector_state` of `connector` to 1 for `state` (one of
+    /// [`CONNECTOR_STATES`], in any case) and to 0 for every other state. An unknown state
+    /// changes nothing and is logged: the label stays bounded.
+    pub fn set_connector_state(&self, connector: &str, state: &str) {
+        let Some(current) = CONNECTOR_STATES
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(state))
+        else {
+            tracing::warn!(
+                connector,
+                state,
+                "unknown connector state; metric unchanged"
+            );
+            return;
+        };
+        for s in CONNECTOR_STATES {
+            self.connector_state
+                .with_label_values(&[connector, s])
+                .set(i64::from(s == *current));
+        }
+    }
+
+    /// The Prometheus text exposition of every metric. Families without samples yet (a
+    /// label set no event has created) are announced with their `# HELP` and `# TYPE` lines,
+    /// which the prometheus crate leaves out, so the first scrape shows the whole catalogue.
     pub fn render(&self) -> String {
         let encoder = prometheus::TextEncoder::new();
-        encoder
-            .encode_to_string(&self.registry.gather())
-            .unwrap_or_default()
+        // By name, as gather() orders them; gather() leaves out families without samples.
+        let mut sections: BTreeMap<String, String> = self
+            .registry
+            .gather()
+            .iter()
+            .map(|family| {
+                let text = encoder
+                    .encode_to_string(std::slice::from_ref(family))
+                    .unwrap_or_default();
+                (family.name().to_string(), text)
+            })
+            .collect();
+        for family in self.families.iter() {
+            sections
+                .entry(family.name.to_string())
+                .or_insert_with(|| announce(family));
+        }
+        sections.into_values().collect()
     }
+}
+
+/// The `# HELP` and `# TYPE` lines of a family without samples (escaped as the text format
+/// wants: backslash and newline).
+fn announce(family: &Family) -> String {
+    let help = family.help.replace('\\', "\\\\").replace('\n', "\\n");
+    format!(
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n",
+        name = family.name,
+        kind = family.kind
+    )
 }
 
 impl Default for Metrics {
