@@ -116,7 +116,14 @@ async fn metrics_and_health_report_a_running_connector() {
         "a caught-up connector has no lag: {lag}"
     );
     let health = get(port, "/health").expect("health");
-    assert!(health.contains("\"status\":\"running\""), "{health}");
+    assert!(health.contains("\"status\":\"UP\""), "{health}");
+    let ready = get(port, "/ready").expect("ready");
+    assert!(ready.contains("\"state\":\"RUNNING\""), "{ready}");
+    let metrics = get(port, "/metrics").expect("metrics");
+    assert!(
+        metrics.contains("sluice_connector_state{connector=\"metrics\",state=\"RUNNING\"} 1"),
+        "{metrics}"
+    );
     assert!(std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -109,7 +109,7 @@ pub async fn run(args: RunArgs) -> Result<i32, String> {
         );
     }
     let metrics = Metrics::new();
-    let health = Health::default();
+    let health = Health::default().with_observer(metrics.health_observer());
     if let Some(address) = worker.metrics_address {
         let bound = serve(address, metrics.clone(), health.clone())
             .await
