@@ -223,8 +223,8 @@ enum Replayed {
 
 async fn replay(args: ReplayArgs) -> Result<i32, String> {
     let worker = args.worker.load()?;
-    let config = ConnectorConfig::from_file_with(&args.connector, &worker.converters)
-        .map_err(|e| e.to_string())?;
+    let config =
+        ConnectorConfig::from_file_with(&args.connector, &worker).map_err(|e| e.to_string())?;
     let mut sink = Sink::open(&config)
         .await
         .map_err(|e| format!("target: {e}"))?;
@@ -361,20 +361,21 @@ const QUIET: std::time::Duration = std::time::Duration::from_secs(3);
 async fn list_topic(args: ListArgs) -> Result<i32, String> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::Message;
-    let config = ConnectorConfig::from_file(&args.connector).map_err(|e| e.to_string())?;
+    let worker = args.worker.load()?;
+    let config =
+        ConnectorConfig::from_file_with(&args.connector, &worker).map_err(|e| e.to_string())?;
     let topic = config.dlq_topic.clone().ok_or(
         "the connector has no errors.deadletterqueue.topic.name: its dead letters are only in the table",
     )?;
-    let worker = args.worker.load()?;
+    // The connector's consumer settings (security included), in a throwaway group.
+    let mut client = worker.client_config_for(crate::config::ClientRole::Consumer, &config);
+    client
+        .set(
+            "group.id",
+            format!("sluice-dlq-reader-{}", uuid::Uuid::new_v4()),
+        )
+        .set("enable.auto.commit", "false");
     let reports = tokio::task::spawn_blocking(move || -> Result<Vec<Json>, String> {
-        let mut client = rdkafka::ClientConfig::new();
-        client
-            .set("bootstrap.servers", &worker.bootstrap_servers)
-            .set("group.id", format!("sluice-dlq-reader-{}", uuid::Uuid::new_v4()))
-            .set("enable.auto.commit", "false");
-        for (key, value) in worker.client.iter().chain(worker.consumer.iter()) {
-            client.set(key, value.expose());
-        }
         let consumer: BaseConsumer = client.create().map_err(|e| e.to_string())?;
         let timeout = std::time::Duration::from_secs(10);
         let metadata = consumer

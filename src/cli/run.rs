@@ -104,9 +104,7 @@ pub async fn run(args: RunArgs) -> Result<i32, String> {
     let worker = args.worker.load()?;
     let mut configs = Vec::new();
     for path in &args.connectors {
-        configs.push(
-            ConnectorConfig::from_file_with(path, &worker.converters).map_err(|e| e.to_string())?,
-        );
+        configs.push(ConnectorConfig::from_file_with(path, &worker).map_err(|e| e.to_string())?);
     }
     let metrics = Metrics::new();
     let health = Health::default().with_observer(metrics.health_observer());

@@ -1,7 +1,7 @@
 //! `sluice validate`: every problem of a connector at once — config, broker, database, tables.
 
 use super::WorkerArgs;
-use crate::config::{ConnectorConfig, SchemaEvolution, TopicSelection};
+use crate::config::{ConnectorConfig, SchemaEvolution, TopicSelection, WorkerConfig};
 use crate::sink::db::Db;
 use crate::sink::ident::TableName;
 use clap::Args;
@@ -30,12 +30,21 @@ pub async fn run(args: ValidateArgs) -> Result<i32, String> {
             None
         }
     };
-    let converters = worker
-        .as_ref()
-        .map(|w| w.converters.clone())
-        .unwrap_or_default();
+    if let Some(worker) = &worker {
+        let file = args
+            .worker
+            .worker
+            .as_ref()
+            .map_or("worker".to_string(), |f| f.display().to_string());
+        for key in &worker.no_effect_keys {
+            println!("note: {file}: {key} is accepted but has no effect in sluice");
+        }
+    }
+    // Without a valid worker, connectors are still checked (with the defaults).
+    let defaults = WorkerConfig::default();
+    let in_worker = worker.as_ref().unwrap_or(&defaults);
     for path in &args.connectors {
-        let config = match ConnectorConfig::from_file_with(path, &converters) {
+        let config = match ConnectorConfig::from_file_with(path, in_worker) {
             Ok(c) => c,
             Err(e) => {
                 problems.extend(

@@ -2,11 +2,11 @@
 
 use super::errors::{errors_config, ErrorsConfig};
 use super::keys::{classify, KeyKind};
+use super::overrides::ConnectorClients;
 use super::policies::{conflict_policy, late_config};
-use super::providers::expand;
 use super::secret::{is_secret_key, Secret};
 use super::url::TargetUrl;
-use super::worker::{converter_side, ClientValue};
+use super::worker::{converter_side, WorkerConfig};
 use crate::decode::DecodeConfig;
 use crate::resolve::conflict::ConflictPolicy;
 use crate::resolve::late::LateConfig;
@@ -98,8 +98,15 @@ pub struct ConnectorConfig {
     pub field_include: Vec<String>,
     /// `field.exclude.list`.
     pub field_exclude: Vec<String>,
-    /// `batch.size`: records per target transaction at most.
+    /// `batch.size`: records per target transaction at most, bounded by `max_poll_records`.
     pub batch_size: usize,
+    /// `max.poll.records` of the connector's consumer (`consumer.override.max.poll.records`,
+    /// else the worker's `consumer.max.poll.records`): `batch_size` is already at most this,
+    /// as a Connect sink's `put` gets at most one poll's records.
+    pub max_poll_records: Option<usize>,
+    /// `consumer.override.*`, `producer.override.*`, `admin.override.*` (allowed by the
+    /// worker's policy), applied by [`WorkerConfig::client_config_for`].
+    pub clients: ConnectorClients,
     /// `sluice.batch.linger.ms`: how long a partial batch waits for more records.
     pub linger_ms: u64,
     /// `sluice.max.inflight.records`: decoded records waiting for a batch, at most.
@@ -149,18 +156,16 @@ pub struct ConfigErrors {
 }
 
 impl ConnectorConfig {
-    /// Reads and validates a connector JSON file, expanding config providers from the process
-    /// environment.
+    /// Reads and validates a connector JSON file, expanding `${env:}` and `${file:}` from the
+    /// process environment (no worker: no declared providers, default override policy).
     pub fn from_file(path: &Path) -> Result<Self, ConfigErrors> {
-        Self::from_file_with(path, &BTreeMap::new())
+        Self::from_file_with(path, &WorkerConfig::default())
     }
 
-    /// [`ConnectorConfig::from_file`] with the worker's converter settings as defaults
-    /// ([`WorkerConfig::converters`](super::WorkerConfig)).
-    pub fn from_file_with(
-        path: &Path,
-        worker_converters: &BTreeMap<String, ClientValue>,
-    ) -> Result<Self, ConfigErrors> {
+    /// [`ConnectorConfig::from_file`] in a worker: its converter settings as defaults
+    /// ([`WorkerConfig::converters`]), its config providers, its client override policy and
+    /// its `consumer.max.poll.records`.
+    pub fn from_file_with(path: &Path, worker: &WorkerConfig) -> Result<Self, ConfigErrors> {
         let source_name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
             source_name: source_name.clone(),
@@ -170,7 +175,7 @@ impl ConnectorConfig {
             &text,
             &source_name,
             &|name| std::env::var(name).ok(),
-            worker_converters,
+            worker,
         )
     }
 
@@ -180,18 +185,20 @@ impl ConnectorConfig {
         source_name: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigErrors> {
-        Self::from_json_with(text, source_name, env, &BTreeMap::new())
+        Self::from_json_with(text, source_name, env, &WorkerConfig::default())
     }
 
-    /// [`ConnectorConfig::from_json`] with the worker's converter settings as defaults: a side
+    /// [`ConnectorConfig::from_json`] in a worker. Its converter settings are defaults: a side
     /// (`key` or `value`) whose `<side>.converter` the connector does not set takes the
     /// worker's `<side>.converter` and `<side>.converter.*` keys, under the connector's own
     /// sub-keys. A connector that sets its converter uses only its own sub-keys, as in Connect.
+    /// Placeholders expand with the worker's config providers; a value a provider supplied is
+    /// shown (in `redacted` and in problems) as its placeholder.
     pub fn from_json_with(
         text: &str,
         source_name: &str,
         env: &dyn Fn(&str) -> Option<String>,
-        worker_converters: &BTreeMap<String, ClientValue>,
+        worker: &WorkerConfig,
     ) -> Result<Self, ConfigErrors> {
         let fail = |problems: Vec<String>| ConfigErrors {
             source_name: source_name.to_string(),
@@ -201,15 +208,7 @@ impl ConnectorConfig {
             serde_json::from_str(text).map_err(|e| fail(vec![format!("not JSON: {e}")]))?;
         let (name, flat) = flatten(&doc).map_err(|p| fail(vec![p]))?;
         let mut problems = Vec::new();
-        let mut expanded = BTreeMap::new();
-        for (key, value) in flat {
-            match expand(&value, env) {
-                Ok(v) => {
-                    expanded.insert(key, v);
-                }
-                Err(e) => problems.push(format!("{key}: {e}")),
-            }
-        }
+        let (mut expanded, provided) = worker.providers.expand_all(flat, env, &mut problems);
         if let Some(name) = name {
             expanded.entry("name".into()).or_insert(name);
         }
@@ -217,7 +216,7 @@ impl ConnectorConfig {
             if expanded.contains_key(side) {
                 continue;
             }
-            for (key, value) in worker_converters {
+            for (key, value) in &worker.converters {
                 if converter_side(key) == Some(side) {
                     expanded
                         .entry(key.clone())
@@ -226,7 +225,12 @@ impl ConnectorConfig {
             }
         }
         super::confluent::translate(&mut expanded, &mut problems);
-        let config = build(&expanded, &mut problems);
+        let mut config = build(&expanded, &mut problems);
+        if let Some(config) = config.as_mut() {
+            super::overrides::apply(config, &expanded, &provided, worker, &mut problems);
+            provided.show_raw(&mut config.redacted);
+        }
+        provided.hide(&mut problems);
         match config {
             Some(config) if problems.is_empty() => Ok(config),
             _ => Err(fail(problems)),
@@ -509,6 +513,8 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
         field_include: list(map, "field.include.list"),
         field_exclude: list(map, "field.exclude.list"),
         batch_size,
+        max_poll_records: None,
+        clients: ConnectorClients::default(),
         linger_ms,
         max_inflight,
         tombstone_retention_ms,
@@ -574,7 +580,11 @@ fn topic_selection(
 
 impl ConnectorConfig {
     /// The Kafka consumer group, named as Kafka Connect names a sink's group.
+    /// `consumer.override.group.id` replaces it, as in Connect.
     pub fn group_id(&self) -> String {
-        format!("connect-{}", self.name)
+        self.clients
+            .group_id
+            .clone()
+            .unwrap_or_else(|| format!("connect-{}", self.name))
     }
 }

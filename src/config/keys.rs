@@ -97,6 +97,10 @@ pub const PREFIXES: &[&str] = &[
     "header.converter.",
     "hibernate.",
     "sluice.conflict.field.",
+    // Kafka client overrides, judged with the worker's override policy (`overrides.rs`).
+    "consumer.override.",
+    "producer.override.",
+    "admin.override.",
 ];
 
 /// How a key is treated.

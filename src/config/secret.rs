@@ -48,6 +48,7 @@ pub fn is_secret_key(key: &str) -> bool {
         "sasl.jaas.config",
         "token",
         "key.pem",
+        "keystore.key",
     ]
     .iter()
     .any(|needle| key.contains(needle))

@@ -233,7 +233,7 @@ fn worker_converters_are_connector_defaults() {
     let worker = WorkerConfig::load(None, &flags, &|_| None, &[]).expect("worker");
     let connector = |config: serde_json::Value| {
         let text = serde_json::json!({"name": "c", "config": config}).to_string();
-        ConnectorConfig::from_json_with(&text, "test", &|_| None, &worker.converters)
+        ConnectorConfig::from_json_with(&text, "test", &|_| None, &worker)
     };
     let base = serde_json::json!({"topics": "t", "connection.url": "sqlite::memory:"});
     // Nothing set in the connector: the worker's converters and their settings.
@@ -259,4 +259,151 @@ fn worker_converters_are_connector_defaults() {
     )
     .expect("connector");
     assert!(plain.decode.value_avro.is_none() && plain.decode.key_schemas_enable);
+}
+
+fn worker_with(text: &str) -> WorkerConfig {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("worker.properties");
+    std::fs::write(&file, text).unwrap();
+    WorkerConfig::load(Some(&file), &std::collections::BTreeMap::new(), &env, &[]).expect("worker")
+}
+
+fn connector_in(
+    worker: &WorkerConfig,
+    config: serde_json::Value,
+) -> Result<ConnectorConfig, ConfigErrors> {
+    let mut config = config;
+    config["topics"] = "t".into();
+    config["connection.url"] = "sqlite::memory:".into();
+    let text = serde_json::json!({"name": "c", "config": config}).to_string();
+    ConnectorConfig::from_json_with(&text, "c.json", &env, worker)
+}
+
+/// `connector.client.config.override.policy`: All (the default) takes every override, Principal
+/// only the principal's keys, None nothing; a refused override names the key and the policy.
+#[test]
+fn client_overrides_follow_the_workers_policy() {
+    let overrides = serde_json::json!({
+        "consumer.override.sasl.jaas.config": "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"c\" password=\"pw\";",
+        "consumer.override.security.protocol": "SASL_PLAINTEXT",
+        "consumer.override.sasl.mechanism": "PLAIN",
+        "consumer.override.auto.offset.reset": "latest",
+        "producer.override.acks": "1"});
+    let all = connector_in(&WorkerConfig::default(), overrides.clone()).expect("All");
+    assert_eq!(all.clients.consumer.len(), 4);
+    assert_eq!(all.clients.producer["acks"].expose(), "1");
+    let principal = worker_with("connector.client.config.override.policy=Principal\n");
+    let err = connector_in(&principal, overrides.clone()).unwrap_err();
+    assert_eq!(err.problems.len(), 2, "{err}");
+    assert!(
+        err.problems[0].starts_with("consumer.override.auto.offset.reset: the 'Principal' policy"),
+        "{err}"
+    );
+    assert!(
+        err.problems[1].starts_with("producer.override.acks: the 'Principal' policy"),
+        "{err}"
+    );
+    let mut allowed = overrides.clone();
+    allowed
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| k.contains("sasl") || k.contains("security"));
+    let config = connector_in(&principal, allowed.clone()).expect("principal keys");
+    let client = principal.client_config_for(ClientRole::Consumer, &config);
+    assert_eq!(client.get("sasl.username"), Some("c"));
+    let none = worker_with("connector.client.config.override.policy=None\n");
+    let err = connector_in(&none, allowed).unwrap_err();
+    assert_eq!(err.problems.len(), 3, "{err}");
+    assert!(
+        err.problems.iter().all(|p| p.contains("the 'None' policy")),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("pw\\\""), "{err}");
+}
+
+/// `consumer.override.group.id` names the consumer group (and so the checkpoint), as in Connect.
+#[test]
+fn a_connector_may_name_its_group() {
+    let config = connector_in(
+        &WorkerConfig::default(),
+        serde_json::json!({"consumer.override.group.id": "legacy-group"}),
+    )
+    .unwrap();
+    assert_eq!(config.group_id(), "legacy-group");
+    let plain = connector_in(&WorkerConfig::default(), serde_json::json!({})).unwrap();
+    assert_eq!(plain.group_id(), "connect-c");
+}
+
+/// A connector's placeholders expand with the worker's providers; an unresolvable one names
+/// the key (and provider), and a provided value is shown only as its placeholder.
+#[test]
+fn connector_placeholders_use_the_workers_providers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("password"), "from-dir").unwrap();
+    std::fs::write(dir.path().join("size"), "many").unwrap();
+    let worker = worker_with(
+        "config.providers=directory\n\
+         config.providers.directory.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider\n",
+    );
+    let d = dir.path().display();
+    let config = connector_in(
+        &worker,
+        serde_json::json!({
+            "connection.password": format!("${{directory:{d}:password}}"),
+            "connection.username": format!("${{directory:{d}:password}}"),
+            "collection.name.format": "${topic}",
+            "sluice.source.name": "${env:SLUICE_PG_PASSWORD}"}),
+    )
+    .unwrap();
+    assert_eq!(
+        config.password.as_ref().map(|p| p.expose()),
+        Some("from-dir")
+    );
+    assert_eq!(config.table_name_format, "${topic}");
+    assert_eq!(
+        config.redacted["connection.username"],
+        format!("${{directory:{d}:password}}")
+    );
+    assert_eq!(
+        config.redacted["sluice.source.name"],
+        "${env:SLUICE_PG_PASSWORD}"
+    );
+    assert!(!format!("{:?}", config.redacted).contains("from-dir"));
+    let err = connector_in(
+        &worker,
+        serde_json::json!({
+            "connection.password": format!("${{directory:{d}:nope}}"),
+            "batch.size": format!("${{directory:{d}:size}}"),
+            "connection.username": "${secrets:db:user}"}),
+    )
+    .unwrap_err();
+    let all = err.problems.join("\n");
+    assert_eq!(err.problems.len(), 3, "{all}");
+    assert!(
+        all.contains(&format!(
+            "connection.password: ${{directory:{d}:nope}}: provider directory: no file nope"
+        )),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!(
+            "batch.size: '${{directory:{d}:size}}' is not valid"
+        )),
+        "{all}"
+    );
+    assert!(
+        all.contains("connection.username: ${secrets:db:user}: unknown config provider 'secrets'"),
+        "{all}"
+    );
+    assert!(!all.contains("many"), "{all}");
+    // Without a declaration, ${directory:} is an unknown provider, never the literal text.
+    let err = connector_in(
+        &WorkerConfig::default(),
+        serde_json::json!({"connection.password": format!("${{directory:{d}:password}}")}),
+    )
+    .unwrap_err();
+    assert!(
+        err.problems[0].contains("unknown config provider 'directory'"),
+        "{err}"
+    );
 }

@@ -1,81 +1,97 @@
-//! Worker settings: the Kafka cluster and the process's listeners.
+//! Worker settings: the Kafka cluster, its clients and the process's listeners.
 //!
 //! Sources, highest precedence first: command-line flags, `SLUICE_*` environment variables, a
-//! Kafka Connect worker properties file, defaults. Client keys (`security.protocol`, `sasl.*`,
-//! `ssl.*`, and `consumer.*` / `producer.*` overrides) are handed to librdkafka, translating the
-//! Java client's `sasl.jaas.config` into librdkafka's `sasl.username` / `sasl.password`.
+//! Kafka Connect worker properties file (Kafka's stock `connect-distributed.properties` and
+//! `connect-standalone.properties` load as they are), defaults. Client keys (top-level
+//! `security.protocol`, `sasl.*`, `ssl.*`, `client.id`, and `consumer.*` / `producer.*` /
+//! `admin.*`) become librdkafka settings through [`WorkerConfig::client_config`] (see
+//! [`super::client`] for how Java keys translate). Keys that only configure a Java worker
+//! (plugins, internal topics, the REST listener, metrics reporters...) are accepted and listed
+//! in [`WorkerConfig::no_effect_keys`]. `config.providers` declares the config providers whose
+//! placeholders expand here and in connector configs.
 
-use super::providers::{expand, read_properties};
-use super::secret::{is_secret_key, Secret};
-use std::collections::BTreeMap;
+use super::client::{translate, ClientRole, Layer};
+use super::overrides::OverridePolicy;
+use super::properties::read_properties;
+use super::providers::Providers;
+use super::secret::Secret;
+use super::ConnectorConfig;
+use rdkafka::ClientConfig;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
+
+pub use super::client::ClientValue;
 
 /// Default broker list when nothing is configured.
 pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
+/// Default of `sluice.health.unreachable.timeout.ms`.
+pub const DEFAULT_UNREACHABLE_TIMEOUT: Duration = Duration::from_millis(60_000);
+/// Default of `sluice.shutdown.timeout.ms`.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(10_000);
 
 /// Validated worker settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// `bootstrap.servers`.
     pub bootstrap_servers: String,
-    /// Client settings shared by consumer and producer (security, SASL, SSL), librdkafka names.
+    /// Top-level client settings of every client (`security.protocol`, `sasl.*`, `ssl.*`,
+    /// `client.id`), as given: Java or librdkafka names.
     pub client: BTreeMap<String, ClientValue>,
-    /// `consumer.*` overrides, prefix removed.
+    /// `consumer.*` settings, prefix removed, as given.
     pub consumer: BTreeMap<String, ClientValue>,
-    /// `producer.*` overrides, prefix removed.
+    /// `producer.*` settings, prefix removed, as given.
     pub producer: BTreeMap<String, ClientValue>,
+    /// `admin.*` settings, prefix removed, as given.
+    pub admin: BTreeMap<String, ClientValue>,
     /// Address of the `/metrics` and `/health` listener (`sluice.metrics.address`); none = off.
     pub metrics_address: Option<SocketAddr>,
     /// `key.converter` / `value.converter` and their `.`-sub-keys: defaults for every connector
     /// that does not set its own converter (as a Kafka Connect worker applies them).
     pub converters: BTreeMap<String, ClientValue>,
+    /// `config.providers`: the config providers of this worker and its connectors.
+    pub providers: Providers,
+    /// `connector.client.config.override.policy` (default `All`, as in Connect 3.0+).
+    pub override_policy: OverridePolicy,
+    /// `consumer.max.poll.records`: every connector's batch is at most this many records
+    /// (a connector's `consumer.override.max.poll.records` replaces it).
+    pub max_poll_records: Option<usize>,
+    /// `sluice.health.unreachable.timeout.ms` (default 60000, env
+    /// `SLUICE_HEALTH_UNREACHABLE_TIMEOUT_MS`): how long a connector may be cut off from its
+    /// broker or its target before readiness (`/ready`) fails.
+    pub unreachable_timeout: Duration,
+    /// `sluice.shutdown.timeout.ms` (default 10000, env `SLUICE_SHUTDOWN_TIMEOUT_MS`): after
+    /// SIGTERM/SIGINT, how long committing the in-flight batch may take before the process
+    /// gives it up (uncommitted, so a restart applies it again exactly once).
+    pub shutdown_timeout: Duration,
+    /// Keys given that have no effect in sluice (reported by `validate`).
+    pub no_effect_keys: Vec<String>,
 }
 
-/// A client setting value; secret ones never print.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ClientValue {
-    /// An ordinary value.
-    Plain(String),
-    /// A secret (password, JAAS config, key material).
-    Secret(Secret),
-}
-
-impl ClientValue {
-    fn new(key: &str, value: String) -> Self {
-        if is_secret_key(key) {
-            ClientValue::Secret(Secret::new(value))
-        } else {
-            ClientValue::Plain(value)
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            bootstrap_servers: DEFAULT_BOOTSTRAP.into(),
+            client: BTreeMap::new(),
+            consumer: BTreeMap::new(),
+            producer: BTreeMap::new(),
+            admin: BTreeMap::new(),
+            metrics_address: None,
+            converters: BTreeMap::new(),
+            providers: Providers::default(),
+            override_policy: OverridePolicy::default(),
+            max_poll_records: None,
+            unreachable_timeout: DEFAULT_UNREACHABLE_TIMEOUT,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            no_effect_keys: Vec::new(),
         }
     }
-
-    /// The value to hand to librdkafka.
-    pub fn expose(&self) -> &str {
-        match self {
-            ClientValue::Plain(v) => v,
-            ClientValue::Secret(s) => s.expose(),
-        }
-    }
 }
-
-/// Worker keys that are Kafka Connect's and mean nothing to sluice; accepted silently so a
-/// worker file can be shared with a Connect worker.
-const CONNECT_ONLY: &[&str] = &[
-    "group.id",
-    "offset.storage.file.filename",
-    "offset.flush.interval.ms",
-    "plugin.path",
-    "config.storage.topic",
-    "offset.storage.topic",
-    "status.storage.topic",
-    "listeners",
-    "rest.port",
-    "rest.advertised.host.name",
-];
 
 impl WorkerConfig {
     /// Builds the worker settings from flags (already parsed), the environment and a file.
+    /// Every problem is returned at once, each naming its key.
     pub fn load(
         file: Option<&Path>,
         flags: &BTreeMap<String, String>,
@@ -92,24 +108,34 @@ impl WorkerConfig {
         }
         for (name, value) in env_vars {
             if let Some(key) = env_key(name) {
-                merged.insert(key, value.clone());
+                merged.insert(key.to_string(), value.clone());
             }
         }
         merged.extend(flags.clone());
         let mut worker = WorkerConfig {
-            bootstrap_servers: DEFAULT_BOOTSTRAP.into(),
+            providers: Providers::declare(&merged, &mut problems),
             ..Default::default()
         };
         for (key, raw) in merged {
-            let value = match expand(&raw, env) {
-                Ok(v) => v,
-                Err(e) => {
-                    problems.push(format!("{key}: {e}"));
-                    continue;
+            // Connect does not expand the providers' own settings.
+            if key == "config.providers" || key.starts_with("config.providers.") {
+                continue;
+            }
+            match worker.providers.expand(&raw, env) {
+                Ok(expanded) => {
+                    let value = expanded.value.trim().to_string();
+                    let before = problems.len();
+                    worker.apply(&key, value.clone(), expanded.from_provider, &mut problems);
+                    if expanded.from_provider {
+                        let mut provided = super::providers::Provided::default();
+                        provided.insert(&key, &value, &raw);
+                        provided.hide(&mut problems[before..]);
+                    }
                 }
-            };
-            worker.apply(&key, value, &mut problems);
+                Err(e) => problems.push(format!("{key}: {e}")),
+            }
         }
+        worker.check_clients(&mut problems);
         if problems.is_empty() {
             Ok(worker)
         } else {
@@ -117,27 +143,162 @@ impl WorkerConfig {
         }
     }
 
-    fn apply(&mut self, key: &str, value: String, problems: &mut Vec<String>) {
-        if key == "bootstrap.servers" {
-            self.bootstrap_servers = value;
-        } else if key == "sluice.metrics.address" {
-            match value.parse() {
+    fn apply(&mut self, key: &str, value: String, secret: bool, problems: &mut Vec<String>) {
+        let client_value = |key: &str, value: String| {
+            if secret {
+                ClientValue::Secret(Secret::new(value))
+            } else {
+                ClientValue::new(key, value)
+            }
+        };
+        let millis = |value: &str, problems: &mut Vec<String>| match value.parse::<u64>() {
+            Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+            _ => {
+                problems.push(format!(
+                    "{key}: '{value}' is not valid (expected milliseconds above 0)"
+                ));
+                None
+            }
+        };
+        match key {
+            "bootstrap.servers" => self.bootstrap_servers = value,
+            "sluice.metrics.address" => match value.parse() {
                 Ok(addr) => self.metrics_address = Some(addr),
                 Err(_) if value.is_empty() || value == "off" => self.metrics_address = None,
                 Err(_) => problems.push(format!("{key}: '{value}' is not host:port")),
+            },
+            "sluice.health.unreachable.timeout.ms" => {
+                if let Some(d) = millis(&value, problems) {
+                    self.unreachable_timeout = d;
+                }
             }
-        } else if let Some(rest) = key.strip_prefix("consumer.") {
-            insert_client(&mut self.consumer, rest, value, problems);
-        } else if let Some(rest) = key.strip_prefix("producer.") {
-            insert_client(&mut self.producer, rest, value, problems);
-        } else if is_client_key(key) {
-            insert_client(&mut self.client, key, value, problems);
-        } else if converter_side(key).is_some() {
-            self.converters
-                .insert(key.to_string(), ClientValue::new(key, value));
-        } else if !CONNECT_ONLY.contains(&key) {
-            problems.push(format!("{key}: unknown worker key"));
+            "sluice.shutdown.timeout.ms" => {
+                if let Some(d) = millis(&value, problems) {
+                    self.shutdown_timeout = d;
+                }
+            }
+            "connector.client.config.override.policy" => match OverridePolicy::parse(&value) {
+                Some(policy) => self.override_policy = policy,
+                None => problems.push(format!(
+                    "{key}: '{value}' is not valid (expected None, Principal or All)"
+                )),
+            },
+            _ if super::worker_keys::java_worker_only(key) => {
+                self.no_effect_keys.push(key.to_string())
+            }
+            _ if converter_side(key).is_some() => {
+                self.converters
+                    .insert(key.to_string(), client_value(key, value));
+            }
+            _ => {
+                let role = [
+                    ClientRole::Consumer,
+                    ClientRole::Producer,
+                    ClientRole::Admin,
+                ]
+                .into_iter()
+                .find_map(|role| Some(role).zip(key.strip_prefix(role.worker_prefix())));
+                match role {
+                    Some((role, rest)) => {
+                        let value = client_value(rest, value);
+                        self.role_mut(role).insert(rest.to_string(), value);
+                    }
+                    None if is_client_key(key) => {
+                        self.client
+                            .insert(key.to_string(), client_value(key, value));
+                    }
+                    None => problems.push(format!("{key}: unknown worker key")),
+                }
+            }
         }
+    }
+
+    /// Translates each client's settings once, for their problems, the keys without effect
+    /// and `max.poll.records`.
+    fn check_clients(&mut self, problems: &mut Vec<String>) {
+        let mut seen = BTreeSet::new();
+        let mut no_effect = BTreeSet::new();
+        for role in [
+            ClientRole::Consumer,
+            ClientRole::Producer,
+            ClientRole::Admin,
+        ] {
+            let translated = translate(role, &self.layers(role));
+            for (_, problem) in translated.problems {
+                if seen.insert(problem.clone()) {
+                    problems.push(problem);
+                }
+            }
+            no_effect.extend(translated.no_effect);
+            if role == ClientRole::Consumer {
+                self.max_poll_records = translated.max_poll_records;
+                if translated.group_id.is_some() {
+                    problems.push("consumer.group.id: each connector has its own group (connect-<name>); set another one in the connector with consumer.override.group.id".into());
+                }
+            }
+        }
+        self.no_effect_keys.extend(no_effect);
+    }
+
+    fn role_mut(&mut self, role: ClientRole) -> &mut BTreeMap<String, ClientValue> {
+        match role {
+            ClientRole::Consumer => &mut self.consumer,
+            ClientRole::Producer => &mut self.producer,
+            ClientRole::Admin => &mut self.admin,
+        }
+    }
+
+    /// The worker's settings of one client: the top-level ones, then the client's own.
+    pub(crate) fn layers(&self, role: ClientRole) -> Vec<Layer<'_>> {
+        let own = match role {
+            ClientRole::Consumer => &self.consumer,
+            ClientRole::Producer => &self.producer,
+            ClientRole::Admin => &self.admin,
+        };
+        vec![
+            Layer {
+                prefix: "",
+                settings: &self.client,
+            },
+            Layer {
+                prefix: role.worker_prefix(),
+                settings: own,
+            },
+        ]
+    }
+
+    /// The librdkafka configuration of a client of this worker: `bootstrap.servers`, then the
+    /// security and other settings of every client, then the role's own (`consumer.*`...), all
+    /// in librdkafka's terms. Callers add their defaults where the worker set nothing
+    /// (`ClientConfig::get`) and the settings they own.
+    pub fn client_config(&self, role: ClientRole) -> ClientConfig {
+        self.build(role, &self.layers(role))
+    }
+
+    /// [`WorkerConfig::client_config`] with a connector's overrides on top
+    /// (`consumer.override.*`, ...), as Connect applies them.
+    pub fn client_config_for(&self, role: ClientRole, connector: &ConnectorConfig) -> ClientConfig {
+        let mut layers = self.layers(role);
+        layers.push(Layer {
+            prefix: role.override_prefix(),
+            settings: connector.clients.of(role),
+        });
+        self.build(role, &layers)
+    }
+
+    fn build(&self, role: ClientRole, layers: &[Layer<'_>]) -> ClientConfig {
+        let translated = translate(role, layers);
+        // Reported when the worker and the connector were loaded; only a config built by
+        // hand (tests) can get here with problems.
+        for (key, problem) in &translated.problems {
+            tracing::warn!(key = %key, problem = %problem, "client setting left out");
+        }
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap_servers);
+        for (key, value) in &translated.settings {
+            config.set(key, value.expose());
+        }
+        config
     }
 }
 
@@ -159,98 +320,20 @@ fn is_client_key(key: &str) -> bool {
         || key == "client.id"
 }
 
-/// Puts a client setting in librdkafka's terms, or records why it cannot be.
-fn insert_client(
-    map: &mut BTreeMap<String, ClientValue>,
-    key: &str,
-    value: String,
-    problems: &mut Vec<String>,
-) {
-    if key == "sasl.jaas.config" {
-        match jaas_credentials(&value) {
-            Some((user, password)) => {
-                map.insert("sasl.username".into(), ClientValue::Plain(user));
-                map.insert("sasl.password".into(), ClientValue::Secret(Secret::new(password)));
-            }
-            None => problems.push(format!("{key}: only PlainLoginModule/ScramLoginModule with username and password is supported")),
-        }
-    } else if key.ends_with(".truststore.location") || key.ends_with(".keystore.location") {
-        problems.push(format!("{key}: Java keystores are not read; use ssl.ca.location / ssl.certificate.location (PEM)"));
-    } else {
-        map.insert(key.into(), ClientValue::new(key, value));
-    }
-}
-
-/// Takes `username="..." password="..."` out of a JAAS login module line.
-fn jaas_credentials(jaas: &str) -> Option<(String, String)> {
-    let field = |name: &str| {
-        let start = jaas.find(&format!("{name}=\""))? + name.len() + 2;
-        let end = jaas[start..].find('"')? + start;
-        Some(jaas[start..end].to_string())
-    };
-    Some((field("username")?, field("password")?))
-}
-
-/// `SLUICE_BOOTSTRAP_SERVERS` -> `bootstrap.servers`; other `SLUICE_*` names map the same way.
-fn env_key(name: &str) -> Option<String> {
-    let rest = name.strip_prefix("SLUICE_")?;
-    match rest {
-        "BOOTSTRAP_SERVERS" => Some("bootstrap.servers".into()),
-        "METRICS_ADDRESS" => Some("sluice.metrics.address".into()),
-        "SECURITY_PROTOCOL" => Some("security.protocol".into()),
-        "SASL_MECHANISM" => Some("sasl.mechanism".into()),
-        "SASL_USERNAME" => Some("sasl.username".into()),
-        "SASL_PASSWORD" => Some("sasl.password".into()),
-        _ => None,
-    }
+/// `SLUICE_BOOTSTRAP_SERVERS` -> `bootstrap.servers`, and the other `SLUICE_*` names.
+fn env_key(name: &str) -> Option<&'static str> {
+    Some(match name.strip_prefix("SLUICE_")? {
+        "BOOTSTRAP_SERVERS" => "bootstrap.servers",
+        "METRICS_ADDRESS" => "sluice.metrics.address",
+        "SECURITY_PROTOCOL" => "security.protocol",
+        "SASL_MECHANISM" => "sasl.mechanism",
+        "SASL_USERNAME" => "sasl.username",
+        "SASL_PASSWORD" => "sasl.password",
+        "HEALTH_UNREACHABLE_TIMEOUT_MS" => "sluice.health.unreachable.timeout.ms",
+        "SHUTDOWN_TIMEOUT_MS" => "sluice.shutdown.timeout.ms",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
-
-    #[test]
-    fn flag_beats_env_beats_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("worker.properties");
-        std::fs::write(
-            &file,
-            "bootstrap.servers=file:1\nsluice.metrics.address=127.0.0.1:1\nplugin.path=/x\n",
-        )
-        .unwrap();
-        let env = vec![("SLUICE_BOOTSTRAP_SERVERS".to_string(), "env:2".to_string())];
-        let w = WorkerConfig::load(Some(&file), &BTreeMap::new(), &no_env, &env).unwrap();
-        assert_eq!(w.bootstrap_servers, "env:2");
-        assert_eq!(w.metrics_address, Some("127.0.0.1:1".parse().unwrap()));
-        let flags = BTreeMap::from([("bootstrap.servers".to_string(), "flag:3".to_string())]);
-        let w = WorkerConfig::load(Some(&file), &flags, &no_env, &env).unwrap();
-        assert_eq!(w.bootstrap_servers, "flag:3");
-        let w = WorkerConfig::load(None, &BTreeMap::new(), &no_env, &[]).unwrap();
-        assert_eq!(w.bootstrap_servers, DEFAULT_BOOTSTRAP);
-    }
-
-    #[test]
-    fn client_keys_and_jaas_translation() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("w.properties");
-        std::fs::write(
-            &file,
-            "security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\n\
-             sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"bob\" password=\"pw\";\n\
-             consumer.fetch.max.bytes=1000\nbogus.key=1\nssl.truststore.location=/x.jks\n",
-        )
-        .unwrap();
-        let problems = WorkerConfig::load(Some(&file), &BTreeMap::new(), &no_env, &[]).unwrap_err();
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems.iter().any(|p| p.starts_with("bogus.key")));
-        std::fs::write(&file, "sasl.jaas.config=x required username=\"bob\" password=\"pw\";\nconsumer.fetch.max.bytes=1000\n").unwrap();
-        let w = WorkerConfig::load(Some(&file), &BTreeMap::new(), &no_env, &[]).unwrap();
-        assert_eq!(w.client["sasl.username"].expose(), "bob");
-        assert!(!format!("{w:?}").contains("pw"));
-        assert_eq!(w.consumer["fetch.max.bytes"].expose(), "1000");
-    }
-}
+mod tests;

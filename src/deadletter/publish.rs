@@ -7,7 +7,7 @@
 //! broker outage left behind.
 
 use super::store::{self, Filter};
-use crate::config::{ConnectorConfig, WorkerConfig};
+use crate::config::{ClientRole, ConnectorConfig, WorkerConfig};
 use crate::sink::db::Db;
 use crate::telemetry::Metrics;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -44,16 +44,18 @@ struct Task {
 
 /// librdkafka settings of the dead-letter producer; worker `producer.*` overrides come last.
 fn producer_config(worker: &WorkerConfig, connector: &ConnectorConfig) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &worker.bootstrap_servers)
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
+    let mut config = worker.client_config_for(ClientRole::Producer, connector);
+    let defaults = [
+        ("enable.idempotence", "true".to_string()),
+        ("acks", "all".to_string()),
         // A round that cannot be delivered in time is retried by the next round.
-        .set("message.timeout.ms", "30000")
-        .set("client.id", format!("sluice-{}-dlq", connector.name));
-    for (key, value) in worker.client.iter().chain(worker.producer.iter()) {
-        config.set(key, value.expose());
+        ("message.timeout.ms", "30000".to_string()),
+        ("client.id", format!("sluice-{}-dlq", connector.name)),
+    ];
+    for (key, value) in defaults {
+        if config.get(key).is_none() {
+            config.set(key, value);
+        }
     }
     config
 }
@@ -61,11 +63,7 @@ fn producer_config(worker: &WorkerConfig, connector: &ConnectorConfig) -> Client
 /// Creates the dead-letter topic unless it exists (one partition, the configured replication
 /// factor). A failure is logged: publication keeps retrying, nothing is lost meanwhile.
 async fn ensure_topic(worker: &WorkerConfig, connector: &ConnectorConfig, topic: &str) {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", &worker.bootstrap_servers);
-    for (key, value) in worker.client.iter() {
-        config.set(key, value.expose());
-    }
+    let config = worker.client_config_for(ClientRole::Admin, connector);
     // Listing first (blocking, so off the runtime): creating an existing topic costs a round
     // trip, and brokers without CreateTopics (librdkafka's mock cluster) only time out.
     let name = topic.to_string();
@@ -255,6 +253,50 @@ impl Task {
         match error {
             Some(e) if published.is_empty() => Err(e),
             _ => Ok(published.len()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dead-letter producer gets the worker's security, its `producer.*` settings and the
+    /// connector's `producer.override.*`, with sluice's defaults only where none is set.
+    #[test]
+    fn producer_settings_come_from_the_worker_and_the_connector() {
+        let flags = [
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "SCRAM-SHA-256"),
+            ("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"p\";"),
+            ("ssl.truststore.type", "PEM"),
+            ("ssl.truststore.location", "/ca.pem"),
+            ("producer.acks", "1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let worker = WorkerConfig::load(None, &flags, &|_| None, &[]).expect("worker");
+        let connector = ConnectorConfig::from_json_with(
+            r#"{"name":"c","config":{"topics":"t","connection.url":"sqlite::memory:",
+                "producer.override.message.timeout.ms":"5000"}}"#,
+            "test",
+            &|_| None,
+            &worker,
+        )
+        .expect("connector");
+        let config = producer_config(&worker, &connector);
+        for (key, value) in [
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.username", "u"),
+            ("sasl.password", "p"),
+            ("ssl.ca.location", "/ca.pem"),
+            ("acks", "1"),
+            ("message.timeout.ms", "5000"),
+            ("enable.idempotence", "true"),
+            ("client.id", "sluice-c-dlq"),
+        ] {
+            assert_eq!(config.get(key), Some(value), "{key}");
         }
     }
 }

@@ -17,7 +17,7 @@ pub use message::{Decoder, Received, RecordError, SourceMsg};
 pub use trouble::Trouble;
 
 use crate::checkpoint::TopicPartition;
-use crate::config::{ConnectorConfig, TopicSelection, WorkerConfig};
+use crate::config::{ClientRole, ConnectorConfig, TopicSelection, WorkerConfig};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -31,50 +31,54 @@ use tokio::sync::mpsc;
 /// The consumer type of a source.
 pub type SluiceConsumer = BaseConsumer<SourceContext>;
 
-/// librdkafka settings of the sink's consumer; worker `consumer.*` overrides come after them.
+/// librdkafka settings of the sink's consumer: the worker's client settings and the
+/// connector's `consumer.override.*` ([`WorkerConfig::client_config_for`]), sluice's defaults
+/// where neither set a key, then the settings the exactly-once design owns.
 pub fn consumer_config(worker: &WorkerConfig, connector: &ConnectorConfig) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &worker.bootstrap_servers)
-        .set("group.id", connector.group_id())
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("partition.assignment.strategy", "cooperative-sticky")
-        .set("enable.partition.eof", "false")
-        .set("statistics.interval.ms", "5000")
+    let mut config = worker.client_config_for(ClientRole::Consumer, connector);
+    let defaults = [
+        ("auto.offset.reset", "earliest".to_string()),
+        ("statistics.interval.ms", "5000".to_string()),
         // Bound librdkafka's prefetch so memory stays small whatever the backlog. Each
         // partition has its own queue (see `run`), so this is per assigned partition. A fetch
         // response stays allocated until every message in it is consumed, so one slow
         // partition pins the responses its queue spans: 512 KB instead of 2 MB took 12 MB off
         // the pipeline bench's peak RSS at the same rate (`benches/pipeline/main.rs`).
-        .set("queued.max.messages.kbytes", "512")
+        ("queued.max.messages.kbytes", "512".to_string()),
         // With the small queue above, librdkafka's default 1 s backoff when the queue is full
         // throttles a consumer slower than the broker to a few MB/s.
-        .set("fetch.queue.backoff.ms", "10")
+        ("fetch.queue.backoff.ms", "10".to_string()),
         // A fetch response is held whole in memory until every message in it is consumed, and
         // librdkafka's default allows 50 MB. 2 MB responses (512 KB per partition) took the
         // pipeline bench's peak RSS from 74 to 61 MB at the same rate; librdkafka refuses a
         // `fetch.max.bytes` below `message.max.bytes`, so a worker raising that raises this.
-        .set("fetch.max.bytes", fetch_max_bytes(worker).to_string())
-        .set("max.partition.fetch.bytes", "524288")
-        .set("client.id", format!("sluice-{}", connector.name));
-    for (key, value) in worker.client.iter().chain(worker.consumer.iter()) {
-        config.set(key, value.expose());
+        ("fetch.max.bytes", fetch_max_bytes(&config).to_string()),
+        ("max.partition.fetch.bytes", "524288".to_string()),
+        ("client.id", format!("sluice-{}", connector.name)),
+    ];
+    for (key, value) in defaults {
+        if config.get(key).is_none() {
+            config.set(key, value);
+        }
     }
+    // Offsets are committed with the target transaction; the group commit is a mirror. The
+    // source handles incremental (cooperative) rebalances and no end-of-partition events.
+    config
+        .set("group.id", connector.group_id())
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("enable.partition.eof", "false");
     config
 }
 
-/// The consumer's `fetch.max.bytes`: 2 MB, or the worker's `message.max.bytes` when larger.
-fn fetch_max_bytes(worker: &WorkerConfig) -> u64 {
+/// The consumer's default `fetch.max.bytes`: 2 MB, or `message.max.bytes` when larger.
+fn fetch_max_bytes(config: &ClientConfig) -> u64 {
     const FETCH_MAX_BYTES: u64 = 2 * 1024 * 1024;
-    worker
-        .client
-        .iter()
-        .chain(worker.consumer.iter())
-        .filter(|(key, _)| key.as_str() == "message.max.bytes")
-        .filter_map(|(_, value)| value.expose().trim().parse::<u64>().ok())
-        .fold(FETCH_MAX_BYTES, u64::max)
+    config
+        .get("message.max.bytes")
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map_or(FETCH_MAX_BYTES, |max| max.max(FETCH_MAX_BYTES))
 }
 
 /// The subscription pattern list for librdkafka (`^` marks a regex).
@@ -323,5 +327,44 @@ mod tests {
         assert_eq!(config.get("fetch.max.bytes"), Some("5000000"));
         let consumer: Result<BaseConsumer, _> = config.create();
         assert!(consumer.is_ok(), "{:?}", consumer.err());
+    }
+
+    /// Worker settings, then the connector's overrides, then sluice's defaults where neither
+    /// set a key; the keys exactly-once depends on are sluice's whatever is configured.
+    #[test]
+    fn overrides_then_defaults_then_owned_keys() {
+        let flags: BTreeMap<String, String> = [
+            ("consumer.fetch.max.bytes", "1000000"),
+            ("consumer.max.partition.fetch.bytes", "100000"),
+            ("consumer.enable.auto.commit", "true"),
+            ("client.id", "worker-id"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let worker = WorkerConfig::load(None, &flags, &|_| None, &[]).expect("worker");
+        let connector = ConnectorConfig::from_json_with(
+            r#"{"name":"c","config":{"topics":"t","connection.url":"sqlite::memory:",
+                "consumer.override.max.partition.fetch.bytes":"200000",
+                "consumer.override.group.id":"g",
+                "consumer.override.partition.assignment.strategy":"org.apache.kafka.clients.consumer.RangeAssignor"}}"#,
+            "test",
+            &|_| None,
+            &worker,
+        )
+        .expect("connector");
+        let config = consumer_config(&worker, &connector);
+        for (key, value) in [
+            ("fetch.max.bytes", "1000000"),
+            ("max.partition.fetch.bytes", "200000"),
+            ("client.id", "worker-id"),
+            ("queued.max.messages.kbytes", "512"),
+            ("group.id", "g"),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("partition.assignment.strategy", "cooperative-sticky"),
+        ] {
+            assert_eq!(config.get(key), Some(value), "{key}");
+        }
     }
 }
