@@ -489,3 +489,71 @@ async fn a_refused_kafka_login_fails_the_connector_with_the_cause() {
     let warnings = text.lines().filter(|l| l.contains("WARN")).count();
     assert!(warnings < 20, "{warnings} warning lines:\n{text}");
 }
+
+/// The broker dies: readiness turns 503 within the configured time
+/// (`sluice.health.unreachable.timeout.ms=2000`) naming the broker, and 200 again once a
+/// broker answers on the same port; the connector itself keeps retrying (RUNNING).
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_follows_the_broker() {
+    let mut tansu = Tansu::start();
+    let prefix = publish_inventory(&tansu.bootstrap(), Vec::new()).await;
+    let url = Postgres::database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker_file(dir.path(), &tansu.bootstrap());
+    let port = support::free_port();
+    let mut text = std::fs::read_to_string(&worker).expect("worker");
+    text.push_str(&format!(
+        "sluice.metrics.address=127.0.0.1:{port}\nsluice.health.unreachable.timeout.ms=2000\n"
+    ));
+    std::fs::write(&worker, text).expect("worker");
+    let connector = connector_file(
+        dir.path(),
+        "follow",
+        sink_config(&prefix, &jdbc(&url), true),
+    );
+    let mut child = spawn_run(dir.path(), &worker, &[&connector], false, "run.log");
+    let log = dir.path().join("run.log");
+    let until = |want: u16, within: Duration, what: &str| {
+        let started = Instant::now();
+        loop {
+            if let Some((code, body)) = ready(port) {
+                if code == want {
+                    return (started.elapsed(), body);
+                }
+            }
+            assert!(
+                started.elapsed() < within,
+                "{what} not within {within:?}; log:\n{}",
+                support::tail(&log, 30)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    until(200, Duration::from_secs(60), "ready while the broker runs");
+    tansu.stop();
+    let (_, body) = until(503, Duration::from_secs(15), "503 after the broker died");
+    assert!(
+        body["connectors"]["follow"]["unreachable"]["broker"].is_object(),
+        "the broker is not named: {body}"
+    );
+    assert_eq!(body["connectors"]["follow"]["state"], "RUNNING", "{body}");
+    tansu.restart();
+    until(
+        200,
+        Duration::from_secs(30),
+        "ready again after the broker returned",
+    );
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    wait(&mut child, Duration::from_secs(60), &log);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let unreachable_lines = text
+        .lines()
+        .filter(|l| l.contains("kafka unreachable"))
+        .count();
+    assert!(unreachable_lines <= 4, "{unreachable_lines} lines:\n{text}");
+}

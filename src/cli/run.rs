@@ -107,7 +107,7 @@ pub async fn run(args: RunArgs) -> Result<i32, String> {
         configs.push(ConnectorConfig::from_file_with(path, &worker).map_err(|e| e.to_string())?);
     }
     let metrics = Metrics::new();
-    let health = Health::default().with_observer(metrics.health_observer());
+    let health = Health::new(worker.unreachable_timeout).with_observer(metrics.health_observer());
     if let Some(address) = worker.metrics_address {
         let bound = serve(address, metrics.clone(), health.clone())
             .await
@@ -116,7 +116,7 @@ pub async fn run(args: RunArgs) -> Result<i32, String> {
     }
     let options = RunOptions {
         stop_at_end: args.stop_at_end,
-        ..RunOptions::default()
+        shutdown_timeout: worker.shutdown_timeout,
     };
     run_connectors(worker, configs, options, shutdown_signal(), metrics, health).await
 }
