@@ -76,18 +76,24 @@ pub async fn run_connectors(
         let (name, config, result) = task.await.map_err(|e| e.to_string())?;
         match result {
             Ok(report) => {
-                let checkpoint = match crate::sink::db::Db::connect(
-                    &config.target,
-                    config.username.as_deref(),
-                    config.password.as_ref(),
-                )
-                .await
-                {
-                    Ok(db) => crate::checkpoint::load(&db, &config.group_id())
-                        .await
-                        .unwrap_or_default(),
-                    Err(_) => Vec::new(),
+                // The report's checkpoint is a courtesy: a target that is down (a shutdown
+                // during an outage) must not hold the exit up (sqlx retries a refused
+                // connection until its acquire timeout).
+                let read = async {
+                    let db = crate::sink::db::Db::connect(
+                        &config.target,
+                        config.username.as_deref(),
+                        config.password.as_ref(),
+                    )
+                    .await
+                    .ok()?;
+                    crate::checkpoint::load(&db, &config.group_id()).await.ok()
                 };
+                let checkpoint = tokio::time::timeout(std::time::Duration::from_secs(2), read)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
                 print!("{}", report.render(&checkpoint));
             }
             Err(e) => {
