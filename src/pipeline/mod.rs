@@ -9,6 +9,7 @@
 mod dead;
 mod end;
 mod mirror;
+mod open;
 mod report;
 mod resilient;
 
@@ -23,8 +24,8 @@ use crate::event::{ChangeEvent, Coordinates, Decoded, RawRecord};
 use crate::resolve::late::{self, LatePolicy, LateRecord};
 use crate::sink::Sink;
 use crate::source::{self, Received, SluiceConsumer, SourceContext, SourceMsg};
-use crate::telemetry::{ConnectorHealth, ConnectorState, Dependency, Health, Metrics};
-use backon::{BackoffBuilder, ExponentialBuilder};
+use crate::telemetry::{ConnectorHealth, ConnectorState, Health, Metrics};
+use open::open_sink;
 use rdkafka::consumer::Consumer;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -127,53 +128,6 @@ fn bad_record(coordinates: &Coordinates, key: &str, reason: String) -> PipelineE
         key: key.to_string(),
         reason,
     }
-}
-
-/// Opens the target, retrying while it is busy or unreachable for a while (several workers
-/// starting at once on one SQLite file contend for its creation and WAL switch).
-async fn open_sink(
-    config: &ConnectorConfig,
-    health: &ConnectorHealth,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Result<Sink, PipelineError> {
-    let mut delays = ExponentialBuilder::default()
-        .with_jitter()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(5))
-        .with_max_times(10)
-        .build();
-    loop {
-        match Sink::open(config).await {
-            Ok(sink) => {
-                health.reachable(Dependency::Target);
-                return Ok(sink);
-            }
-            Err(e) => {
-                let retry = crate::sink::is_transient(&e) || sqlite_cantopen(&e);
-                match delays.next() {
-                    Some(delay) if retry => {
-                        tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "target not ready; retrying");
-                        health.unreachable(Dependency::Target, &e.to_string());
-                        tokio::select! {
-                            _ = tokio::time::sleep(delay) => {}
-                            _ = shutdown.wait_for(|stop| *stop) => return Err(PipelineError::Interrupted),
-                        }
-                    }
-                    _ => return Err(PipelineError::Target(e.to_string())),
-                }
-            }
-        }
-    }
-}
-
-/// SQLITE_CANTOPEN (low byte 14): another worker is creating the same file right now.
-fn sqlite_cantopen(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .filter(|db| db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some())
-        .and_then(|db| db.code())
-        .and_then(|code| code.parse::<i32>().ok())
-        .is_some_and(|code| code & 0xff == 14)
 }
 
 /// Runs one connector until shutdown, `--stop-at-end`, or a fatal error; its state in
