@@ -278,3 +278,213 @@ async fn replay_after_a_fix(config: &ConnectorConfig, connector: &std::path::Pat
     assert_eq!(replayed.status, "replayed");
     assert_eq!(replayed.failures, 2, "the failed replay was counted");
 }
+
+/// Writes to `items` take `seconds` per row, so isolating a refused batch takes long enough
+/// to be interrupted.
+fn slow_items(database: &str, seconds: f64) {
+    support::Postgres::shared().psql(
+        database,
+        &format!(
+            "CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_sleep({seconds}); RETURN NEW; END $$; \
+             CREATE TRIGGER slow BEFORE INSERT OR UPDATE ON items FOR EACH ROW \
+             EXECUTE FUNCTION slow_row();"
+        ),
+    );
+}
+
+/// A poison run on tansu and PostgreSQL with a slow `items` table, started in the background:
+/// returns the broker, the stream, the config, its files and the running child once the
+/// connector is isolating the records of a refused batch.
+struct SlowPoison {
+    tansu: support::Tansu,
+    topic: String,
+    stream: Vec<Record>,
+    config: ConnectorConfig,
+    database: String,
+    dir: tempfile::TempDir,
+    worker: std::path::PathBuf,
+    connector: std::path::PathBuf,
+}
+
+impl SlowPoison {
+    async fn start(grace_ms: u64, extra: serde_json::Value) -> SlowPoison {
+        let tansu = support::Tansu::start();
+        let topic = support::random_name("poison");
+        tansu.create_topic(&topic, 1);
+        let stream = poison::stream(true);
+        publish_records(&tansu.bootstrap(), &topic, &stream).await;
+        let url = support::Postgres::database();
+        let database = url.rsplit('/').next().expect("database").to_string();
+        support::Postgres::shared().psql(&database, poison::TABLE_DDL_POSTGRES);
+        slow_items(&database, 0.003);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let worker = support::sluice::worker_file(dir.path(), &tansu.bootstrap());
+        let mut text = std::fs::read_to_string(&worker).expect("worker");
+        text.push_str(&format!("sluice.shutdown.timeout.ms={grace_ms}\n"));
+        std::fs::write(&worker, text).expect("worker");
+        let name = support::random_name("slow");
+        let mut keys = poison::connector_config(&topic, &url);
+        keys["errors.deadletterqueue.topic.name"] = format!("{name}-dlq").into();
+        keys["errors.deadletterqueue.topic.replication.factor"] = "1".into();
+        // The whole stream in one batch: nothing is committed or published before it.
+        keys["batch.size"] = "10000".into();
+        keys["sluice.batch.linger.ms"] = "2000".into();
+        for (k, v) in extra.as_object().expect("object") {
+            keys[k] = v.clone();
+        }
+        let connector = support::sluice::connector_file(dir.path(), &name, keys);
+        let config = ConnectorConfig::from_file(&connector).expect("config");
+        SlowPoison {
+            tansu,
+            topic,
+            stream,
+            config,
+            database,
+            dir,
+            worker,
+            connector,
+        }
+    }
+
+    fn log(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Waits until `log` contains `text`.
+    fn wait_for_line(&self, log: &str, text: &str, timeout: Duration) {
+        let path = self.log(log);
+        let deadline = std::time::Instant::now() + timeout;
+        while !std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .contains(text)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {text:?} in the log:\n{}",
+                support::tail(&path, 40)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM to `child`; the time it took to exit, and its status.
+    fn terminate(
+        &self,
+        child: &mut support::sluice::Sluice,
+        log: &str,
+    ) -> (Duration, std::process::ExitStatus) {
+        let signalled = std::time::Instant::now();
+        let kill = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(kill.success());
+        let status = support::sluice::wait(child, Duration::from_secs(90), &self.log(log));
+        (signalled.elapsed(), status)
+    }
+
+    /// The table fast again, the stream finished from the checkpoint: every good record
+    /// applied and every bad one dead-lettered exactly once, on the target and the topic.
+    async fn finish_and_check(&self) {
+        support::Postgres::shared().psql(&self.database, "DROP TRIGGER slow ON items");
+        support::sluice::run_to_end(
+            self.dir.path(),
+            &self.worker,
+            &[&self.connector],
+            Duration::from_secs(180),
+        );
+        check_target(&self.config, &self.stream, true).await;
+        check_topic(&self.tansu.bootstrap(), &self.config, &self.stream);
+    }
+}
+
+/// SIGTERM while a refused batch is being bisected (each probe is a slow transaction): the
+/// connector stops within the grace period, commits nothing of the batch, exits 0; the
+/// restart applies the stream exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_bisection_stops_within_the_grace_period() {
+    let run = SlowPoison::start(1000, serde_json::json!({})).await;
+    let mut child = support::sluice::spawn_run(
+        run.dir.path(),
+        &run.worker,
+        &[&run.connector],
+        false,
+        "bisect.log",
+    );
+    run.wait_for_line(
+        "bisect.log",
+        "isolating the records it refuses",
+        Duration::from_secs(120),
+    );
+    let (took, status) = run.terminate(&mut child, "bisect.log");
+    let log = std::fs::read_to_string(run.log("bisect.log")).unwrap_or_default();
+    assert!(
+        took < Duration::from_secs(4),
+        "SIGTERM during bisection took {took:?} with a 1 s grace period:\n{}",
+        support::tail(&run.log("bisect.log"), 40)
+    );
+    assert!(status.success(), "exit status {status}:\n{log}");
+    assert!(
+        log.contains("stopped without committing the in-flight batch")
+            && !log.contains("isolated the records the target refuses"),
+        "the bisection was not abandoned:\n{log}"
+    );
+    assert!(
+        dead_letters(&run.config).await.is_empty(),
+        "dead letters of the abandoned batch were committed"
+    );
+    run.finish_and_check().await;
+}
+
+/// The broker dies while a batch with bad records is in flight: the batch commits (the target
+/// is fine), its dead letters cannot be published, SIGTERM stops the connector within the
+/// grace period anyway. With the broker back, the restart publishes them; every dead letter
+/// exists once.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_while_dead_letters_cannot_be_published() {
+    let mut run = SlowPoison::start(
+        3000,
+        serde_json::json!({"producer.override.message.timeout.ms": "2000"}),
+    )
+    .await;
+    let mut child = support::sluice::spawn_run(
+        run.dir.path(),
+        &run.worker,
+        &[&run.connector],
+        false,
+        "outage.log",
+    );
+    run.wait_for_line(
+        "outage.log",
+        "isolating the records it refuses",
+        Duration::from_secs(120),
+    );
+    run.tansu.stop();
+    run.wait_for_line(
+        "outage.log",
+        "publishing dead letters failed; retrying",
+        Duration::from_secs(180),
+    );
+    let committed = dead_letters(&run.config).await;
+    assert!(!committed.is_empty(), "no dead letter committed");
+    assert!(committed.iter().all(|l| l.published_at_ms.is_none()));
+    let (took, status) = run.terminate(&mut child, "outage.log");
+    let log = std::fs::read_to_string(run.log("outage.log")).unwrap_or_default();
+    assert!(
+        took < Duration::from_secs(15),
+        "SIGTERM with the broker down took {took:?} with a 3 s grace period:\n{}",
+        support::tail(&run.log("outage.log"), 40)
+    );
+    assert!(status.success(), "exit status {status}:\n{log}");
+    assert!(
+        log.contains("dead letters left unpublished at shutdown"),
+        "{log}"
+    );
+    // The broker back (empty: memory storage), the same records republished at the same
+    // offsets; the checkpoint in the target says where to continue.
+    run.tansu.restart();
+    run.tansu.create_topic(&run.topic, 1);
+    publish_records(&run.tansu.bootstrap(), &run.topic, &run.stream).await;
+    run.finish_and_check().await;
+}

@@ -192,6 +192,26 @@ async fn kafka_over_tls_applies_and_dead_letters() {
         .unwrap_or_default();
     assert_eq!(topic_header, poison_topic);
     assert_eq!(letter.payload(), Some(&b"this is not JSON"[..]));
+
+    // `validate` names a TLS failure with its reason: the broker's certificate is not signed
+    // by the CA the worker trusts.
+    let stranger = Certs::generate();
+    let untrusting = dir.path().join("untrusting.properties");
+    std::fs::write(
+        &untrusting,
+        std::fs::read_to_string(&worker).expect("worker").replace(
+            &certs.ca.display().to_string(),
+            &stranger.ca.display().to_string(),
+        ),
+    )
+    .expect("worker");
+    let (code, out, err) =
+        support::sluice::command_output(&[&"validate", &"--worker", &untrusting, &connector]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("bootstrap.servers") && out.contains("certificate verify failed"),
+        "validate does not give the TLS failure's reason:\n{out}{err}"
+    );
 }
 
 /// The recording published once per compression codec (gzip, snappy, lz4, zstd): each

@@ -5,8 +5,12 @@ use crate::config::{ConnectorConfig, SchemaEvolution, TopicSelection, WorkerConf
 use crate::sink::db::Db;
 use crate::sink::ident::TableName;
 use clap::Args;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::ClientContext;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Arguments of `sluice validate`.
@@ -98,12 +102,31 @@ async fn check_broker(
     };
     let bootstrap = worker.bootstrap_servers.clone();
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = match client.create() {
+        let consumer: BaseConsumer<Causes> = match client.create_with_context(Causes::default()) {
             Ok(c) => c,
             Err(e) => return vec![format!("kafka client: {e}")],
         };
         match consumer.fetch_metadata(None, Duration::from_secs(10)) {
-            Err(e) => vec![format!("broker {bootstrap} unreachable: {e}")],
+            Err(e) => {
+                // The connection's own failure may be reported just after the request's.
+                let _ = consumer.poll(Duration::from_millis(500));
+                let causes = consumer
+                    .context()
+                    .0
+                    .lock()
+                    .map(|c| c.join("; "))
+                    .unwrap_or_default();
+                let causes = if causes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({causes})")
+                };
+                vec![format!(
+                    "bootstrap.servers: broker {bootstrap} unreachable: {e}{causes}; check \
+                     bootstrap.servers, security.protocol, the ssl.* trust settings and the SASL \
+                     credentials"
+                )]
+            }
             Ok(metadata) => topics
                 .iter()
                 .filter(|t| {
@@ -119,6 +142,40 @@ async fn check_broker(
     .await
     .unwrap_or_else(|e| vec![e.to_string()])
 }
+
+/// The distinct errors librdkafka reported while connecting (a TLS handshake failure, a
+/// refused login): the metadata request itself only says it timed out.
+#[derive(Default)]
+struct Causes(Mutex<Vec<String>>);
+
+impl Causes {
+    fn keep(&self, cause: &str) {
+        if let Ok(mut causes) = self.0.lock() {
+            if causes.len() < 3 && !causes.iter().any(|c| c == cause) {
+                causes.push(cause.to_string());
+            }
+        }
+    }
+}
+
+impl ClientContext for Causes {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        // Connection failures (FAIL) come only as log lines while nothing polls the client;
+        // kept for the problem report instead of printed a dozen times.
+        if (level as i32) <= (RDKafkaLogLevel::Warning as i32) && facility == "FAIL" {
+            // "ssl://host:port/bootstrap: SSL handshake failed: ... (after 1ms in state ...)"
+            let cause = message.split_once(": ").map_or(message, |(_, m)| m);
+            let cause = cause.split(" (after ").next().unwrap_or(cause);
+            self.keep(cause);
+        }
+    }
+
+    fn error(&self, _error: KafkaError, reason: &str) {
+        self.keep(reason);
+    }
+}
+
+impl ConsumerContext for Causes {}
 
 async fn check_target(config: &ConnectorConfig) -> Vec<String> {
     let db = match Db::connect(

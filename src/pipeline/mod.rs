@@ -12,6 +12,7 @@ mod mirror;
 mod open;
 mod report;
 mod resilient;
+mod stop;
 
 pub use dead::{from_record_error as dead_letter_for, from_write as write_dead_letter};
 pub use report::Report;
@@ -31,6 +32,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use stop::Stop;
 use tokio::sync::{mpsc, watch};
 
 /// Why a connector stopped with an error.
@@ -93,9 +95,8 @@ struct Running {
     consumer: Arc<SluiceConsumer>,
     metrics: Metrics,
     health: ConnectorHealth,
-    /// Fires on SIGTERM/SIGINT: retries stop, a batch being applied gets the grace period.
-    shutdown: watch::Receiver<bool>,
-    shutdown_timeout: Duration,
+    /// SIGTERM/SIGINT: retries stop, work in flight gets the grace period.
+    stop: Stop,
     claims: HashMap<TopicPartition, Claim>,
     next: HashMap<TopicPartition, i64>,
     /// What the target checkpoint holds per partition (each commit's `previous`).
@@ -167,10 +168,11 @@ async fn run_connector(
     config: ConnectorConfig,
     metrics: Metrics,
     health: ConnectorHealth,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     options: RunOptions,
 ) -> Result<Report, PipelineError> {
-    let sink = open_sink(&config, &health, &mut shutdown).await?;
+    let stop_signal = Stop::new(shutdown, options.shutdown_timeout);
+    let sink = open_sink(&config, &health, &stop_signal).await?;
     // Started before consuming, so dead letters a crash left unpublished go out first.
     let publisher = Publisher::start(worker, &config, sink.db().clone(), metrics.clone())
         .await
@@ -230,8 +232,7 @@ async fn run_connector(
         consumer,
         metrics,
         health,
-        shutdown: shutdown.clone(),
-        shutdown_timeout: options.shutdown_timeout,
+        stop: stop_signal,
         claims: HashMap::new(),
         next: HashMap::new(),
         stored: HashMap::new(),
@@ -241,7 +242,7 @@ async fn run_connector(
         mirror: mirror::Mirror::start(consumer_for_mirror, db_for_mirror, group_for_mirror),
     };
     running.health.set(ConnectorState::Running, None);
-    let result = match running.main_loop(&mut rx, &mut shutdown, &options).await {
+    let result = match running.main_loop(&mut rx, &options).await {
         Err(PipelineError::Interrupted) => {
             tracing::warn!("stopped without committing the in-flight batch; a restart applies it");
             Ok(())
@@ -258,11 +259,13 @@ async fn run_connector(
         report,
         mirror,
         publisher,
+        stop: stop_signal,
         ..
     } = running;
     mirror.finish().await;
     if let Some(publisher) = publisher {
-        publisher.finish(Duration::from_secs(10)).await;
+        // After a signal, what is left of the grace period; at the end of the stream, all of it.
+        publisher.finish(stop_signal.grace_left()).await;
     }
     let _ = tokio::task::spawn_blocking(move || {
         let _ = thread.join();
@@ -277,7 +280,6 @@ impl Running {
     async fn main_loop(
         &mut self,
         rx: &mut mpsc::Receiver<SourceMsg>,
-        shutdown: &mut watch::Receiver<bool>,
         options: &RunOptions,
     ) -> Result<(), PipelineError> {
         let linger = Duration::from_millis(self.config.linger_ms);
@@ -352,7 +354,7 @@ impl Running {
                         deadline = None;
                     }
                 }
-                _ = shutdown.changed() => {
+                _ = self.stop.asked() => {
                     tracing::info!("shutdown requested; committing the in-flight batch");
                     return self.flush().await;
                 }

@@ -1,20 +1,19 @@
 //! Opening the target at start: retried while it is busy or unreachable, abandoned on
 //! shutdown.
 
-use super::PipelineError;
+use super::{PipelineError, Stop};
 use crate::config::ConnectorConfig;
 use crate::sink::Sink;
 use crate::telemetry::{ConnectorHealth, Dependency};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// Opens the target, retrying while it is busy or unreachable for a while (several workers
 /// starting at once on one SQLite file contend for its creation and WAL switch).
 pub(super) async fn open_sink(
     config: &ConnectorConfig,
     health: &ConnectorHealth,
-    shutdown: &mut watch::Receiver<bool>,
+    stop: &Stop,
 ) -> Result<Sink, PipelineError> {
     let mut delays = ExponentialBuilder::default()
         .with_jitter()
@@ -36,7 +35,7 @@ pub(super) async fn open_sink(
                         health.unreachable(Dependency::Target, &e.to_string());
                         tokio::select! {
                             _ = tokio::time::sleep(delay) => {}
-                            _ = shutdown.wait_for(|stop| *stop) => return Err(PipelineError::Interrupted),
+                            _ = stop.asked() => return Err(PipelineError::Interrupted),
                         }
                     }
                     _ => return Err(PipelineError::Target(e.to_string())),

@@ -41,8 +41,7 @@ impl Retry {
     /// Sleeps before the next attempt; an error once `errors.retry.timeout` has passed, and
     /// [`PipelineError::Interrupted`] as soon as shutdown is asked for.
     async fn wait(&mut self, running: &Running, error: &SinkError) -> Result<(), PipelineError> {
-        let mut shutdown = running.shutdown.clone();
-        if *shutdown.borrow() {
+        if running.stop.requested() {
             return Err(PipelineError::Interrupted);
         }
         if self.timeout.is_some_and(|t| self.started.elapsed() >= t) {
@@ -66,7 +65,7 @@ impl Retry {
         running.health.unreachable(Dependency::Target, &cause);
         tokio::select! {
             _ = tokio::time::sleep(delay) => Ok(()),
-            _ = shutdown.wait_for(|stop| *stop) => Err(PipelineError::Interrupted),
+            _ = running.stop.asked() => Err(PipelineError::Interrupted),
         }
     }
 }
@@ -98,16 +97,13 @@ impl Running {
                 replayed: &[],
             };
             let started = Instant::now();
-            let mut shutdown = self.shutdown.clone();
-            let grace = self.shutdown_timeout;
-            // After SIGTERM a batch being applied gets the grace period, then is dropped
-            // (rolled back, never half-committed: its checkpoint is in the same transaction).
+            let stop = self.stop.clone();
+            // After SIGTERM a batch being applied gets what is left of the grace period, then
+            // is dropped (rolled back, never half-committed: its checkpoint is in the same
+            // transaction).
             let applied = tokio::select! {
                 applied = self.sink.apply(&batch, commit) => applied,
-                _ = async {
-                    let _ = shutdown.wait_for(|stop| *stop).await;
-                    tokio::time::sleep(grace).await;
-                } => return Err(PipelineError::Interrupted),
+                _ = stop.grace_over() => return Err(PipelineError::Interrupted),
             };
             match applied {
                 Ok(stats) => {
@@ -158,9 +154,14 @@ impl Running {
             if self.config.errors_tolerance == ErrorTolerance::None {
                 return Err(self.refused(&error, events, origins));
             }
-            let bad = self
-                .isolate(events, extras, dead_letters, &error, records)
-                .await?;
+            tracing::info!(error = %error, records = events.len(), "the target refused the batch; isolating the records it refuses");
+            // The probes roll back, so bisecting can be abandoned at any point: after SIGTERM
+            // it gets what is left of the grace period, however many probes that is.
+            let stop = self.stop.clone();
+            let bad = tokio::select! {
+                bad = self.isolate(events, extras, dead_letters, &error, records) => bad?,
+                _ = stop.grace_over() => return Err(PipelineError::Interrupted),
+            };
             if bad.is_empty() {
                 unexplained += 1;
                 if unexplained == 1 {
