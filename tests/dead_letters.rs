@@ -368,12 +368,30 @@ impl SlowPoison {
         }
     }
 
-    /// SIGTERM to `child`; the time it took to exit, and its status.
-    fn terminate(
+    /// `sluice run` in the background, once it is isolating the records of the refused batch.
+    fn spawn_until_isolating(&self, log: &str) -> support::sluice::Sluice {
+        let child = support::sluice::spawn_run(
+            self.dir.path(),
+            &self.worker,
+            &[&self.connector],
+            false,
+            log,
+        );
+        self.wait_for_line(
+            log,
+            "isolating the records it refuses",
+            Duration::from_secs(120),
+        );
+        child
+    }
+
+    /// SIGTERM to `child`, which must exit 0 within `bound`; returns its log.
+    fn terminate_within(
         &self,
         child: &mut support::sluice::Sluice,
         log: &str,
-    ) -> (Duration, std::process::ExitStatus) {
+        bound: Duration,
+    ) -> String {
         let signalled = std::time::Instant::now();
         let kill = std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -381,7 +399,14 @@ impl SlowPoison {
             .expect("kill");
         assert!(kill.success());
         let status = support::sluice::wait(child, Duration::from_secs(90), &self.log(log));
-        (signalled.elapsed(), status)
+        let took = signalled.elapsed();
+        let text = std::fs::read_to_string(self.log(log)).unwrap_or_default();
+        assert!(
+            took < bound,
+            "SIGTERM took {took:?} (bound {bound:?}):\n{text}"
+        );
+        assert!(status.success(), "exit status {status}:\n{text}");
+        text
     }
 
     /// The table fast again, the stream finished from the checkpoint: every good record
@@ -405,26 +430,8 @@ impl SlowPoison {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_during_bisection_stops_within_the_grace_period() {
     let run = SlowPoison::start(1000, serde_json::json!({})).await;
-    let mut child = support::sluice::spawn_run(
-        run.dir.path(),
-        &run.worker,
-        &[&run.connector],
-        false,
-        "bisect.log",
-    );
-    run.wait_for_line(
-        "bisect.log",
-        "isolating the records it refuses",
-        Duration::from_secs(120),
-    );
-    let (took, status) = run.terminate(&mut child, "bisect.log");
-    let log = std::fs::read_to_string(run.log("bisect.log")).unwrap_or_default();
-    assert!(
-        took < Duration::from_secs(4),
-        "SIGTERM during bisection took {took:?} with a 1 s grace period:\n{}",
-        support::tail(&run.log("bisect.log"), 40)
-    );
-    assert!(status.success(), "exit status {status}:\n{log}");
+    let mut child = run.spawn_until_isolating("bisect.log");
+    let log = run.terminate_within(&mut child, "bisect.log", Duration::from_secs(4));
     assert!(
         log.contains("stopped without committing the in-flight batch")
             && !log.contains("isolated the records the target refuses"),
@@ -448,18 +455,7 @@ async fn sigterm_while_dead_letters_cannot_be_published() {
         serde_json::json!({"producer.override.message.timeout.ms": "2000"}),
     )
     .await;
-    let mut child = support::sluice::spawn_run(
-        run.dir.path(),
-        &run.worker,
-        &[&run.connector],
-        false,
-        "outage.log",
-    );
-    run.wait_for_line(
-        "outage.log",
-        "isolating the records it refuses",
-        Duration::from_secs(120),
-    );
+    let mut child = run.spawn_until_isolating("outage.log");
     run.tansu.stop();
     run.wait_for_line(
         "outage.log",
@@ -469,14 +465,7 @@ async fn sigterm_while_dead_letters_cannot_be_published() {
     let committed = dead_letters(&run.config).await;
     assert!(!committed.is_empty(), "no dead letter committed");
     assert!(committed.iter().all(|l| l.published_at_ms.is_none()));
-    let (took, status) = run.terminate(&mut child, "outage.log");
-    let log = std::fs::read_to_string(run.log("outage.log")).unwrap_or_default();
-    assert!(
-        took < Duration::from_secs(15),
-        "SIGTERM with the broker down took {took:?} with a 3 s grace period:\n{}",
-        support::tail(&run.log("outage.log"), 40)
-    );
-    assert!(status.success(), "exit status {status}:\n{log}");
+    let log = run.terminate_within(&mut child, "outage.log", Duration::from_secs(15));
     assert!(
         log.contains("dead letters left unpublished at shutdown"),
         "{log}"
