@@ -20,3 +20,4 @@ pub mod sink;
 pub mod source;
 pub mod telemetry;
 pub mod transform;
+pub mod worker;
