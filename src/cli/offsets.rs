@@ -6,7 +6,7 @@ use crate::checkpoint::{self, TopicPartition};
 use crate::config::{ConnectorConfig, TopicSelection, WorkerConfig};
 use crate::sink::db::Db;
 use clap::{Args, Subcommand};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -62,9 +62,7 @@ pub(super) fn admin(
     worker: &WorkerConfig,
     config: &ConnectorConfig,
 ) -> Result<BaseConsumer, String> {
-    crate::source::consumer_config(worker, config)
-        .create()
-        .map_err(|e| format!("kafka client: {e}"))
+    crate::worker::group_consumer(worker, config)
 }
 
 /// Every partition of the connector's topics.
@@ -257,10 +255,7 @@ async fn reset(args: ResetArgs) -> Result<i32, String> {
     let (consumer, targets, members) = tokio::task::spawn_blocking({
         let group = group.clone();
         move || {
-            let members = consumer
-                .fetch_group_list(Some(&group), TIMEOUT)
-                .map(|l| l.groups().iter().map(|g| g.members().len()).sum::<usize>())
-                .unwrap_or(0);
+            let members = crate::worker::group_members(&consumer, &group);
             let targets = plan(&consumer, &config, &args);
             (consumer, targets.map(|t| (t, args.dry_run)), members)
         }
@@ -293,20 +288,7 @@ async fn reset(args: ResetArgs) -> Result<i32, String> {
     if dry_run {
         return Ok(0);
     }
-    checkpoint::reset(&db, &group, &targets, "reset")
-        .await
-        .map_err(|e| format!("target: {e}"))?;
-    let mut list = TopicPartitionList::new();
-    for (tp, offset) in &targets {
-        list.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*offset))
-            .map_err(|e| e.to_string())?;
-    }
-    tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| {
-            format!("the target checkpoint moved, but committing to the Kafka group failed: {e}")
-        })?;
+    crate::worker::move_checkpoint(&db, consumer, &group, &targets, "reset").await?;
     println!("reset applied to the target checkpoint and the Kafka group");
     Ok(0)
 }

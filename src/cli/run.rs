@@ -123,6 +123,7 @@ pub async fn run(args: RunArgs) -> Result<i32, String> {
     let options = RunOptions {
         stop_at_end: args.stop_at_end,
         shutdown_timeout: worker.shutdown_timeout,
+        health_name: None,
     };
     run_connectors(worker, configs, options, shutdown_signal(), metrics, health).await
 }

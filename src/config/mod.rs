@@ -25,6 +25,7 @@ pub use connector::{
     ConfigErrors, ConnectorConfig, ErrorTolerance, InsertMode, PrimaryKeyMode, SchemaEvolution,
     TopicSelection,
 };
+pub use converters::{JSON_CONVERTER, STRING_CONVERTER};
 pub use errors::ErrorsConfig;
 pub use overrides::{ConnectorClients, OverridePolicy};
 pub use providers::Providers;

@@ -67,6 +67,9 @@ pub struct WorkerConfig {
     pub shutdown_timeout: Duration,
     /// Keys given that have no effect in sluice (reported by `validate`).
     pub no_effect_keys: Vec<String>,
+    /// The values of the Java-worker keys (`group.id`, `config.storage.topic`, `listeners`,
+    /// ...): no effect for `sluice run`, the distributed settings of `sluice worker`.
+    pub distributed: BTreeMap<String, String>,
 }
 
 impl Default for WorkerConfig {
@@ -85,6 +88,7 @@ impl Default for WorkerConfig {
             unreachable_timeout: DEFAULT_UNREACHABLE_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             no_effect_keys: Vec::new(),
+            distributed: BTreeMap::new(),
         }
     }
 }
@@ -184,7 +188,8 @@ impl WorkerConfig {
                 )),
             },
             _ if super::worker_keys::java_worker_only(key) => {
-                self.no_effect_keys.push(key.to_string())
+                self.no_effect_keys.push(key.to_string());
+                self.distributed.insert(key.to_string(), value);
             }
             _ if converter_side(key).is_some() => {
                 self.converters

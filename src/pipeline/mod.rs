@@ -78,6 +78,9 @@ pub struct RunOptions {
     /// After SIGTERM, how long a batch being applied may still take to commit; retries stop
     /// at once (`sluice.shutdown.timeout.ms`).
     pub shutdown_timeout: Duration,
+    /// The name its state is kept under in the health registry (default: the connector's
+    /// name; a worker's task: `<connector>-<task>`).
+    pub health_name: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -85,6 +88,7 @@ impl Default for RunOptions {
         RunOptions {
             stop_at_end: false,
             shutdown_timeout: Duration::from_secs(10),
+            health_name: None,
         }
     }
 }
@@ -143,7 +147,7 @@ pub async fn run(
     options: RunOptions,
 ) -> Result<Report, PipelineError> {
     let name = config.name.clone();
-    let health = health.connector(&name);
+    let health = health.connector(options.health_name.as_deref().unwrap_or(&name));
     let result = match run_connector(worker, config, metrics, health.clone(), shutdown, options)
         .await
     {

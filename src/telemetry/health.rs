@@ -138,6 +138,13 @@ impl Health {
         handle
     }
 
+    /// Forgets a connector (a worker's task that moved elsewhere or was deleted).
+    pub fn remove(&self, connector: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(connector);
+        }
+    }
+
     /// A connector's current state and cause.
     pub fn state(&self, connector: &str) -> Option<(ConnectorState, Option<String>)> {
         let entries = self.entries.lock().ok()?;

@@ -10,13 +10,28 @@
 //! [`Worker`] is the one handle the REST API (`api/`) and the CLI use: the API only translates
 //! HTTP to its operations.
 
+mod assign;
+mod control;
+mod log;
+mod offsets;
+mod operations;
+mod plugins;
+mod settings;
+mod tasks;
 mod types;
+mod view;
 
+pub use offsets::{group_consumer, group_members, move_checkpoint};
+pub use operations::SINK_CLASSES;
+pub use settings::Settings;
 pub use types::*;
 
+use crate::config::WorkerConfig;
 use crate::telemetry::{Health, Metrics};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use log::TopicLog;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{watch, Notify};
+use view::View;
 
 /// Why a worker operation was refused; the REST API maps each to Connect's status code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,12 +64,99 @@ pub struct Worker {
 }
 
 struct Inner {
+    /// `host:port` of the REST listener as others reach it.
     id: String,
+    url: String,
+    settings: Settings,
+    config: WorkerConfig,
     metrics: Metrics,
     health: Health,
+    view: Arc<Mutex<View>>,
+    /// Fires whenever either topic brought a record.
+    changed: Arc<Notify>,
+    configs: TopicLog,
+    statuses: TopicLog,
+    /// Config writes of this worker, one at a time (a check then a write).
+    writes: tokio::sync::Mutex<()>,
+    cluster_id: Option<String>,
+    /// Ends when the control loop has stopped every task and said goodbye.
+    done: watch::Receiver<bool>,
 }
 
 impl Worker {
+    /// Joins the worker group: reads the config and status topics (creating them if missing),
+    /// says it is alive, and runs its share of the tasks until `shutdown`. `advertised` is the
+    /// `host:port` clients and other workers reach its REST listener at.
+    pub async fn start(
+        config: WorkerConfig,
+        settings: Settings,
+        advertised: String,
+        metrics: Metrics,
+        health: Health,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Worker, WorkerError> {
+        let view = Arc::new(Mutex::new(View::default()));
+        let changed = Arc::new(Notify::new());
+        let apply = |status: bool| -> log::Apply {
+            let (view, changed) = (view.clone(), changed.clone());
+            Box::new(move |(key, value)| {
+                if let Ok(mut v) = view.lock() {
+                    if status {
+                        v.apply_status(&key, value.as_deref());
+                    } else {
+                        v.apply_config(&key, value.as_deref());
+                    }
+                }
+                changed.notify_one();
+            })
+        };
+        let configs = TopicLog::open(
+            &config,
+            &settings.config_topic,
+            1,
+            settings.config_replication,
+            apply(false),
+        )
+        .await
+        .map_err(WorkerError::Internal)?;
+        let statuses = TopicLog::open(
+            &config,
+            &settings.status_topic,
+            settings.status_partitions,
+            settings.status_replication,
+            apply(true),
+        )
+        .await
+        .map_err(WorkerError::Internal)?;
+        let cluster_id = control::cluster_id(&config).await;
+        let (done_tx, done) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            url: format!("http://{advertised}"),
+            id: advertised,
+            settings,
+            config,
+            metrics,
+            health,
+            view,
+            changed,
+            configs,
+            statuses,
+            writes: tokio::sync::Mutex::new(()),
+            cluster_id,
+            done,
+        });
+        let worker = Worker { inner };
+        worker.heartbeat().await?;
+        tokio::spawn(control::run(worker.clone(), shutdown, done_tx));
+        Ok(worker)
+    }
+
+    /// Waits until the worker has stopped its tasks after the shutdown signal.
+    pub async fn stopped(&self) {
+        let mut done = self.inner.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+
     /// This worker's id: the `host:port` its REST listener advertises.
     pub fn id(&self) -> &str {
         &self.inner.id
@@ -62,7 +164,7 @@ impl Worker {
 
     /// The Kafka cluster id the worker's broker reports, once known.
     pub fn kafka_cluster_id(&self) -> Option<String> {
-        None
+        self.inner.cluster_id.clone()
     }
 
     /// The metrics of every task on this worker.
@@ -75,120 +177,11 @@ impl Worker {
         &self.inner.health
     }
 
-    /// Every connector's name, sorted.
-    pub fn connectors(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    /// A connector's config and tasks.
-    pub fn info(&self, name: &str) -> Result<ConnectorInfo, WorkerError> {
-        Err(WorkerError::NotFound(name.into()))
-    }
-
-    /// A connector's config as stored (placeholders unresolved).
-    pub fn config(&self, name: &str) -> Result<Config, WorkerError> {
-        Err(WorkerError::NotFound(name.into()))
-    }
-
-    /// Creates a connector (`POST /connectors`): refused if the name exists or the config
-    /// is invalid (every problem listed).
-    pub async fn create(&self, name: &str, config: Config) -> Result<ConnectorInfo, WorkerError> {
-        let _ = config;
-        Err(WorkerError::Internal(format!("{name}: not built")))
-    }
-
-    /// Creates or replaces a connector's config (`PUT .../config`); `true` when created.
-    pub async fn put_config(
-        &self,
-        name: &str,
-        config: Config,
-    ) -> Result<(bool, ConnectorInfo), WorkerError> {
-        let _ = config;
-        Err(WorkerError::NotFound(name.into()))
-    }
-
-    /// Changes some keys of a connector's config (`PATCH .../config`; `None` removes a key).
-    pub async fn patch_config(
-        &self,
-        name: &str,
-        patch: BTreeMap<String, Option<String>>,
-    ) -> Result<ConnectorInfo, WorkerError> {
-        let _ = patch;
-        Err(WorkerError::NotFound(name.into()))
-    }
-
-    /// Deletes a connector: its tasks stop, its config is tombstoned.
-    pub async fn delete(&self, name: &str) -> Result<(), WorkerError> {
-        Err(WorkerError::NotFound(name.into()))
-    }
-
-    /// Pauses, resumes or stops a connector.
-    pub async fn set_target(&self, name: &str, target: TargetState) -> Result<(), WorkerError> {
-        let _ = target;
-        Err(WorkerError::NotFound(name.into()))
-    }
-
-    /// Restarts a connector (and its tasks, or only the failed ones); its status after.
-    pub async fn restart(
-        &self,
-        name: &str,
-        request: RestartRequest,
-    ) -> Result<ConnectorStatus, WorkerError> {
-        let _ = request;
-        Err(WorkerError::NotFound(name.into()))
-    }
-
-    /// Restarts one task.
-    pub async fn restart_task(&self, name: &str, task: u32) -> Result<(), WorkerError> {
-        let _ = task;
-        Err(WorkerError::NotFound(name.into()))
-    }
-
-    /// A connector's and its tasks' states.
-    pub fn status(&self, name: &str) -> Result<ConnectorStatus, WorkerError> {
-        Err(WorkerError::NotFound(name.into()))
-    }
-
-    /// A connector's tasks with their configs.
-    pub fn tasks(&self, name: &str) -> Result<Vec<TaskInfo>, WorkerError> {
-        Err(WorkerError::NotFound(name.into()))
-    }
-
-    /// The topics a connector has read since it was created.
-    pub fn topics(&self, name: &str) -> Result<Vec<String>, WorkerError> {
-        Err(WorkerError::NotFound(name.into()))
-    }
-
-    /// Validates a config for a connector class, every problem per key (`ConfigInfos`).
-    pub fn validate(&self, plugin: &str, config: &Config) -> Result<ConfigInfos, WorkerError> {
-        let _ = config;
-        Err(WorkerError::BadRequest(format!("{plugin}: not built")))
-    }
-
-    /// The plugins sluice accepts: sink connector classes, and with `connectors_only=false`
-    /// transforms, predicates and converters.
-    pub fn plugins(connectors_only: bool) -> Vec<PluginInfo> {
-        let _ = connectors_only;
-        Vec::new()
-    }
-
-    /// A connector's offsets: its checkpoint in the target.
-    pub async fn offsets(&self, name: &str) -> Result<ConnectorOffsets, WorkerError> {
-        Err(WorkerError::NotFound(name.into()))
-    }
-
-    /// Moves a STOPPED connector's checkpoint (target and group), as `sluice offsets reset`.
-    pub async fn alter_offsets(
-        &self,
-        name: &str,
-        offsets: ConnectorOffsets,
-    ) -> Result<(), WorkerError> {
-        let _ = offsets;
-        Err(WorkerError::NotFound(name.into()))
-    }
-
-    /// Resets a STOPPED connector's checkpoint to the beginning of its topics.
-    pub async fn reset_offsets(&self, name: &str) -> Result<(), WorkerError> {
-        Err(WorkerError::NotFound(name.into()))
+    fn view(&self) -> View {
+        self.inner
+            .view
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
     }
 }

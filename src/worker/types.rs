@@ -31,8 +31,9 @@ pub enum State {
     Paused,
     /// Stopped by an operator.
     Stopped,
-    /// Retrying a transient failure (sluice's own; Connect says RUNNING).
-    Restarting,
+    /// Retrying a transient failure, `trace` says which (sluice's own state; a Connect task
+    /// would say RUNNING).
+    Retrying,
     /// Failed; `trace` says why.
     Failed,
 }
@@ -257,7 +258,10 @@ mod tests {
             {"partition": {"kafka_topic": "t", "kafka_partition": 2}, "offset": {"kafka_offset": 7}},
             {"partition": {"kafka_topic": "t", "kafka_partition": 3}, "offset": null}]}))
         .expect("offsets");
-        assert_eq!(offsets.offsets[0].offset, Some(OffsetValue { kafka_offset: 7 }));
+        assert_eq!(
+            offsets.offsets[0].offset,
+            Some(OffsetValue { kafka_offset: 7 })
+        );
         assert_eq!(offsets.offsets[1].offset, None);
     }
 }

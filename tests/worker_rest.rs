@@ -1,0 +1,346 @@
+//! `sluice worker`: connectors managed over Kafka Connect's REST API, their configs and target
+//! states in the config topic, on tansu and PostgreSQL. A connector created over REST applies
+//! the recorded inventory stream; pause, resume, stop, the offsets round trip (KIP-875),
+//! restart, delete; and a worker restarted finds every connector in its last state.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use support::oracle::Oracle;
+use support::sluice::{binary, Sluice};
+use support::{corpus_dir, http, random_name, Postgres, Tansu};
+use support::{publish_jsonl_with, PublishOptions};
+
+/// The Debezium JDBC sink config of the inventory tables under `prefix`, into `url`.
+fn sink_config(prefix: &str, url: &str) -> Value {
+    json!({
+        "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+        "tasks.max": "2",
+        "topics.regex": format!("{prefix}\\..*"),
+        "connection.url": format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1)),
+        "insert.mode": "upsert",
+        "primary.key.mode": "record_key",
+        "delete.enabled": "true",
+        "truncate.enabled": "true",
+        "schema.evolution": "basic",
+        "collection.name.format": "${source.table}",
+        "batch.size": "40",
+    })
+}
+
+/// A worker file for one worker of group `group` listening on `port`.
+fn worker_file(dir: &Path, bootstrap: &str, group: &str, port: u16) -> std::path::PathBuf {
+    let path = support::sluice::worker_file(dir, bootstrap);
+    let mut text = std::fs::read_to_string(&path).expect("worker");
+    text.push_str(&format!(
+        "group.id={group}\nconfig.storage.topic={group}-configs\nconfig.storage.replication.factor=1\n\
+         status.storage.topic={group}-status\nstatus.storage.replication.factor=1\n\
+         status.storage.partitions=2\nlisteners=http://127.0.0.1:{port}\n\
+         heartbeat.interval.ms=500\nsession.timeout.ms=4000\nsluice.shutdown.timeout.ms=3000\n"
+    ));
+    std::fs::write(&path, text).expect("worker");
+    path
+}
+
+fn spawn_worker(dir: &Path, worker: &Path, log: &str) -> Sluice {
+    let file = std::fs::File::create(dir.join(log)).expect("log");
+    std::process::Command::new(binary())
+        .arg("worker")
+        .arg("--worker")
+        .arg(worker)
+        .env("SLUICE_LOG", "info,sqlx=warn")
+        .stdout(file.try_clone().expect("log"))
+        .stderr(file)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map(Sluice)
+        .expect("spawn sluice worker")
+}
+
+/// Polls `GET path` until `ok` holds for the answer.
+fn until(
+    port: u16,
+    path: &str,
+    within: Duration,
+    what: &str,
+    ok: impl Fn(u16, &Value) -> bool,
+) -> Value {
+    let started = Instant::now();
+    let mut last = None;
+    while started.elapsed() < within {
+        if let Some((code, body)) = http(port, "GET", path, None) {
+            if ok(code, &body) {
+                return body;
+            }
+            last = Some((code, body));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{what}: not within {within:?}; last answer to GET {path}: {last:?}");
+}
+
+fn states(status: &Value) -> Vec<String> {
+    status["tasks"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .map(|t| t["state"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
+    let tansu = Tansu::start();
+    let prefix = random_name("t");
+    let events = support::corpus_events("inventory", "default.json-schemas.jsonl");
+    let options = PublishOptions {
+        partitions: 2,
+        ..Default::default()
+    };
+    publish_jsonl_with(
+        &tansu.bootstrap(),
+        &events,
+        |t| format!("{prefix}.{t}"),
+        &options,
+    )
+    .await;
+    let url = Postgres::database();
+    let oracle = Oracle::load(corpus_dir().join("inventory/oracle/final.json"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = support::free_port();
+    let group = random_name("workers");
+    let worker = worker_file(dir.path(), &tansu.bootstrap(), &group, port);
+    let mut child = spawn_worker(dir.path(), &worker, "worker.log");
+    let root = until(
+        port,
+        "/",
+        Duration::from_secs(60),
+        "the REST API",
+        |c, _| c == 200,
+    );
+    assert!(root["version"].is_string(), "{root}");
+
+    // Create: 201, then every task RUNNING and the target equal to the source.
+    let name = random_name("inventory");
+    let (code, created) = http(
+        port,
+        "POST",
+        "/connectors",
+        Some(&json!({"name": name, "config": sink_config(&prefix, &url)})),
+    )
+    .expect("answer");
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(
+        created["tasks"].as_array().map(Vec::len),
+        Some(2),
+        "{created}"
+    );
+    let (code, again) = http(
+        port,
+        "POST",
+        "/connectors",
+        Some(&json!({"name": name, "config": sink_config(&prefix, &url)})),
+    )
+    .expect("answer");
+    assert_eq!(
+        (code, again["error_code"].as_i64()),
+        (409, Some(409)),
+        "{again}"
+    );
+    let status_path = format!("/connectors/{name}/status");
+    until(
+        port,
+        &status_path,
+        Duration::from_secs(60),
+        "tasks running",
+        |c, s| {
+            c == 200 && s["connector"]["state"] == "RUNNING" && states(s) == ["RUNNING", "RUNNING"]
+        },
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if support::check_pg_matches(&url, &oracle, |n| n.to_string())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not applied; log:\n{}",
+            support::tail(&dir.path().join("worker.log"), 40)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (code, listed) =
+        http(port, "GET", "/connectors?expand=status&expand=info", None).expect("answer");
+    assert_eq!(code, 200);
+    assert_eq!(
+        listed[&name]["info"]["config"]["tasks.max"], "2",
+        "{listed}"
+    );
+    assert_eq!(
+        listed[&name]["status"]["connector"]["state"], "RUNNING",
+        "{listed}"
+    );
+
+    // Pause and resume.
+    let (code, _) = http(port, "PUT", &format!("/connectors/{name}/pause"), None).expect("answer");
+    assert_eq!(code, 202);
+    until(
+        port,
+        &status_path,
+        Duration::from_secs(30),
+        "paused",
+        |_, s| s["connector"]["state"] == "PAUSED" && states(s) == ["PAUSED", "PAUSED"],
+    );
+    let (code, _) = http(port, "PUT", &format!("/connectors/{name}/resume"), None).expect("answer");
+    assert_eq!(code, 202);
+    until(
+        port,
+        &status_path,
+        Duration::from_secs(60),
+        "resumed",
+        |_, s| states(s) == ["RUNNING", "RUNNING"],
+    );
+
+    // Offsets: read, refused while running, then stop, rewind to 0, replay.
+    let offsets_path = format!("/connectors/{name}/offsets");
+    let offsets = until(
+        port,
+        &offsets_path,
+        Duration::from_secs(30),
+        "offsets",
+        |c, o| c == 200 && o["offsets"].as_array().is_some_and(|a| !a.is_empty()),
+    );
+    let first = offsets["offsets"][0]["partition"].clone();
+    let rewind = json!({"offsets": [{"partition": first, "offset": {"kafka_offset": 0}}]});
+    let (code, refused) = http(port, "PATCH", &offsets_path, Some(&rewind)).expect("answer");
+    assert_eq!(code, 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("STOPPED"),
+        "{refused}"
+    );
+    let (code, _) = http(port, "PUT", &format!("/connectors/{name}/stop"), None).expect("answer");
+    assert_eq!(code, 204);
+    until(
+        port,
+        &status_path,
+        Duration::from_secs(30),
+        "stopped",
+        |_, s| s["connector"]["state"] == "STOPPED" && states(s).is_empty(),
+    );
+    let started = Instant::now();
+    let altered = loop {
+        let (code, body) = http(port, "PATCH", &offsets_path, Some(&rewind)).expect("answer");
+        // The group may still have its leaving members for a moment (409).
+        if code != 409 || started.elapsed() > Duration::from_secs(30) {
+            break (code, body);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(altered.0, 200, "{}", altered.1);
+    let now = until(
+        port,
+        &offsets_path,
+        Duration::from_secs(10),
+        "rewound",
+        |_, o| {
+            o["offsets"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|p| p["partition"] == first && p["offset"]["kafka_offset"] == 0)
+            })
+        },
+    );
+    assert!(now["offsets"].is_array());
+
+    // A restart of the worker: the connector comes back STOPPED (its last state), then
+    // resumes and replays from 0 without moving any row backwards.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = support::sluice::wait(
+        &mut child,
+        Duration::from_secs(60),
+        &dir.path().join("worker.log"),
+    );
+    assert!(
+        exit.success(),
+        "{}",
+        support::tail(&dir.path().join("worker.log"), 40)
+    );
+    let mut child = spawn_worker(dir.path(), &worker, "worker2.log");
+    until(
+        port,
+        &status_path,
+        Duration::from_secs(60),
+        "back stopped",
+        |c, s| c == 200 && s["connector"]["state"] == "STOPPED",
+    );
+    let (code, _) = http(port, "PUT", &format!("/connectors/{name}/resume"), None).expect("answer");
+    assert_eq!(code, 202);
+    until(
+        port,
+        &status_path,
+        Duration::from_secs(60),
+        "running again",
+        |_, s| states(s) == ["RUNNING", "RUNNING"],
+    );
+    until(
+        port,
+        &offsets_path,
+        Duration::from_secs(60),
+        "replayed past 0",
+        |_, o| {
+            o["offsets"].as_array().is_some_and(|a| {
+                a.iter().any(|p| {
+                    p["partition"] == first && p["offset"]["kafka_offset"].as_i64() > Some(0)
+                })
+            })
+        },
+    );
+    support::assert_pg_matches(&url, &oracle, |n| n.to_string()).await;
+
+    // Restart, unknown connector, delete.
+    let (code, _) = http(
+        port,
+        "POST",
+        &format!("/connectors/{name}/restart?includeTasks=true"),
+        None,
+    )
+    .expect("answer");
+    assert_eq!(code, 202);
+    let (code, missing) =
+        http(port, "GET", "/connectors/no-such-connector/status", None).expect("answer");
+    assert_eq!(
+        (code, missing["error_code"].as_i64()),
+        (404, Some(404)),
+        "{missing}"
+    );
+    let (code, _) = http(port, "DELETE", &format!("/connectors/{name}"), None).expect("answer");
+    assert_eq!(code, 204);
+    until(
+        port,
+        "/connectors",
+        Duration::from_secs(10),
+        "deleted",
+        |_, l| l.as_array().is_some_and(|a| a.is_empty()),
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = support::sluice::wait(
+        &mut child,
+        Duration::from_secs(60),
+        &dir.path().join("worker2.log"),
+    );
+}
