@@ -324,10 +324,10 @@ mod tests {
         );
         view.apply_status(&k, Some(&v));
         assert_eq!(
-            view.live_members(10_500, 10_000),
+            view.live_members(11_500, 10_000),
             vec!["w2:8083".to_string()]
         );
         view.apply_status(&heartbeat_key("w2:8083"), None);
-        assert!(view.live_members(10_500, 10_000).is_empty());
+        assert!(view.live_members(11_500, 10_000).is_empty());
     }
 }
