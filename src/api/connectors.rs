@@ -125,9 +125,15 @@ pub fn named(name: &str, mut config: Config) -> Result<Config, ApiError> {
     }
 }
 
-/// `Location: /connectors/{name}`, the name percent-encoded as one path segment.
+/// `Location: /connectors/{name}`.
 pub fn location(name: &str) -> String {
-    let mut out = String::from("/connectors/");
+    format!("/connectors/{}", path_segment(name))
+}
+
+/// A name as one path segment: unreserved characters as they are, every other byte
+/// percent-encoded (`a/b c` -> `a%2Fb%20c`), so any connector name round-trips.
+pub fn path_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
     for byte in name.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
             out.push(char::from(byte));

@@ -23,6 +23,7 @@ mod root;
 #[cfg(test)]
 mod tests;
 
+pub use connectors::path_segment;
 pub use error::ApiError;
 pub use extract::BODY_LIMIT;
 pub use listener::{Listener, DEFAULT_LISTENERS};
