@@ -1,7 +1,8 @@
 //! The command line: `sluice [demo]`, `run`, `validate`, `offsets show|reset`, `status`,
-//! `conflicts list|show|resolve`.
+//! `conflicts list|show|resolve`, `connectors ...` (a client of a worker's REST API).
 
 mod conflicts;
+mod connectors;
 pub mod demo;
 mod dlq;
 mod offsets;
@@ -91,6 +92,8 @@ pub enum Command {
     /// Dead letters: list, show, replay.
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
+    /// Manage a worker's connectors through its REST API (Kafka Connect's).
+    Connectors(connectors::ConnectorsArgs),
 }
 
 /// Runs the parsed command line; returns the process exit code.
@@ -103,6 +106,7 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Status(args) => status::run(args).await,
         Command::Conflicts(command) => conflicts::run(command).await,
         Command::Dlq(command) => dlq::run(command).await,
+        Command::Connectors(args) => connectors::run(args).await,
     };
     match result {
         Ok(code) => code,
