@@ -9,6 +9,7 @@ mod offsets;
 mod run;
 mod status;
 mod validate;
+mod worker;
 
 use crate::config::WorkerConfig;
 use clap::{Args, Parser, Subcommand};
@@ -79,6 +80,9 @@ pub enum Command {
     Demo,
     /// Run connectors.
     Run(run::RunArgs),
+    /// Run a worker like Kafka Connect's distributed mode: the Connect REST API, connectors in
+    /// the config topic, tasks shared by the workers of one group.id.
+    Worker(worker::WorkerModeArgs),
     /// Check connector configs, connectivity and target tables; exit non-zero listing problems.
     Validate(validate::ValidateArgs),
     /// Show or reset the checkpoint of a connector.
@@ -101,6 +105,7 @@ pub async fn main(cli: Cli) -> i32 {
     let result = match cli.command.unwrap_or(Command::Demo) {
         Command::Demo => demo::run().await,
         Command::Run(args) => run::run(args).await,
+        Command::Worker(args) => worker::run(args).await,
         Command::Validate(args) => validate::run(args).await,
         Command::Offsets(command) => offsets::run(command).await,
         Command::Status(args) => status::run(args).await,
