@@ -1,17 +1,23 @@
 //! Real components for a production setup: PostgreSQL that accepts only TLS, Kafka over TLS
-//! (tansu behind stunnel), compressed topics, PostgreSQL's edge values as a real Debezium
-//! recorded them, per-connector health with a wrong password, and a broker that refuses the
-//! login.
+//! (tansu behind stunnel), Kafka over SASL_SSL with SCRAM logins that succeed (tansu built with
+//! libsql storage, which stores users) and one with a wrong password, compressed topics,
+//! PostgreSQL's edge values as a real Debezium recorded them, per-connector health with a wrong
+//! password, and a broker that refuses every login.
 
 mod support;
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::ClientConfig;
 use serde_json::{json, Value};
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use support::sluice::{command, connector_file, run_to_end, spawn_run, wait, worker_file};
+use support::sluice::{
+    command, connector_file, run_to_end, spawn_run, spawn_run_with_env, wait, worker_file,
+};
 use support::tls::{Certs, Stunnel};
 use support::{
     avro_converter_keys, corpus_dir, publish_jsonl_with, random_name, Oracle, Postgres,
@@ -41,10 +47,18 @@ fn jdbc(url: &str) -> String {
     format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1))
 }
 
-/// Publishes the inventory recording with schemas under a fresh prefix; returns the prefix.
+/// Publishes the inventory recording with schemas under a fresh prefix, to topics of one
+/// partition it creates first; returns the prefix.
 async fn publish_inventory(bootstrap: &str, client: Vec<(String, String)>) -> String {
     let prefix = random_name("t");
     let events = support::corpus_events("inventory", "default.json-schemas.jsonl");
+    let text = std::fs::read_to_string(&events).expect("inventory recording");
+    let topics: BTreeSet<String> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|record| Some(format!("{prefix}.{}", record["topic"].as_str()?)))
+        .collect();
+    create_topics(bootstrap, &client, topics).await;
     let options = PublishOptions {
         partitions: 1,
         client,
@@ -52,6 +66,31 @@ async fn publish_inventory(bootstrap: &str, client: Vec<(String, String)>) -> St
     };
     publish_jsonl_with(bootstrap, &events, |t| format!("{prefix}.{t}"), &options).await;
     prefix
+}
+
+/// Creates topics of one partition as an admin client with `client` settings. tansu's SASL
+/// build creates no topic on first use; the PyPI build does, with 4 partitions.
+async fn create_topics(
+    bootstrap: &str,
+    client: &[(String, String)],
+    names: impl IntoIterator<Item = String>,
+) {
+    let admin: AdminClient<DefaultClientContext> = client_config(bootstrap, client)
+        .create()
+        .expect("admin client");
+    let names: Vec<String> = names.into_iter().collect();
+    let topics: Vec<NewTopic> = names
+        .iter()
+        .map(|name| NewTopic::new(name, 1, TopicReplication::Fixed(1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(&topics, &options)
+        .await
+        .unwrap_or_else(|e| panic!("create topics {names:?}: {e}"));
+    for result in results {
+        result.unwrap_or_else(|(topic, e)| panic!("create topic {topic}: {e}"));
+    }
 }
 
 fn inventory_oracle() -> Oracle {
@@ -114,68 +153,64 @@ fn tls_client(certs: &Certs) -> Vec<(String, String)> {
     ]
 }
 
-/// Kafka over TLS: tansu advertises only the TLS port of a stunnel in front of it. The
-/// recording is published over TLS and applied with `security.protocol=SSL` and the test CA;
-/// a record that cannot be decoded is dead-lettered and the dead-letter producer publishes it
-/// over TLS too.
-#[tokio::test(flavor = "multi_thread")]
-async fn kafka_over_tls_applies_and_dead_letters() {
-    let certs = Certs::generate();
-    let tls_port = Stunnel::free_port();
-    let tansu = Tansu::start_advertising(tls_port);
-    let stunnel = Stunnel::start(tls_port, tansu.port(), &certs);
-    let bootstrap = format!("127.0.0.1:{tls_port}");
-    let prefix = publish_inventory(&bootstrap, tls_client(&certs)).await;
-    let poison_topic = format!("{prefix}.poison");
-    let mut producer = ClientConfig::new();
-    producer.set("bootstrap.servers", &bootstrap);
-    for (k, v) in tls_client(&certs) {
-        producer.set(k, v);
+/// A client of `bootstrap` with more settings (`security.protocol`, `ssl.*`, `sasl.*`).
+fn client_config(bootstrap: &str, client: &[(String, String)]) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    for (k, v) in client {
+        config.set(k, v);
     }
-    let producer: rdkafka::producer::FutureProducer = producer.create().expect("producer");
+    config
+}
+
+/// The record of the dead-letter tests: valid JSON key, a value that is not JSON.
+const POISON: &[u8] = b"this is not JSON";
+
+/// Publishes [`POISON`] to `topic`, a new topic.
+async fn publish_poison(bootstrap: &str, client: &[(String, String)], topic: &str) {
+    create_topics(bootstrap, client, [topic.to_string()]).await;
+    let producer: rdkafka::producer::FutureProducer =
+        client_config(bootstrap, client).create().expect("producer");
     producer
         .send(
-            rdkafka::producer::FutureRecord::to(&poison_topic)
+            rdkafka::producer::FutureRecord::to(topic)
                 .key("{\"id\": 1}")
-                .payload("this is not JSON"),
+                .payload(POISON),
             Duration::from_secs(30),
         )
         .await
-        .expect("publish the poison record over TLS");
-    let url = Postgres::database();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let worker = worker_file(dir.path(), &bootstrap);
-    let mut text = std::fs::read_to_string(&worker).expect("worker");
-    text.push_str(&format!(
-        "security.protocol=SSL\nssl.ca.location={}\n",
-        certs.ca.display()
-    ));
-    std::fs::write(&worker, text).expect("worker");
-    let dlq = random_name("dlq");
-    let mut config = sink_config(&prefix, &jdbc(&url), true);
+        .unwrap_or_else(|(e, _)| panic!("publish the poison record to {topic}: {e}"));
+}
+
+/// The inventory connector, with [`POISON`] on `{prefix}.poison` dead-lettered to `dlq`.
+fn dead_lettering_config(prefix: &str, url: &str, dlq: &str) -> Value {
+    let mut config = sink_config(prefix, &jdbc(url), true);
     config["errors.tolerance"] = "all".into();
-    config["errors.deadletterqueue.topic.name"] = dlq.clone().into();
-    let connector = connector_file(dir.path(), &random_name("tls"), config);
-    let log = run_to_end(dir.path(), &worker, &[&connector], Duration::from_secs(120));
-    support::assert_pg_matches(&url, &inventory_oracle(), |n| n.to_string()).await;
-    assert!(log.contains("records dead-lettered"), "{log}");
-    // The dead letter came out over TLS.
-    let mut consumer = ClientConfig::new();
-    consumer
-        .set("bootstrap.servers", &bootstrap)
+    config["errors.deadletterqueue.topic.name"] = dlq.into();
+    config
+}
+
+/// Reads the first record of `dlq` as a client with `client` settings and checks it is
+/// [`POISON`] from `{prefix}.poison`; `stunnel`'s log explains a TLS failure.
+fn assert_poison_dead_lettered(
+    bootstrap: &str,
+    client: &[(String, String)],
+    dlq: &str,
+    prefix: &str,
+    stunnel: &Stunnel,
+) {
+    let consumer: BaseConsumer = client_config(bootstrap, client)
         .set("group.id", random_name("read-dlq"))
         .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "6000");
-    for (k, v) in tls_client(&certs) {
-        consumer.set(k, v);
-    }
-    let consumer: BaseConsumer = consumer.create().expect("consumer");
-    consumer.subscribe(&[&dlq]).expect("subscribe");
+        .set("session.timeout.ms", "6000")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[dlq]).expect("subscribe");
     let deadline = Instant::now() + Duration::from_secs(60);
     let letter = loop {
         assert!(
             Instant::now() < deadline,
-            "no dead letter on {dlq} over TLS; stunnel:\n{}",
+            "no dead letter on {dlq}; stunnel:\n{}",
             stunnel.log()
         );
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
@@ -190,8 +225,41 @@ async fn kafka_over_tls_applies_and_dead_letters() {
                 .and_then(|h| h.value.map(|v| String::from_utf8_lossy(v).into_owned()))
         })
         .unwrap_or_default();
-    assert_eq!(topic_header, poison_topic);
-    assert_eq!(letter.payload(), Some(&b"this is not JSON"[..]));
+    assert_eq!(topic_header, format!("{prefix}.poison"));
+    assert_eq!(letter.payload(), Some(POISON));
+}
+
+/// Kafka over TLS: tansu advertises only the TLS port of a stunnel in front of it. The
+/// recording is published over TLS and applied with `security.protocol=SSL` and the test CA;
+/// a record that cannot be decoded is dead-lettered and the dead-letter producer publishes it
+/// over TLS too.
+#[tokio::test(flavor = "multi_thread")]
+async fn kafka_over_tls_applies_and_dead_letters() {
+    let certs = Certs::generate();
+    let tls_port = Stunnel::free_port();
+    let tansu = Tansu::start_advertising(tls_port);
+    let stunnel = Stunnel::start(tls_port, tansu.port(), &certs);
+    let bootstrap = format!("127.0.0.1:{tls_port}");
+    let client = tls_client(&certs);
+    let prefix = publish_inventory(&bootstrap, client.clone()).await;
+    publish_poison(&bootstrap, &client, &format!("{prefix}.poison")).await;
+    let url = Postgres::database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker_file(dir.path(), &bootstrap);
+    let mut text = std::fs::read_to_string(&worker).expect("worker");
+    text.push_str(&format!(
+        "security.protocol=SSL\nssl.ca.location={}\n",
+        certs.ca.display()
+    ));
+    std::fs::write(&worker, text).expect("worker");
+    let dlq = random_name("dlq");
+    let config = dead_lettering_config(&prefix, &url, &dlq);
+    let connector = connector_file(dir.path(), &random_name("tls"), config);
+    let log = run_to_end(dir.path(), &worker, &[&connector], Duration::from_secs(120));
+    support::assert_pg_matches(&url, &inventory_oracle(), |n| n.to_string()).await;
+    assert!(log.contains("records dead-lettered"), "{log}");
+    // The dead letter came out over TLS.
+    assert_poison_dead_lettered(&bootstrap, &client, &dlq, &prefix, &stunnel);
 
     // `validate` names a TLS failure with its reason: the broker's certificate is not signed
     // by the CA the worker trusts.
@@ -477,6 +545,30 @@ async fn a_connector_with_a_wrong_password_fails_alone_and_readiness_says_so() {
         .contains("wrong-password"));
 }
 
+/// `sluice run` of `connector` with `worker` (and `env`) on a broker that refuses the login:
+/// it exits 1 naming the refusal and the broker's `cause`, and never prints `password`.
+/// Returns the log.
+fn run_refused(
+    dir: &Path,
+    worker: &Path,
+    connector: &Path,
+    env: &[(&str, &str)],
+    cause: &str,
+    password: &str,
+) -> String {
+    let mut child = spawn_run_with_env(dir, worker, &[connector], true, "run.log", env);
+    let log = dir.join("run.log");
+    let status = wait(&mut child, Duration::from_secs(60), &log);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("refused the connection") && text.contains(cause),
+        "the refusal ({cause}) was not named:\n{text}"
+    );
+    assert!(!text.contains(password), "the password leaked:\n{text}");
+    text
+}
+
 /// A broker that refuses the login (tansu with `--authentication`: this build stores no
 /// users, so SCRAM answers `unknown-user`): the connector stops FAILED with the cause at
 /// once instead of warning in a loop.
@@ -493,21 +585,187 @@ async fn a_refused_kafka_login_fails_the_connector_with_the_cause() {
     std::fs::write(&worker, text).expect("worker");
     let url = Postgres::database();
     let connector = connector_file(dir.path(), "login", sink_config("t", &jdbc(&url), true));
-    let mut child = spawn_run(dir.path(), &worker, &[&connector], true, "run.log");
-    let log = dir.path().join("run.log");
-    let status = wait(&mut child, Duration::from_secs(60), &log);
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    assert_eq!(status.code(), Some(1), "{text}");
-    assert!(
-        text.contains("refused the connection") && text.contains("unknown-user"),
-        "the refusal was not named:\n{text}"
-    );
-    assert!(
-        !text.contains("alice-secret"),
-        "the password leaked:\n{text}"
+    let text = run_refused(
+        dir.path(),
+        &worker,
+        &connector,
+        &[],
+        "unknown-user",
+        "alice-secret",
     );
     let warnings = text.lines().filter(|l| l.contains("WARN")).count();
     assert!(warnings < 20, "{warnings} warning lines:\n{text}");
+}
+
+/// The SCRAM user of the SASL tests.
+const KAFKA_USER: &str = "sluice";
+/// Its password.
+const KAFKA_PASSWORD: &str = "scram-5e1c-secret";
+/// A password that is not its own.
+const WRONG_PASSWORD: &str = "stale-7a2f-secret";
+
+/// An MSK-style listener: tansu that stores SCRAM users (`$SLUICE_TANSU_SASL_BIN`), with
+/// [`KAFKA_USER`] stored, behind stunnel and advertising only the TLS port.
+struct SaslSsl {
+    certs: Certs,
+    /// Runs while this lives.
+    _tansu: Tansu,
+    stunnel: Stunnel,
+    /// The TLS port, for `bootstrap.servers`.
+    bootstrap: String,
+}
+
+impl SaslSsl {
+    fn start() -> SaslSsl {
+        let certs = Certs::generate();
+        let tls_port = Stunnel::free_port();
+        let tansu = Tansu::start_scram(Some(tls_port), &[(KAFKA_USER, KAFKA_PASSWORD)]);
+        let stunnel = Stunnel::start(tls_port, tansu.port(), &certs);
+        SaslSsl {
+            certs,
+            _tansu: tansu,
+            stunnel,
+            bootstrap: format!("127.0.0.1:{tls_port}"),
+        }
+    }
+
+    /// librdkafka's settings for SASL_SSL as [`KAFKA_USER`] with `mechanism`.
+    fn client(&self, mechanism: &str, password: &str) -> Vec<(String, String)> {
+        let ca = self.certs.ca.display().to_string();
+        [
+            ("security.protocol", "SASL_SSL"),
+            ("ssl.ca.location", &ca),
+            ("sasl.mechanism", mechanism),
+            ("sasl.username", KAFKA_USER),
+            ("sasl.password", password),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// `tests/data/workers/connect-distributed-sasl-ssl.properties` as it is, but for what
+    /// differs here: `bootstrap.servers`, the CA, and `/run/secrets` (a directory `<name>-secrets`
+    /// laid out as a mounted Kubernetes secret, `kafka/password` holding `password`). The user
+    /// comes from `KAFKA_USER` in sluice's environment.
+    fn msk_worker(&self, dir: &Path, name: &str, password: &str) -> PathBuf {
+        let secrets = dir.join(format!("{name}-secrets"));
+        std::fs::create_dir_all(secrets.join("kafka")).expect("secret dir");
+        std::fs::write(secrets.join("kafka/password"), password).expect("password file");
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/workers/connect-distributed-sasl-ssl.properties");
+        let text = std::fs::read_to_string(&file).expect("MSK-style worker file");
+        for place in ["bootstrap.servers=", "/etc/kafka/ca.pem", "/run/secrets"] {
+            assert!(text.contains(place), "{} has no {place}", file.display());
+        }
+        let text = text
+            .lines()
+            .map(|line| {
+                if line.starts_with("bootstrap.servers=") {
+                    format!("bootstrap.servers={}", self.bootstrap)
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace("/etc/kafka/ca.pem", &self.certs.ca.display().to_string())
+            .replace("/run/secrets", &secrets.display().to_string());
+        let worker = dir.join(format!("{name}.properties"));
+        std::fs::write(&worker, text).expect("worker");
+        worker
+    }
+}
+
+/// A successful SASL login on a real broker: the repository's MSK-style worker file
+/// (SASL_SSL, SCRAM-SHA-512 from `sasl.jaas.config`, the user from the environment, the
+/// password from a mounted secret) applies the recording, published over SASL_SSL, and its
+/// dead-letter producer logs in to publish a poison record's dead letter. Then SCRAM-SHA-256
+/// with librdkafka's own keys applies one table.
+#[tokio::test(flavor = "multi_thread")]
+async fn kafka_over_sasl_ssl_with_scram_applies_and_dead_letters() {
+    let kafka = SaslSsl::start();
+    let client = kafka.client("SCRAM-SHA-512", KAFKA_PASSWORD);
+    let prefix = publish_inventory(&kafka.bootstrap, client.clone()).await;
+    publish_poison(&kafka.bootstrap, &client, &format!("{prefix}.poison")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = kafka.msk_worker(dir.path(), "msk", KAFKA_PASSWORD);
+    let url = Postgres::database();
+    let dlq = random_name("dlq");
+    let config = dead_lettering_config(&prefix, &url, &dlq);
+    let connector = connector_file(dir.path(), &random_name("sasl"), config);
+    let env = [("KAFKA_USER", KAFKA_USER)];
+    let mut child = spawn_run_with_env(dir.path(), &worker, &[&connector], true, "run.log", &env);
+    let log = dir.path().join("run.log");
+    let status = wait(&mut child, Duration::from_secs(180), &log);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "sluice run failed ({status}):\n{text}");
+    support::assert_pg_matches(&url, &inventory_oracle(), |n| n.to_string()).await;
+    assert!(text.contains("records dead-lettered"), "{text}");
+    assert!(
+        !text.contains(KAFKA_PASSWORD),
+        "the password leaked:\n{text}"
+    );
+    assert_poison_dead_lettered(&kafka.bootstrap, &client, &dlq, &prefix, &kafka.stunnel);
+
+    // SCRAM-SHA-256, with `sasl.username` and `sasl.password`: the customers table applies.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker_file(dir.path(), &kafka.bootstrap);
+    let mut text = std::fs::read_to_string(&worker).expect("worker");
+    for (k, v) in kafka.client("SCRAM-SHA-256", KAFKA_PASSWORD) {
+        text.push_str(&format!("{k}={v}\n"));
+    }
+    std::fs::write(&worker, text).expect("worker");
+    let url = Postgres::database();
+    let mut config = sink_config(&prefix, &jdbc(&url), true);
+    config["topics.regex"] = format!("{prefix}\\.dbserver1\\.public\\.customers").into();
+    let connector = connector_file(dir.path(), &random_name("sha256"), config);
+    run_to_end(dir.path(), &worker, &[&connector], Duration::from_secs(120));
+    let mut customers = inventory_oracle();
+    customers
+        .tables
+        .retain(|name, _| name == "public.customers");
+    support::assert_pg_matches(&url, &customers, |n| n.to_string()).await;
+}
+
+/// The MSK-style worker file with a wrong password in the mounted secret: `sluice run` stops
+/// the connector FAILED naming the broker's refusal (`invalid-proof`) and exits 1, and
+/// `validate` says why under `bootstrap.servers`; the password is never printed. The right
+/// password passes `validate`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_kafka_password_is_refused_by_run_and_validate() {
+    let kafka = SaslSsl::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wrong = kafka.msk_worker(dir.path(), "wrong", WRONG_PASSWORD);
+    let url = Postgres::database();
+    let connector = connector_file(dir.path(), "login", sink_config("t", &jdbc(&url), true));
+    let env = [("KAFKA_USER", KAFKA_USER)];
+    run_refused(
+        dir.path(),
+        &wrong,
+        &connector,
+        &env,
+        "invalid-proof",
+        WRONG_PASSWORD,
+    );
+
+    let validate = |worker: &Path| {
+        let (code, out, err) = support::sluice::command_output_with_env(
+            &[&"validate", &"--worker", &worker, &connector],
+            &env,
+        );
+        assert!(!out.contains(WRONG_PASSWORD) && !err.contains(WRONG_PASSWORD));
+        (code, format!("{out}{err}"))
+    };
+    let (code, out) = validate(&wrong);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("bootstrap.servers") && out.contains("invalid-proof"),
+        "validate does not give the login failure's reason:\n{out}"
+    );
+    let right = kafka.msk_worker(dir.path(), "right", KAFKA_PASSWORD);
+    let (code, out) = validate(&right);
+    assert_eq!(code, 0, "{out}");
 }
 
 /// The broker dies: readiness turns 503 within the configured time

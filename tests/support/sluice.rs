@@ -68,6 +68,19 @@ pub fn spawn_run(
     stop_at_end: bool,
     log: &str,
 ) -> Sluice {
+    spawn_run_with_env(dir, worker, connectors, stop_at_end, log, &[])
+}
+
+/// [`spawn_run`] with more variables in sluice's environment (what a worker file's
+/// `${env:NAME}` placeholders read).
+pub fn spawn_run_with_env(
+    dir: &Path,
+    worker: &Path,
+    connectors: &[&Path],
+    stop_at_end: bool,
+    log: &str,
+    env: &[(&str, &str)],
+) -> Sluice {
     let log_file = std::fs::File::create(dir.join(log)).expect("log file");
     let mut cmd = Command::new(binary());
     cmd.arg("run").arg("--worker").arg(worker);
@@ -76,6 +89,7 @@ pub fn spawn_run(
     }
     cmd.args(connectors)
         .env("SLUICE_LOG", "info,sqlx=warn")
+        .envs(env.iter().copied())
         .stdout(log_file.try_clone().expect("log file"))
         .stderr(log_file)
         .stdin(Stdio::null())
@@ -125,9 +139,18 @@ pub fn command(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String) {
 
 /// Runs a sluice subcommand to completion; returns (exit code, stdout, stderr).
 pub fn command_output(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String, String) {
+    command_output_with_env(args, &[])
+}
+
+/// [`command_output`] with more variables in sluice's environment.
+pub fn command_output_with_env(
+    args: &[&dyn AsRef<std::ffi::OsStr>],
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
     let output = Command::new(binary())
         .args(args.iter().map(|a| a.as_ref()))
         .env("SLUICE_LOG", "warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("run sluice");

