@@ -246,7 +246,13 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
         }
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert_eq!(altered.0, 200, "{}", altered.1);
+    assert_eq!(
+        altered.0,
+        200,
+        "{}\n{}",
+        altered.1,
+        support::tail(&dir.path().join("worker.log"), 60)
+    );
     let now = until(
         port,
         &offsets_path,
