@@ -81,6 +81,49 @@ fn until(
     panic!("{what}: not within {within:?}; last answer to GET {path}: {last:?}");
 }
 
+/// Every checkpoint row's fencing epoch for `group`.
+async fn epochs(url: &str, group: &str) -> std::collections::BTreeMap<(String, i64), i64> {
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .expect("connect");
+    sqlx::query_as::<_, (String, i64, i64)>(
+        "SELECT topic, CAST(kafka_partition AS BIGINT), CAST(epoch AS BIGINT) FROM sluice_offsets \
+         WHERE group_id = $1",
+    )
+    .bind(group)
+    .fetch_all(&mut conn)
+    .await
+    .expect("epochs")
+    .into_iter()
+    .map(|(t, p, e)| ((t, p), e))
+    .collect()
+}
+
+/// Waits until every partition of `group` has been claimed again since `before` (its epoch
+/// moved): the resumed tasks have joined the group and hold the partitions. (A task stopped
+/// while still joining can leave tansu's group stuck; Kafka would expire such a member.)
+async fn until_claimed(
+    url: &str,
+    group: &str,
+    before: &std::collections::BTreeMap<(String, i64), i64>,
+) {
+    let started = Instant::now();
+    loop {
+        let now = epochs(url, group).await;
+        if before
+            .iter()
+            .all(|(k, e)| now.get(k).is_some_and(|n| n > e))
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not claimed again: {before:?} -> {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn states(status: &Value) -> Vec<String> {
     status["tasks"]
         .as_array()
@@ -98,7 +141,7 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
     let prefix = random_name("t");
     let events = support::corpus_events("inventory", "default.json-schemas.jsonl");
     let options = PublishOptions {
-        partitions: 2,
+        partitions: 1,
         ..Default::default()
     };
     publish_jsonl_with(
@@ -198,6 +241,8 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
         "paused",
         |_, s| s["connector"]["state"] == "PAUSED" && states(s) == ["PAUSED", "PAUSED"],
     );
+    let group = format!("connect-{name}");
+    let before = epochs(&url, &group).await;
     let (code, _) = http(port, "PUT", &format!("/connectors/{name}/resume"), None).expect("answer");
     assert_eq!(code, 202);
     until(
@@ -207,6 +252,7 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
         "resumed",
         |_, s| states(s) == ["RUNNING", "RUNNING"],
     );
+    until_claimed(&url, &group, &before).await;
 
     // Offsets: read, refused while running, then stop, rewind to 0, replay.
     let offsets_path = format!("/connectors/{name}/offsets");
@@ -217,7 +263,24 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
         "offsets",
         |c, o| c == 200 && o["offsets"].as_array().is_some_and(|a| !a.is_empty()),
     );
-    let first = offsets["offsets"][0]["partition"].clone();
+    // The customers table's partition, rewound to 0 and replayed back to where it was.
+    let (first, before) = offsets["offsets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["partition"].clone(),
+                p["offset"]["kafka_offset"].as_i64().unwrap_or(0),
+            )
+        })
+        .find(|(p, _)| {
+            p["kafka_topic"]
+                .as_str()
+                .is_some_and(|t| t.ends_with(".public.customers"))
+        })
+        .expect("the customers partition's offset");
+    assert!(before > 0, "{offsets}");
     let rewind = json!({"offsets": [{"partition": first, "offset": {"kafka_offset": 0}}]});
     let (code, refused) = http(port, "PATCH", &offsets_path, Some(&rewind)).expect("answer");
     assert_eq!(code, 400, "{refused}");
@@ -305,11 +368,11 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
         port,
         &offsets_path,
         Duration::from_secs(60),
-        "replayed past 0",
+        "replayed back to where it was",
         |_, o| {
             o["offsets"].as_array().is_some_and(|a| {
                 a.iter().any(|p| {
-                    p["partition"] == first && p["offset"]["kafka_offset"].as_i64() > Some(0)
+                    p["partition"] == first && p["offset"]["kafka_offset"].as_i64() == Some(before)
                 })
             })
         },

@@ -10,6 +10,7 @@ pub mod schema;
 
 use crate::sink::db::{Db, Tx};
 use crate::sink::render::Param;
+use std::collections::HashMap;
 
 /// A topic-partition.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -360,12 +361,26 @@ pub async fn load(db: &Db, group: &str) -> Result<Vec<Stored>, sqlx::Error> {
         .collect())
 }
 
-/// Moves checkpoints (an operator's reset): sets `next_offset` and the mirrored offset, bumps
-/// the epoch (fencing any worker still running), and records the change in the history.
+/// Moves checkpoints (an operator's reset): sets `next_offset`, bumps the epoch (fencing any
+/// worker still running), and records the change in the history. The mirror columns say what
+/// the Kafka group may hold afterwards — the new offset once it is committed there, or still
+/// what it held (`group_held`, from before the reset) — so that neither is mistaken at the
+/// next assignment for a reset made with Kafka's tools.
 pub async fn reset(
     db: &Db,
     group: &str,
     targets: &[(TopicPartition, i64)],
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    reset_holding(db, group, targets, &HashMap::new(), reason).await
+}
+
+/// [`reset`] where the group still holds `group_held` (per partition) until it is committed.
+pub async fn reset_holding(
+    db: &Db,
+    group: &str,
+    targets: &[(TopicPartition, i64)],
+    group_held: &HashMap<TopicPartition, i64>,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
     let existing = load(db, group).await?;
@@ -376,10 +391,11 @@ pub async fn reset(
             .find(|s| &s.tp == tp)
             .and_then(|s| s.next_offset);
         let mut params = tp_params(group, tp);
-        params.extend([Param::Int(*offset), Param::Int(now_ms())]);
+        let held = group_held.get(tp).copied().unwrap_or(*offset);
+        params.extend([Param::Int(*offset), Param::Int(now_ms()), Param::Int(held)]);
         tx.execute(
             "INSERT INTO sluice_offsets (group_id, topic, kafka_partition, next_offset, epoch, mirrored_offset, mirror_pending, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, 1, $4, $4, $5) ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE \
+             VALUES ($1, $2, $3, $4, 1, $6, $4, $5) ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE \
              SET next_offset = excluded.next_offset, mirrored_offset = excluded.mirrored_offset, \
              mirror_pending = excluded.mirror_pending, watermark_ms = NULL, \
              epoch = sluice_offsets.epoch + 1, updated_at_ms = excluded.updated_at_ms",

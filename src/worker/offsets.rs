@@ -11,12 +11,17 @@ use crate::config::{ConnectorConfig, WorkerConfig};
 use crate::sink::db::Db;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
+use std::collections::HashMap;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Moves a stopped connector's checkpoint to `targets`, in the target (one transaction, the
 /// epoch bumped so a zombie is fenced, every change in the history) and then in the group.
+/// The group's commit may fail (a broker that still lists a departed member refuses it): the
+/// target then remembers what the group holds, so the next assignment starts from the new
+/// checkpoint instead of taking the group's old offset for an operator's reset, and the
+/// connector's first commit moves the group.
 pub async fn move_checkpoint(
     db: &Db,
     consumer: BaseConsumer,
@@ -24,28 +29,68 @@ pub async fn move_checkpoint(
     targets: &[(TopicPartition, i64)],
     reason: &str,
 ) -> Result<(), String> {
-    checkpoint::reset(db, group, targets, reason)
-        .await
-        .map_err(|e| format!("target: {e}"))?;
     let mut list = TopicPartitionList::new();
     for (tp, offset) in targets {
         list.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*offset))
             .map_err(|e| e.to_string())?;
     }
-    tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| {
-            format!("the target checkpoint moved, but committing to the Kafka group failed: {e}")
+    let asked = list.clone();
+    let (consumer, held) = tokio::task::spawn_blocking(move || {
+        let held = consumer.committed_offsets(asked, TIMEOUT);
+        (consumer, held)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let held: HashMap<TopicPartition, i64> = held
+        .map_err(|e| format!("the Kafka group's offsets: {e}"))?
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((
+                TopicPartition {
+                    topic: e.topic().to_string(),
+                    partition: e.partition(),
+                },
+                o,
+            )),
+            _ => None,
         })
+        .collect();
+    checkpoint::reset_holding(db, group, targets, &held, reason)
+        .await
+        .map_err(|e| format!("target: {e}"))?;
+    let committed = tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Err(e) = committed {
+        tracing::warn!(group, error = %e, "the target checkpoint moved; the Kafka group keeps its old offsets until the connector's first commit");
+    }
+    Ok(())
 }
 
-/// The number of members the connector's group has now.
+/// The members of the connector's group that hold partitions now. A member still joining (or
+/// one a broker keeps listed after it left mid-join, as tansu does) holds none and cannot
+/// commit: the reset's epoch bump fences whatever it might do later anyway.
 pub fn group_members(consumer: &BaseConsumer, group: &str) -> usize {
     consumer
         .fetch_group_list(Some(group), TIMEOUT)
-        .map(|l| l.groups().iter().map(|g| g.members().len()).sum::<usize>())
+        .map(|l| {
+            l.groups()
+                .iter()
+                .flat_map(|g| g.members())
+                .filter(|m| m.assignment().is_some_and(holds_partitions))
+                .count()
+        })
         .unwrap_or(0)
+}
+
+/// Whether a consumer-protocol assignment (version: i16, topics: i32 count, ...) names any
+/// topic; an empty or unreadable one names none.
+fn holds_partitions(assignment: &[u8]) -> bool {
+    assignment
+        .get(2..6)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .is_some_and(|count| i32::from_be_bytes(count) > 0)
 }
 
 impl Worker {
@@ -189,6 +234,21 @@ impl Worker {
             &self.inner.config,
         )
         .map_err(|e| WorkerError::BadRequest(e.problems.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_assignment_holds_partitions_when_it_names_a_topic() {
+        // version 0, one topic "t" with partition 0, no user data
+        let one = [
+            0, 0, 0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
+        ];
+        assert!(super::holds_partitions(&one));
+        assert!(!super::holds_partitions(&[0, 0, 0, 0, 0, 0]));
+        assert!(!super::holds_partitions(&[]));
+        assert!(!super::holds_partitions(&[0, 1]));
     }
 }
 

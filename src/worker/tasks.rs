@@ -199,6 +199,7 @@ fn restart_asked(
 async fn stop(task: Task) {
     let _ = task.stop.send(true);
     let _ = task.handle.await;
+    tracing::info!("task stopped");
 }
 
 /// A pipeline's health state as Connect names it.
