@@ -119,10 +119,10 @@ pub(super) async fn run(
         }
         for (slot, info) in &states {
             let written = view.statuses.get(slot).map(|r| &r.info);
-            if reported.get(slot) != Some(info) || written != Some(info) {
-                if write_status(&worker, slot, info.clone()).await.is_ok() {
-                    reported.insert(slot.clone(), info.clone());
-                }
+            if (reported.get(slot) != Some(info) || written != Some(info))
+                && write_status(&worker, slot, info.clone()).await.is_ok()
+            {
+                reported.insert(slot.clone(), info.clone());
             }
         }
         reported.retain(|slot, _| states.contains_key(slot));

@@ -131,19 +131,8 @@ impl Worker {
                 "the request names no partition offsets".into(),
             ));
         }
-        let wanted: Vec<(TopicPartition, Option<i64>)> = offsets
-            .offsets
-            .into_iter()
-            .map(|o| {
-                (
-                    TopicPartition {
-                        topic: o.partition.kafka_topic,
-                        partition: o.partition.kafka_partition,
-                    },
-                    o.offset.map(|v| v.kafka_offset),
-                )
-            })
-            .collect();
+        let wanted: Vec<(TopicPartition, Option<i64>)> =
+            offsets.offsets.into_iter().map(requested).collect();
         if let Some((tp, _)) = wanted.iter().find(|(_, o)| o.is_some_and(|o| o < 0)) {
             return Err(WorkerError::BadRequest(format!(
                 "{}/{}: offsets must be at least 0",
@@ -159,15 +148,7 @@ impl Worker {
         let wanted = current
             .offsets
             .into_iter()
-            .map(|o| {
-                (
-                    TopicPartition {
-                        topic: o.partition.kafka_topic,
-                        partition: o.partition.kafka_partition,
-                    },
-                    None,
-                )
-            })
+            .map(|o| (requested(o).0, None))
             .collect();
         self.move_stopped(name, wanted, "rest: reset offsets").await
     }
@@ -237,19 +218,15 @@ impl Worker {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn an_assignment_holds_partitions_when_it_names_a_topic() {
-        // version 0, one topic "t" with partition 0, no user data
-        let one = [
-            0, 0, 0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
-        ];
-        assert!(super::holds_partitions(&one));
-        assert!(!super::holds_partitions(&[0, 0, 0, 0, 0, 0]));
-        assert!(!super::holds_partitions(&[]));
-        assert!(!super::holds_partitions(&[0, 1]));
-    }
+/// A partition and the offset asked for it (`None`: its beginning).
+fn requested(o: PartitionOffset) -> (TopicPartition, Option<i64>) {
+    (
+        TopicPartition {
+            topic: o.partition.kafka_topic,
+            partition: o.partition.kafka_partition,
+        },
+        o.offset.map(|v| v.kafka_offset),
+    )
 }
 
 async fn open(config: &ConnectorConfig) -> Result<Db, WorkerError> {
@@ -274,4 +251,19 @@ pub fn group_consumer(
     crate::source::consumer_config(worker, config)
         .create()
         .map_err(|e| format!("kafka client: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_assignment_holds_partitions_when_it_names_a_topic() {
+        // version 0, one topic "t" with partition 0, no user data
+        let one = [
+            0, 0, 0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
+        ];
+        assert!(super::holds_partitions(&one));
+        assert!(!super::holds_partitions(&[0, 0, 0, 0, 0, 0]));
+        assert!(!super::holds_partitions(&[]));
+        assert!(!super::holds_partitions(&[0, 1]));
+    }
 }

@@ -63,8 +63,9 @@ impl Tasks {
             }
         }
         // Stop what is no longer wanted here, or whose config changed, or that was asked to
-        // restart.
+        // restart: all told at once, so a connector's tasks leave its group together.
         let keys: Vec<(String, u32)> = self.running.keys().cloned().collect();
+        let mut stopping = Vec::new();
         for key in keys {
             let Some(task) = self.running.get(&key) else {
                 continue;
@@ -75,10 +76,15 @@ impl Tasks {
             };
             if !keep {
                 if let Some(task) = self.running.remove(&key) {
-                    stop(task).await;
+                    let _ = task.stop.send(true);
+                    stopping.push((key, task));
                 }
-                self.health.remove(&label(&key.0, key.1));
             }
+        }
+        for (key, task) in stopping {
+            let _ = task.handle.await;
+            tracing::info!(connector = %key.0, task = key.1, "task stopped");
+            self.health.remove(&label(&key.0, key.1));
         }
         for (key, connector) in wanted {
             if self.running.contains_key(&key) {
@@ -194,12 +200,6 @@ fn restart_asked(
             health.state(&label(&key.0, key.1)),
             Some((ConnectorState::Failed, _))
         )
-}
-
-async fn stop(task: Task) {
-    let _ = task.stop.send(true);
-    let _ = task.handle.await;
-    tracing::info!("task stopped");
 }
 
 /// A pipeline's health state as Connect names it.
