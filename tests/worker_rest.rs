@@ -6,10 +6,8 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::path::Path;
 use std::time::{Duration, Instant};
 use support::oracle::Oracle;
-use support::sluice::{binary, Sluice};
 use support::{corpus_dir, http, random_name, Postgres, Tansu};
 use support::{publish_jsonl_with, PublishOptions};
 
@@ -31,35 +29,6 @@ fn sink_config(prefix: &str, url: &str) -> Value {
         "collection.name.format": "${source.table}",
         "batch.size": "40",
     })
-}
-
-/// A worker file for one worker of group `group` listening on `port`.
-fn worker_file(dir: &Path, bootstrap: &str, group: &str, port: u16) -> std::path::PathBuf {
-    let path = support::sluice::worker_file(dir, bootstrap);
-    let mut text = std::fs::read_to_string(&path).expect("worker");
-    text.push_str(&format!(
-        "group.id={group}\nconfig.storage.topic={group}-configs\nconfig.storage.replication.factor=1\n\
-         status.storage.topic={group}-status\nstatus.storage.replication.factor=1\n\
-         status.storage.partitions=2\nlisteners=http://127.0.0.1:{port}\n\
-         heartbeat.interval.ms=500\nsession.timeout.ms=4000\nsluice.shutdown.timeout.ms=3000\n"
-    ));
-    std::fs::write(&path, text).expect("worker");
-    path
-}
-
-fn spawn_worker(dir: &Path, worker: &Path, log: &str) -> Sluice {
-    let file = std::fs::File::create(dir.join(log)).expect("log");
-    std::process::Command::new(binary())
-        .arg("worker")
-        .arg("--worker")
-        .arg(worker)
-        .env("SLUICE_LOG", "info,sqlx=warn")
-        .stdout(file.try_clone().expect("log"))
-        .stderr(file)
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .map(Sluice)
-        .expect("spawn sluice worker")
 }
 
 /// Polls `GET path` until `ok` holds for the answer.
@@ -173,8 +142,8 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = support::free_port();
     let group = random_name("workers");
-    let worker = worker_file(dir.path(), &tansu.bootstrap(), &group, port);
-    let mut child = spawn_worker(dir.path(), &worker, "worker.log");
+    let worker = support::sluice::worker_mode_file(dir.path(), &tansu.bootstrap(), &group, port);
+    let mut child = support::sluice::spawn_worker(dir.path(), &worker, "worker.log");
     let root = until(
         port,
         "/",
@@ -342,7 +311,7 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
         "{}",
         support::tail(&dir.path().join("worker.log"), 40)
     );
-    let mut child = spawn_worker(dir.path(), &worker, "worker2.log");
+    let mut child = support::sluice::spawn_worker(dir.path(), &worker, "worker2.log");
     until(
         port,
         &status_path,

@@ -300,3 +300,33 @@ pub async fn run_until_applied(
     );
     std::fs::read_to_string(&log).unwrap_or_default()
 }
+
+/// A `sluice worker` file: one worker of group `group` (its config and status topics named
+/// after it) listening on `port`, heartbeats every 500 ms, gone after 4 s of silence.
+pub fn worker_mode_file(dir: &Path, bootstrap: &str, group: &str, port: u16) -> PathBuf {
+    let path = worker_file(dir, bootstrap);
+    let mut text = std::fs::read_to_string(&path).expect("worker");
+    text.push_str(&format!(
+        "group.id={group}\nconfig.storage.topic={group}-configs\nconfig.storage.replication.factor=1\n\
+         status.storage.topic={group}-status\nstatus.storage.replication.factor=1\n\
+         status.storage.partitions=2\nlisteners=http://127.0.0.1:{port}\n\
+         heartbeat.interval.ms=500\nsession.timeout.ms=4000\nsluice.shutdown.timeout.ms=3000\n"
+    ));
+    std::fs::write(&path, text).expect("worker");
+    path
+}
+
+pub fn spawn_worker(dir: &Path, worker: &Path, log: &str) -> Sluice {
+    let file = std::fs::File::create(dir.join(log)).expect("log");
+    Command::new(binary())
+        .arg("worker")
+        .arg("--worker")
+        .arg(worker)
+        .env("SLUICE_LOG", "info,sqlx=warn")
+        .stdout(file.try_clone().expect("log"))
+        .stderr(file)
+        .stdin(Stdio::null())
+        .spawn()
+        .map(Sluice)
+        .expect("spawn sluice worker")
+}
