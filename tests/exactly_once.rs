@@ -643,3 +643,176 @@ async fn sigterm_during_a_target_outage_stops_in_bounded_time_and_restart_is_exa
     );
     setup.verify("after SIGTERM during a target outage").await;
 }
+
+/// The task states of connector `name` as worker `port` reports them: (state, worker id).
+fn task_states(port: u16, name: &str) -> Vec<(String, String)> {
+    support::http(port, "GET", &format!("/connectors/{name}/status"), None)
+        .and_then(|(code, body)| (code == 200).then_some(body))
+        .and_then(|body| body["tasks"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            (
+                t["state"].as_str().unwrap_or("").to_string(),
+                t["worker_id"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Scale-out: three `sluice worker`s of one group run both connectors (`tasks.max=4` over
+/// four partitions, created over REST); one is killed with SIGKILL mid-stream. Its tasks move
+/// to the others within the session timeout, the stream finishes, a fourth worker joins and
+/// takes tasks over, the rest of the stream is applied, and the target holds every change
+/// exactly once (the upsert table equal to the expected state, the audit table every change
+/// once).
+#[tokio::test(flavor = "multi_thread")]
+async fn three_workers_share_the_connectors_and_one_is_killed() {
+    let setup = Setup::with_stream(40_000, 30_000).await;
+    let extra = json!({"tasks.max": "4", "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector"});
+    let (main, audit) = setup.connectors_with("scale", ("40", "30"), "100", extra);
+    let dir = setup.dir.path();
+    let group = random_name("workers");
+    let bootstrap = setup.tansu.bootstrap();
+    let start = |n: usize| {
+        let sub = dir.join(format!("w{n}"));
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        let port = support::free_port();
+        let file = support::sluice::worker_mode_file(&sub, &bootstrap, &group, port);
+        let child = support::sluice::spawn_worker(&sub, &file, "worker.log");
+        let started = std::time::Instant::now();
+        while support::http(port, "GET", "/", None).is_none_or(|(c, _)| c != 200) {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "worker {n} not up"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        (port, child)
+    };
+    let mut workers: Vec<(u16, support::sluice::Sluice)> = (1..=3).map(start).collect();
+    let front = workers[0].0;
+    for file in [&main, &audit] {
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(file).expect("connector")).expect("json");
+        let (code, body) = support::http(front, "POST", "/connectors", Some(&doc)).expect("answer");
+        assert_eq!(code, 201, "{body}");
+    }
+    let names = [setup.names.0.clone(), setup.names.1.clone()];
+    let all_running = |port: u16, live: &[String]| {
+        names.iter().all(|name| {
+            let states = task_states(port, name);
+            states.len() == 4
+                && states
+                    .iter()
+                    .all(|(s, w)| s == "RUNNING" && live.contains(w))
+        })
+    };
+    let ids: Vec<String> = workers
+        .iter()
+        .map(|(p, _)| format!("127.0.0.1:{p}"))
+        .collect();
+    wait_until(Duration::from_secs(60), "every task running", || {
+        let ok = all_running(front, &ids);
+        async move { ok }
+    })
+    .await;
+    // The tasks are spread: no worker runs all four of a connector's tasks.
+    for name in &names {
+        let states = task_states(front, name);
+        let busiest = ids
+            .iter()
+            .map(|id| states.iter().filter(|(_, w)| w == id).count())
+            .max()
+            .unwrap_or(0);
+        assert!(busiest <= 2, "{name}: {states:?}");
+    }
+    // Mid-stream, once both groups have committed (past the group join): SIGKILL the worker
+    // running the most tasks, other than the one the requests go to.
+    let url = setup.url.clone();
+    let total = setup.events.len() as i64 * 2;
+    wait_until(Duration::from_secs(120), "progress before the kill", || {
+        let url = url.clone();
+        let names = names.clone();
+        async move {
+            let now = checkpointed_per_group(&url).await;
+            names
+                .iter()
+                .all(|n| now.get(&format!("connect-{n}")).copied().unwrap_or(0) > 0)
+                && now.values().sum::<i64>() >= total / 5
+        }
+    })
+    .await;
+    let load = |id: &String| -> usize {
+        names
+            .iter()
+            .map(|n| {
+                task_states(front, n)
+                    .iter()
+                    .filter(|(_, w)| w == id)
+                    .count()
+            })
+            .sum()
+    };
+    let victim = (1..ids.len())
+        .max_by_key(|i| load(&ids[*i]))
+        .expect("a worker");
+    assert!(load(&ids[victim]) > 0, "the victim runs no task");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &workers[victim].1.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let _ = workers[victim].1.wait();
+    let live: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != victim)
+        .map(|(_, id)| id.clone())
+        .collect();
+    wait_until(
+        Duration::from_secs(60),
+        "the killed worker's tasks moved",
+        || {
+            let ok = all_running(front, &live);
+            async move { ok }
+        },
+    )
+    .await;
+    let published = 30_000 * 2;
+    wait_until(Duration::from_secs(180), "the first part applied", || {
+        let url = url.clone();
+        async move { checkpointed(&url).await >= published }
+    })
+    .await;
+    // A fourth worker joins and takes tasks over; then the rest of the stream.
+    let (port4, child4) = start(4);
+    workers.push((port4, child4));
+    let mut live = live;
+    live.push(format!("127.0.0.1:{port4}"));
+    let newcomer = live.last().cloned().expect("id");
+    wait_until(Duration::from_secs(60), "tasks on the new worker", || {
+        let ok = all_running(front, &live)
+            && names
+                .iter()
+                .any(|n| task_states(front, n).iter().any(|(_, w)| *w == newcomer));
+        async move { ok }
+    })
+    .await;
+    let topic = std::fs::read_to_string(dir.join("topic")).expect("topic");
+    publish(&bootstrap, &topic, &setup.events[30_000..], 30_000).await;
+    wait_until(Duration::from_secs(180), "the whole stream applied", || {
+        let url = url.clone();
+        async move { checkpointed(&url).await >= total }
+    })
+    .await;
+    setup.verify("three workers, one killed, one joined").await;
+    // The survivors leave cleanly (the killed one was reaped above).
+    for (i, (_, child)) in workers.iter_mut().enumerate() {
+        if i != victim {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+    }
+}
