@@ -369,3 +369,98 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
         &dir.path().join("worker2.log"),
     );
 }
+
+/// REST safety: an empty listener host binds loopback only; with a credentials file
+/// (Connect's `BasicAuthSecurityRestExtension` named in `rest.extension.classes`) and a bearer
+/// token from a `${file:}` provider, every call without accepted credentials is 401 with the
+/// error body and a challenge, the probes stay open, and no secret reaches an answer or the log.
+#[tokio::test(flavor = "multi_thread")]
+async fn rest_needs_credentials_and_binds_loopback() {
+    let tansu = Tansu::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = support::free_port();
+    let group = random_name("auth");
+    let worker = support::sluice::worker_mode_file(dir.path(), &tansu.bootstrap(), &group, port);
+    let users = dir.path().join("users.properties");
+    std::fs::write(&users, "ops=ops-Pa55word\nreader=reader-Pa55word\n").expect("users");
+    let secrets = dir.path().join("secrets.properties");
+    std::fs::write(&secrets, "token=tok-Very-Secret-42\n").expect("secrets");
+    let text = std::fs::read_to_string(&worker).expect("worker").replace(
+        &format!("listeners=http://127.0.0.1:{port}"),
+        &format!("listeners=http://:{port}"),
+    );
+    std::fs::write(
+        &worker,
+        format!(
+            "{text}rest.extension.classes=org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension\n\
+             sluice.rest.basic.auth.file={}\nsluice.rest.bearer.token=${{file:{}:token}}\n",
+            users.display(),
+            secrets.display()
+        ),
+    )
+    .expect("worker");
+    let _worker = support::sluice::spawn_worker(dir.path(), &worker, "worker.log");
+    let started = Instant::now();
+    while support::http(port, "GET", "/health", None).is_none_or(|(c, _)| c != 200) {
+        assert!(started.elapsed() < Duration::from_secs(60), "worker not up");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let basic = |user: &str, password: &str| {
+        use base64::Engine as _;
+        let raw = format!("{user}:{password}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    };
+    let ask = |auth: Option<&str>| {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        support::http_with(port, "GET", "/connectors", None, &headers).expect("answer")
+    };
+    let (code, body) = ask(None);
+    assert_eq!(
+        (code, body["error_code"].as_i64()),
+        (401, Some(401)),
+        "{body}"
+    );
+    assert_eq!(ask(Some(&basic("ops", "wrong"))).0, 401);
+    assert_eq!(ask(Some(&basic("nobody", "ops-Pa55word"))).0, 401);
+    assert_eq!(ask(Some("Bearer not-the-token")).0, 401);
+    assert_eq!(ask(Some(&basic("ops", "ops-Pa55word"))), (200, json!([])));
+    assert_eq!(ask(Some(&basic("reader", "reader-Pa55word"))).0, 200);
+    assert_eq!(ask(Some("Bearer tok-Very-Secret-42")).0, 200);
+    // A write needs them too; probes and scrapes do not.
+    let (code, _) = support::http(
+        port,
+        "POST",
+        "/connectors",
+        Some(&json!({"name": "x", "config": {}})),
+    )
+    .expect("answer");
+    assert_eq!(code, 401);
+    assert_eq!(
+        support::http(port, "GET", "/ready", None).map(|(c, _)| c),
+        Some(200)
+    );
+    assert!(support::http_get(port, "/metrics").is_some_and(|m| m.contains("sluice_build_info")));
+    // Loopback only: the machine's other addresses refuse the port.
+    let others = std::process::Command::new("hostname")
+        .arg("-I")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for address in others
+        .split_whitespace()
+        .filter(|a| a.parse::<std::net::Ipv4Addr>().is_ok())
+    {
+        let reached = std::net::TcpStream::connect_timeout(
+            &format!("{address}:{port}").parse().expect("address"),
+            Duration::from_secs(2),
+        );
+        assert!(reached.is_err(), "the REST API answers on {address}:{port}");
+    }
+    let log = std::fs::read_to_string(dir.path().join("worker.log")).unwrap_or_default();
+    for secret in ["ops-Pa55word", "reader-Pa55word", "tok-Very-Secret-42"] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+}

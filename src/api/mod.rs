@@ -13,6 +13,7 @@
 //! Every request is logged once, with its method, path, status and latency; never a body or
 //! a query string (a secret could ride in either).
 
+mod auth;
 mod connectors;
 mod control;
 mod error;
@@ -23,6 +24,7 @@ mod root;
 #[cfg(test)]
 mod tests;
 
+pub use auth::Auth;
 pub use connectors::path_segment;
 pub use error::ApiError;
 pub use extract::BODY_LIMIT;
@@ -37,6 +39,7 @@ use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What every handler shares: the worker. `None` only in the route-table tests, where a
@@ -59,10 +62,15 @@ pub type Api = tower::util::MapRequest<Router, fn(Request) -> Request>;
 
 /// Binds `listener`, serves the REST API on it until the process ends, and returns the
 /// address bound (its port is the one picked when the listener asked for port 0).
-pub async fn serve(listener: &Listener, worker: Worker) -> std::io::Result<SocketAddr> {
+/// `auth`: the credentials every request but the probes and scrapes needs (`None`: open).
+pub async fn serve(
+    listener: &Listener,
+    worker: Worker,
+    auth: Option<Arc<Auth>>,
+) -> std::io::Result<SocketAddr> {
     let tcp = tokio::net::TcpListener::bind(listener.address()).await?;
     let bound = tcp.local_addr()?;
-    let api = axum::ServiceExt::<Request>::into_make_service(api(Some(worker)));
+    let api = axum::ServiceExt::<Request>::into_make_service(api(Some(worker), auth));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(tcp, api).await {
             tracing::error!(error = %e, "REST listener stopped");
@@ -74,9 +82,10 @@ pub async fn serve(listener: &Listener, worker: Worker) -> std::io::Result<Socke
 
 /// The routes, their layers and the worker, behind the trailing-slash normalisation (which
 /// must run before routing, so it wraps the router rather than being one of its layers).
-fn api(worker: Option<Worker>) -> Api {
+fn api(worker: Option<Worker>, auth: Option<Arc<Auth>>) -> Api {
     let router = routes()
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(auth, auth::check))
         .layer(middleware::from_fn(log))
         .with_state(App { worker });
     tower::ServiceExt::map_request(router, canonical_path as fn(Request) -> Request)

@@ -15,7 +15,7 @@ async fn call(method: Method, uri: &str, content_type: Option<&str>, body: &str)
         request = request.header(header::CONTENT_TYPE, content_type);
     }
     let request = request.body(Body::from(body.to_string())).expect("request");
-    let response = api(None).oneshot(request).await.expect("infallible");
+    let response = api(None, None).oneshot(request).await.expect("infallible");
     let status = response.status().as_u16();
     let is_json = response
         .headers()

@@ -3,7 +3,7 @@
 
 use super::run::shutdown_signal;
 use super::WorkerArgs;
-use crate::api::{self, Listener};
+use crate::api::{self, Auth, Listener};
 use crate::telemetry::{Health, Metrics};
 use crate::worker::{Settings, Worker};
 use clap::Args;
@@ -34,6 +34,7 @@ pub async fn run(args: WorkerModeArgs) -> Result<i32, String> {
         .map_err(|problems| format!("worker config: {}", problems.join("; ")))?;
     let listener =
         Listener::parse(&settings.listeners).map_err(|e| format!("worker config: {e}"))?;
+    let auth = Auth::from_worker(&config).map_err(|e| format!("worker config: {e}"))?;
     let host = match settings.advertised_host.clone() {
         Some(h) => h,
         None if matches!(listener.host.as_str(), "0.0.0.0" | "::") => host_name(),
@@ -49,7 +50,7 @@ pub async fn run(args: WorkerModeArgs) -> Result<i32, String> {
     let worker = Worker::start(config, settings, advertised, metrics, health, shutdown)
         .await
         .map_err(|e| format!("worker: {e}"))?;
-    let bound = api::serve(&listener, worker.clone())
+    let bound = api::serve(&listener, worker.clone(), auth)
         .await
         .map_err(|e| format!("REST listener {listener}: {e}"))?;
     tracing::info!(address = %bound, worker_id = worker.id(), "worker started");

@@ -70,6 +70,12 @@ pub struct WorkerConfig {
     /// The values of the Java-worker keys (`group.id`, `config.storage.topic`, `listeners`,
     /// ...): no effect for `sluice run`, the distributed settings of `sluice worker`.
     pub distributed: BTreeMap<String, String>,
+    /// `sluice.rest.basic.auth.file`: `sluice worker`'s REST users, a properties file of
+    /// `user=password` lines (the format of Connect's `PropertyFileLoginModule`).
+    pub rest_basic_auth_file: Option<std::path::PathBuf>,
+    /// `sluice.rest.bearer.token`: a token `sluice worker`'s REST API accepts
+    /// (`Authorization: Bearer ...`), usually from a config provider.
+    pub rest_bearer_token: Option<Secret>,
 }
 
 impl Default for WorkerConfig {
@@ -89,6 +95,8 @@ impl Default for WorkerConfig {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             no_effect_keys: Vec::new(),
             distributed: BTreeMap::new(),
+            rest_basic_auth_file: None,
+            rest_bearer_token: None,
         }
     }
 }
@@ -180,6 +188,12 @@ impl WorkerConfig {
                 if let Some(d) = millis(&value, problems) {
                     self.shutdown_timeout = d;
                 }
+            }
+            "sluice.rest.basic.auth.file" => {
+                self.rest_basic_auth_file = (!value.is_empty()).then(|| value.into())
+            }
+            "sluice.rest.bearer.token" => {
+                self.rest_bearer_token = (!value.is_empty()).then(|| Secret::new(value))
             }
             "connector.client.config.override.policy" => match OverridePolicy::parse(&value) {
                 Some(policy) => self.override_policy = policy,
