@@ -360,6 +360,29 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
         "deleted",
         |_, l| l.as_array().is_some_and(|a| a.is_empty()),
     );
+
+    // KIP-980: created PAUSED, its task never runs; resumed, it does.
+    let paused = random_name("paused");
+    let doc =
+        json!({"name": paused, "config": sink_config(&prefix, &url), "initial_state": "PAUSED"});
+    let (code, body) = http(port, "POST", "/connectors", Some(&doc)).expect("answer");
+    assert_eq!(code, 201, "{body}");
+    let path = format!("/connectors/{paused}/status");
+    for _ in 0..10 {
+        let (_, status) = http(port, "GET", &path, None).expect("answer");
+        assert!(
+            states(&status).iter().all(|s| s != "RUNNING"),
+            "a connector created PAUSED ran: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    act(port, &paused, "resume", 202, |s| states(s) == ["RUNNING"]);
+    let log = std::fs::read_to_string(dir.path().join("worker2.log")).unwrap_or_default();
+    let starts = log
+        .lines()
+        .filter(|l| l.contains("starting task") && l.contains(&paused))
+        .count();
+    assert_eq!(starts, 1, "{log}");
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::extract::{self, JsonBody, Name, TaskPath};
 use super::App;
-use crate::worker::{Config, WorkerError};
+use crate::worker::{Config, TargetState, WorkerError};
 use axum::extract::State;
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -86,29 +86,37 @@ pub struct CreateRequest {
     initial_state: Option<String>,
 }
 
-/// The name (trimmed, as Connect trims it) and config of a create request. `initial_state`
-/// RUNNING is the default; PAUSED and STOPPED are refused until the worker can create a
-/// connector in that state (starting it and pausing it after would let it run meanwhile).
-pub fn create_request(request: CreateRequest) -> Result<(String, Config), ApiError> {
+/// The name (trimmed, as Connect trims it), config and `initial_state` (KIP-980: RUNNING, the
+/// default, PAUSED or STOPPED, in any case) of a create request.
+pub fn create_request(request: CreateRequest) -> Result<(String, Config, TargetState), ApiError> {
     let name = request.name.unwrap_or_default().trim().to_string();
     if name.is_empty() {
         return Err(ApiError::bad_request("Connector name is required"));
     }
-    if let Some(state) = request.initial_state {
-        if !state.eq_ignore_ascii_case("RUNNING") {
-            return Err(ApiError::bad_request(format!(
-                "initial_state {state}: sluice creates connectors RUNNING only for now; \
-                 create it, then PUT /connectors/{name}/pause or /stop"
-            )));
-        }
-    }
+    let target = match request
+        .initial_state
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+    {
+        None => TargetState::Started,
+        Some(state) => match state.as_str() {
+            "RUNNING" => TargetState::Started,
+            "PAUSED" => TargetState::Paused,
+            "STOPPED" => TargetState::Stopped,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "initial_state {state} is not one of RUNNING, PAUSED, STOPPED"
+                )))
+            }
+        },
+    };
     let config = match request.config {
         None | Some(Value::Null) => {
             return Err(ApiError::bad_request("Connector config is required"))
         }
         Some(config) => extract::config(config)?,
     };
-    Ok((name.clone(), named(&name, config)?))
+    Ok((name.clone(), named(&name, config)?, target))
 }
 
 /// Connect's check: a `name` in the config must be the connector's name; none is added.
@@ -154,8 +162,8 @@ pub async fn create(
     State(app): State<App>,
     JsonBody(request): JsonBody<CreateRequest>,
 ) -> Result<Response, ApiError> {
-    let (name, config) = create_request(request)?;
-    let info = app.worker()?.create(&name, config).await?;
+    let (name, config, target) = create_request(request)?;
+    let info = app.worker()?.create_in(&name, config, target).await?;
     Ok(created(&name, info))
 }
 
@@ -245,7 +253,22 @@ mod tests {
     use super::*;
 
     fn request(body: Value) -> Result<(String, Config), ApiError> {
-        create_request(serde_json::from_value(body).expect("shape"))
+        create_request(serde_json::from_value(body).expect("shape")).map(|(n, c, _)| (n, c))
+    }
+
+    #[test]
+    fn initial_states() {
+        let state = |s: &str| {
+            create_request(
+                serde_json::from_value(json!({"name": "s", "config": {}, "initial_state": s}))
+                    .expect("shape"),
+            )
+            .map(|(_, _, t)| t)
+        };
+        assert_eq!(state("running"), Ok(TargetState::Started));
+        assert_eq!(state("PAUSED"), Ok(TargetState::Paused));
+        assert_eq!(state("Stopped"), Ok(TargetState::Stopped));
+        assert!(state("SLEEPING").is_err());
     }
 
     #[test]
@@ -272,7 +295,7 @@ mod tests {
             json!({"name": "s", "config": null}),
             json!({"name": "s", "config": {"name": "other"}}),
             json!({"name": "s", "config": {"k": {"nested": 1}}}),
-            json!({"name": "s", "config": {}, "initial_state": "STOPPED"}),
+            json!({"name": "s", "config": {}, "initial_state": "SLEEPING"}),
         ] {
             let error = request(body.clone()).expect_err("refused");
             assert_eq!(error.status, StatusCode::BAD_REQUEST, "{body}");

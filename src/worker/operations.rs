@@ -50,10 +50,25 @@ impl Worker {
     /// Creates a connector (`POST /connectors`): refused if the name exists or the config
     /// is invalid (every problem listed).
     pub async fn create(&self, name: &str, config: Config) -> Result<ConnectorInfo, WorkerError> {
+        self.create_in(name, config, TargetState::Started).await
+    }
+
+    /// [`Worker::create`] in a first state (KIP-980's `initial_state`): a PAUSED or STOPPED
+    /// connector's target state is written before its config, so no task ever starts.
+    pub async fn create_in(
+        &self,
+        name: &str,
+        config: Config,
+        target: TargetState,
+    ) -> Result<ConnectorInfo, WorkerError> {
         let config = self.checked(name, config)?;
         let _one = self.inner.writes.lock().await;
         if self.view().connectors.contains_key(name) {
             return Err(WorkerError::AlreadyExists(name.into()));
+        }
+        if target != TargetState::Started {
+            let (key, value) = view::target_record(name, target);
+            self.write(&key, &value).await?;
         }
         self.write_config(name, &config).await?;
         self.info(name)
