@@ -226,10 +226,7 @@ pub async fn task_status(
     State(app): State<App>,
     TaskPath(name, task): TaskPath,
 ) -> Result<impl IntoResponse, ApiError> {
-    let status = app.worker()?.status(&name)?;
-    let found = status.tasks.into_iter().find(|t| t.id == task);
-    let state = found.ok_or_else(|| WorkerError::TaskNotFound(format!("{name}-{task}")))?;
-    Ok(Json(state))
+    Ok(Json(app.worker()?.task_status(&name, task)?))
 }
 
 /// `GET /connectors/{name}/topics`: `{"<name>": {"topics": [...]}}`.

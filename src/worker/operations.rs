@@ -191,7 +191,6 @@ impl Worker {
 
     /// One task's state.
     pub fn task_status(&self, name: &str, task: u32) -> Result<TaskState, WorkerError> {
-        self.task_of(name, task)?;
         self.status(name)?
             .tasks
             .into_iter()
