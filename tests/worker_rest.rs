@@ -487,3 +487,160 @@ async fn rest_needs_credentials_and_binds_loopback() {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
     }
 }
+
+/// `sluice connectors ...` against `url` with extra arguments: exit code, stdout, stderr.
+fn connectors_cli(url: &str, args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let out = std::process::Command::new(support::sluice::binary())
+        .args(["connectors", "list", "--url", url])
+        .args(args)
+        .env_remove("SLUICE_REST_CACERT")
+        .output()
+        .expect("run sluice connectors");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Waits for the worker's plain listener to answer `/health`.
+fn until_up(port: u16, dir: &std::path::Path) {
+    let started = Instant::now();
+    while support::http(port, "GET", "/health", None).is_none_or(|(c, _)| c != 200) {
+        let log = std::fs::read_to_string(dir.join("worker.log")).unwrap_or_default();
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "worker not up; log:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rest_over_https_with_client_certificates() {
+    let tansu = Tansu::start();
+    let certs = support::tls::Certs::generate();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (plain, secure) = (support::free_port(), support::free_port());
+    let group = random_name("https");
+    let worker = support::sluice::worker_mode_file(dir.path(), &tansu.bootstrap(), &group, plain);
+    // Connect's PEM keystore (KIP-651): the private key and the chain in one file.
+    let keystore = dir.path().join("rest-keystore.pem");
+    let pem = |p: &std::path::Path| std::fs::read_to_string(p).expect("pem");
+    std::fs::write(&keystore, pem(&certs.key) + &pem(&certs.cert)).expect("keystore");
+    let text = std::fs::read_to_string(&worker).expect("worker").replace(
+        &format!("listeners=http://127.0.0.1:{plain}"),
+        &format!("listeners=http://127.0.0.1:{plain},https://127.0.0.1:{secure}"),
+    );
+    std::fs::write(
+        &worker,
+        format!(
+            "{text}listeners.https.ssl.keystore.type=PEM\n\
+             listeners.https.ssl.keystore.location={}\n\
+             listeners.https.ssl.truststore.type=PEM\n\
+             listeners.https.ssl.truststore.location={}\n\
+             listeners.https.ssl.client.auth=required\n",
+            keystore.display(),
+            certs.ca.display()
+        ),
+    )
+    .expect("worker");
+    let mut process = support::sluice::spawn_worker(dir.path(), &worker, "worker.log");
+    until_up(plain, dir.path());
+    let url = format!("https://127.0.0.1:{secure}");
+    let os = |p: &std::path::Path| p.as_os_str().to_owned();
+    let (ca, cert, key) = (os(&certs.ca), os(&certs.client_cert), os(&certs.client_key));
+    let flag = |f: &str| std::ffi::OsString::from(f);
+    let trusted = [flag("--cacert"), ca.clone()];
+    let with = |extra: &[std::ffi::OsString]| {
+        let all: Vec<&std::ffi::OsStr> =
+            trusted.iter().chain(extra).map(|a| a.as_os_str()).collect();
+        connectors_cli(&url, &all)
+    };
+    // A client certificate signed by the trusted CA gets the answer.
+    let (code, out, err) = with(&[flag("--cert"), cert.clone(), flag("--key"), key.clone()]);
+    assert_eq!((code, out.trim()), (0, "[]"), "{err}");
+    // No certificate, or one from another CA: refused in the handshake.
+    let (code, _, err) = with(&[]);
+    assert_ne!(code, 0, "answered without a client certificate");
+    let rogue = [
+        flag("--cert"),
+        os(&certs.rogue_cert),
+        flag("--key"),
+        os(&certs.rogue_key),
+    ];
+    let (code, _, rogue_err) = with(&rogue);
+    assert_ne!(code, 0, "answered a client certificate of another CA");
+    // The client checks the server too: a CA that did not sign it fails verification.
+    let other = [
+        flag("--cacert"),
+        os(&certs.other_ca),
+        flag("--cert"),
+        cert,
+        flag("--key"),
+        key,
+    ];
+    let others: Vec<&std::ffi::OsStr> = other.iter().map(|a| a.as_os_str()).collect();
+    let (code, _, other_err) = connectors_cli(&url, &others);
+    assert_ne!(code, 0, "trusted a server its CA did not sign");
+    assert!(other_err.contains("certificate"), "{other_err}");
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    assert_eq!(support::http(secure, "GET", "/connectors", None), None);
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &process.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(term.success());
+    let _ = process.wait();
+    let log = std::fs::read_to_string(dir.path().join("worker.log")).unwrap_or_default();
+    assert!(
+        log.contains("TLS handshake refused") && log.contains("client certificate"),
+        "the refusals are not logged with their reason ({err} / {rogue_err}); log:\n{log}"
+    );
+
+    // PKCS12, its password from a config provider, no client certificates asked for.
+    let store = dir.path().join("rest.p12");
+    let exported = std::process::Command::new("openssl")
+        .args(["pkcs12", "-export", "-passout", "pass:Store-Pa55"])
+        .arg("-inkey")
+        .arg(&certs.key)
+        .arg("-in")
+        .arg(&certs.cert)
+        .arg("-out")
+        .arg(&store)
+        .status()
+        .expect("openssl pkcs12");
+    assert!(exported.success());
+    let secrets = dir.path().join("rest-secrets.properties");
+    std::fs::write(&secrets, "store=Store-Pa55\n").expect("secrets");
+    let group = random_name("https12");
+    let (plain, secure) = (support::free_port(), support::free_port());
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    let worker = support::sluice::worker_mode_file(dir2.path(), &tansu.bootstrap(), &group, plain);
+    let text = std::fs::read_to_string(&worker).expect("worker").replace(
+        &format!("listeners=http://127.0.0.1:{plain}"),
+        &format!("listeners=https://127.0.0.1:{secure},http://127.0.0.1:{plain}"),
+    );
+    std::fs::write(
+        &worker,
+        format!(
+            "{text}config.providers=file\n\
+             config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider\n\
+             listeners.https.ssl.keystore.location={}\n\
+             listeners.https.ssl.keystore.password=${{file:{}:store}}\n",
+            store.display(),
+            secrets.display()
+        ),
+    )
+    .expect("worker");
+    let _process = support::sluice::spawn_worker(dir2.path(), &worker, "worker.log");
+    until_up(plain, dir2.path());
+    let url = format!("https://127.0.0.1:{secure}");
+    let (code, out, err) = connectors_cli(&url, &[std::ffi::OsStr::new("--cacert"), &ca]);
+    assert_eq!((code, out.trim()), (0, "[]"), "{err}");
+    let log = std::fs::read_to_string(dir2.path().join("worker.log")).unwrap_or_default();
+    assert!(
+        !log.contains("Store-Pa55"),
+        "the store password is in the log:\n{log}"
+    );
+}

@@ -2,9 +2,9 @@
 //!
 //! Connect accepts a comma-separated list of `protocol://host:port` (Apache Kafka's
 //! `RestServer.LISTENER_PATTERN`: the protocol `http` or `https` in any case, a host of
-//! `[0-9a-zA-Z-%._:]`, IPv6 in brackets, nothing after the port). sluice serves plain HTTP
-//! only, on the first `http` entry; `https` entries are checked and skipped (put a TLS proxy
-//! in front). Connect binds every interface for an empty host (`HTTP://:8083`, its default);
+//! `[0-9a-zA-Z-%._:]`, IPv6 in brackets, nothing after the port). sluice serves every entry,
+//! `https` ones with the TLS settings of `api::tls`. Connect binds every interface for an
+//! empty host (`HTTP://:8083`, its default);
 //! sluice binds the loopback interface instead, so a worker is never exposed by accident:
 //! write `http://0.0.0.0:8083` (or `http://[::]:8083`) to listen on every interface.
 
@@ -16,9 +16,11 @@ pub const DEFAULT_LISTENERS: &str = "http://127.0.0.1:8083";
 /// What an empty host means to sluice: loopback, never every interface.
 const EMPTY_HOST: &str = "127.0.0.1";
 
-/// One HTTP listener: a host (name or address, resolved when bound) and a port.
+/// One listener: HTTP or HTTPS, a host (name or address, resolved when bound) and a port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
+    /// `https://`: served over TLS.
+    pub https: bool,
     /// A host name or an IP address, IPv6 without brackets.
     pub host: String,
     /// The port; 0 picks a free one (tests).
@@ -28,6 +30,7 @@ pub struct Listener {
 impl Default for Listener {
     fn default() -> Self {
         Listener {
+            https: false,
             host: EMPTY_HOST.to_string(),
             port: 8083,
         }
@@ -36,39 +39,29 @@ impl Default for Listener {
 
 impl fmt::Display for Listener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.https { "https" } else { "http" };
         if self.host.contains(':') {
-            write!(f, "http://[{}]:{}", self.host, self.port)
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
         } else {
-            write!(f, "http://{}:{}", self.host, self.port)
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
         }
     }
 }
 
 impl Listener {
-    /// Parses the `listeners` value: every entry must be well formed, the first `http` one
-    /// is served. The error names the entry and what is wrong with it.
-    pub fn parse(listeners: &str) -> Result<Listener, String> {
-        let mut first = None;
-        let mut any = false;
-        for entry in listeners
+    /// Parses the `listeners` value: every entry must be well formed, and each is served,
+    /// in order. The error names the entry and what is wrong with it.
+    pub fn parse_all(listeners: &str) -> Result<Vec<Listener>, String> {
+        let all = listeners
             .split(',')
             .map(str::trim)
             .filter(|e| !e.is_empty())
-        {
-            any = true;
-            let (https, listener) = parse_one(entry)?;
-            if !https && first.is_none() {
-                first = Some(listener);
-            }
+            .map(parse_one)
+            .collect::<Result<Vec<_>, _>>()?;
+        if all.is_empty() {
+            return Err("listeners is empty: give at least one http://host:port".into());
         }
-        match first {
-            Some(listener) => Ok(listener),
-            None if any => Err(format!(
-                "listeners={listeners}: sluice serves the REST API over http only; \
-                 add an http:// listener and terminate TLS in a proxy"
-            )),
-            None => Err("listeners is empty: give at least one http://host:port".into()),
-        }
+        Ok(all)
     }
 
     /// The address to bind, as `tokio::net::TcpListener::bind` takes it (names resolved).
@@ -77,8 +70,8 @@ impl Listener {
     }
 }
 
-/// One entry: whether it is `https`, and its host and port.
-fn parse_one(entry: &str) -> Result<(bool, Listener), String> {
+/// One entry: `http` or `https`, a host and a port.
+fn parse_one(entry: &str) -> Result<Listener, String> {
     let wrong = |why: &str| format!("listener {entry}: {why} (expected http://host:port)");
     let (scheme, rest) = entry
         .split_once("://")
@@ -106,13 +99,11 @@ fn parse_one(entry: &str) -> Result<(bool, Listener), String> {
         .parse()
         .map_err(|_| wrong("the port must be a number from 0 to 65535"))?;
     let host = if host.is_empty() { EMPTY_HOST } else { host };
-    Ok((
+    Ok(Listener {
         https,
-        Listener {
-            host: host.to_string(),
-            port,
-        },
-    ))
+        host: host.to_string(),
+        port,
+    })
 }
 
 #[cfg(test)]
@@ -121,38 +112,41 @@ mod tests {
 
     fn at(host: &str, port: u16) -> Listener {
         Listener {
+            https: false,
             host: host.into(),
             port,
         }
     }
 
-    #[test]
-    fn connects_forms() {
-        assert_eq!(Listener::parse(DEFAULT_LISTENERS), Ok(Listener::default()));
-        assert_eq!(Listener::parse("HTTP://:8083"), Ok(at("127.0.0.1", 8083)));
-        assert_eq!(
-            Listener::parse("http://0.0.0.0:9000"),
-            Ok(at("0.0.0.0", 9000))
-        );
-        assert_eq!(Listener::parse("http://[::1]:8083"), Ok(at("::1", 8083)));
-        assert_eq!(Listener::parse("http://[]:8083"), Ok(at("127.0.0.1", 8083)));
-        assert_eq!(
-            Listener::parse("http://connect-1.internal:8083"),
-            Ok(at("connect-1.internal", 8083))
-        );
-        assert_eq!(
-            Listener::parse("http://localhost:0"),
-            Ok(at("localhost", 0))
-        );
+    fn parse(listeners: &str) -> Result<Listener, String> {
+        Listener::parse_all(listeners).map(|all| all[0].clone())
     }
 
     #[test]
-    fn first_http_entry_wins() {
+    fn connects_forms() {
+        assert_eq!(parse(DEFAULT_LISTENERS), Ok(Listener::default()));
+        assert_eq!(parse("HTTP://:8083"), Ok(at("127.0.0.1", 8083)));
+        assert_eq!(parse("http://0.0.0.0:9000"), Ok(at("0.0.0.0", 9000)));
+        assert_eq!(parse("http://[::1]:8083"), Ok(at("::1", 8083)));
+        assert_eq!(parse("http://[]:8083"), Ok(at("127.0.0.1", 8083)));
         assert_eq!(
-            Listener::parse("https://:8443, http://a:1,http://b:2"),
-            Ok(at("a", 1))
+            parse("http://connect-1.internal:8083"),
+            Ok(at("connect-1.internal", 8083))
         );
-        assert_eq!(Listener::parse(" ,http://a:1,"), Ok(at("a", 1)));
+        assert_eq!(parse("http://localhost:0"), Ok(at("localhost", 0)));
+    }
+
+    #[test]
+    fn every_entry_is_served_in_order() {
+        let secure = Listener {
+            https: true,
+            ..at("127.0.0.1", 8443)
+        };
+        assert_eq!(
+            Listener::parse_all("HTTPS://:8443, http://a:1,http://b:2"),
+            Ok(vec![secure, at("a", 1), at("b", 2)])
+        );
+        assert_eq!(Listener::parse_all(" ,http://a:1,"), Ok(vec![at("a", 1)]));
     }
 
     #[test]
@@ -169,17 +163,21 @@ mod tests {
             "http://a b:1",
             "http://a:1,nonsense",
         ] {
-            let error = Listener::parse(bad).expect_err(bad);
+            let error = parse(bad).expect_err(bad);
             assert!(error.contains("listener"), "{bad}: {error}");
         }
-        assert!(Listener::parse("https://a:1").is_err());
-        assert!(Listener::parse("").is_err());
-        assert!(Listener::parse(" , ").is_err());
+        assert!(parse("").is_err());
+        assert!(parse(" , ").is_err());
     }
 
     #[test]
     fn displays_as_a_url() {
         assert_eq!(at("::1", 1).to_string(), "http://[::1]:1");
+        let secure = Listener {
+            https: true,
+            ..at("a", 2)
+        };
+        assert_eq!(secure.to_string(), "https://a:2");
         assert_eq!(Listener::default().to_string(), DEFAULT_LISTENERS);
     }
 }

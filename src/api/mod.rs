@@ -23,12 +23,14 @@ mod plugins;
 mod root;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 pub use auth::Auth;
 pub use connectors::path_segment;
 pub use error::ApiError;
 pub use extract::BODY_LIMIT;
 pub use listener::{Listener, DEFAULT_LISTENERS};
+pub use tls::{ClientAuth, RestTls, TlsError};
 
 use crate::worker::Worker;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -61,22 +63,38 @@ impl App {
 pub type Api = tower::util::MapRequest<Router, fn(Request) -> Request>;
 
 /// Binds `listener`, serves the REST API on it until the process ends, and returns the
-/// address bound (its port is the one picked when the listener asked for port 0).
-/// `auth`: the credentials every request but the probes and scrapes needs (`None`: open).
+/// address bound (its port is the one picked when the listener asked for port 0). An `https`
+/// listener needs `tls`. `auth`: the credentials every request but the probes and scrapes
+/// needs (`None`: open).
 pub async fn serve(
     listener: &Listener,
+    tls: Option<&RestTls>,
     worker: Worker,
     auth: Option<Arc<Auth>>,
 ) -> std::io::Result<SocketAddr> {
     let tcp = tokio::net::TcpListener::bind(listener.address()).await?;
     let bound = tcp.local_addr()?;
     let api = axum::ServiceExt::<Request>::into_make_service(api(Some(worker), auth));
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(tcp, api).await {
-            tracing::error!(error = %e, "REST listener stopped");
-        }
-    });
-    tracing::info!(address = %bound, "REST API listening");
+    let scheme = if listener.https {
+        let tls = tls.ok_or_else(|| {
+            std::io::Error::other("an https listener needs ssl.keystore.* settings")
+        })?;
+        let tls = tls.listen(tcp)?;
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(tls, api).await {
+                tracing::error!(error = %e, "REST listener stopped");
+            }
+        });
+        "https"
+    } else {
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(tcp, api).await {
+                tracing::error!(error = %e, "REST listener stopped");
+            }
+        });
+        "http"
+    };
+    tracing::info!(address = %bound, scheme, "REST API listening");
     Ok(bound)
 }
 

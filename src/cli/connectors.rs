@@ -18,6 +18,47 @@ pub struct ConnectorsArgs {
     /// The worker's REST API.
     #[arg(long, global = true, default_value = DEFAULT_LISTENERS)]
     pub url: String,
+    /// Trust this CA (PEM) for an https URL, beside the system's.
+    #[arg(long, global = true, value_name = "FILE", env = "SLUICE_REST_CACERT")]
+    pub cacert: Option<PathBuf>,
+    /// A client certificate (PEM) for a worker that asks for one (`ssl.client.auth`).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        requires = "key",
+        env = "SLUICE_REST_CERT"
+    )]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM, PKCS#8).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        requires = "cert",
+        env = "SLUICE_REST_KEY"
+    )]
+    pub key: Option<PathBuf>,
+    /// Basic authentication as `user:password` (like curl's `--user`); from the environment
+    /// so it stays out of the process list.
+    #[arg(
+        long,
+        global = true,
+        value_name = "USER:PASSWORD",
+        env = "SLUICE_REST_USER",
+        hide_env_values = true
+    )]
+    pub user: Option<String>,
+    /// A bearer token (`sluice.rest.bearer.token`).
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        env = "SLUICE_REST_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "user"
+    )]
+    pub token: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: ConnectorsCommand,
@@ -234,19 +275,43 @@ fn causes(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// The HTTP client: the CA to trust and the client certificate, when given.
+fn client(
+    args: &ConnectorsArgs,
+    read: &dyn Fn(&Path) -> Result<String, String>,
+) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder().timeout(TIMEOUT);
+    if let Some(path) = &args.cacert {
+        let ca = reqwest::Certificate::from_pem(read(path)?.as_bytes())
+            .map_err(|e| format!("--cacert {}: {e}", path.display()))?;
+        builder = builder.tls_certs_merge([ca]);
+    }
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        let identity =
+            reqwest::Identity::from_pkcs8_pem(read(cert)?.as_bytes(), read(key)?.as_bytes())
+                .map_err(|e| format!("--cert {} --key {}: {e}", cert.display(), key.display()))?;
+        builder = builder.identity(identity);
+    }
+    builder.build().map_err(|e| format!("http client: {e}"))
+}
+
 /// Runs `sluice connectors ...`.
 pub async fn run(args: ConnectorsArgs) -> Result<i32, String> {
     let read =
         |path: &Path| std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
     let call = plan(&args.command, &read)?;
-    let client = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .build()
-        .map_err(|e| format!("http client: {e}"))?;
+    let client = client(&args, &read)?;
     let url = format!("{}{}", args.url.trim_end_matches('/'), call.path);
     let mut request = client
         .request(call.method.clone(), &url)
         .header(reqwest::header::ACCEPT, "application/json");
+    if let Some(user) = &args.user {
+        let (name, password) = user.split_once(':').unwrap_or((user, ""));
+        request = request.basic_auth(name, Some(password));
+    }
+    if let Some(token) = &args.token {
+        request = request.bearer_auth(token);
+    }
     if let Some(body) = &call.body {
         request = request.json(body);
     }

@@ -3,7 +3,7 @@
 
 use super::run::shutdown_signal;
 use super::WorkerArgs;
-use crate::api::{self, Auth, Listener};
+use crate::api::{self, Auth, Listener, RestTls};
 use crate::telemetry::{Health, Metrics};
 use crate::worker::{Settings, Worker};
 use clap::Args;
@@ -32,9 +32,29 @@ pub async fn run(args: WorkerModeArgs) -> Result<i32, String> {
     let config = args.worker.load()?;
     let settings = Settings::from_worker(&config)
         .map_err(|problems| format!("worker config: {}", problems.join("; ")))?;
-    let listener =
-        Listener::parse(&settings.listeners).map_err(|e| format!("worker config: {e}"))?;
+    let listeners =
+        Listener::parse_all(&settings.listeners).map_err(|e| format!("worker config: {e}"))?;
+    let tls = if listeners.iter().any(|l| l.https) {
+        let tls = RestTls::from_worker(&config).map_err(|e| format!("worker config: {e}"))?;
+        Some(tls.ok_or_else(|| {
+            format!(
+                "worker config: listeners={} has an https listener: set \
+                 listeners.https.ssl.keystore.location (or ssl.keystore.location)",
+                settings.listeners
+            )
+        })?)
+    } else {
+        None
+    };
     let auth = Auth::from_worker(&config).map_err(|e| format!("worker config: {e}"))?;
+    // Connect advertises the first listener of `rest.advertised.listener`'s protocol.
+    let wanted = config
+        .distributed
+        .get("rest.advertised.listener")
+        .map(|p| p.trim().eq_ignore_ascii_case("https"));
+    let listener = wanted
+        .and_then(|https| listeners.iter().find(|l| l.https == https))
+        .unwrap_or(&listeners[0]);
     let host = match settings.advertised_host.clone() {
         Some(h) => h,
         None if matches!(listener.host.as_str(), "0.0.0.0" | "::") => host_name(),
@@ -50,10 +70,14 @@ pub async fn run(args: WorkerModeArgs) -> Result<i32, String> {
     let worker = Worker::start(config, settings, advertised, metrics, health, shutdown)
         .await
         .map_err(|e| format!("worker: {e}"))?;
-    let bound = api::serve(&listener, worker.clone(), auth)
-        .await
-        .map_err(|e| format!("REST listener {listener}: {e}"))?;
-    tracing::info!(address = %bound, worker_id = worker.id(), "worker started");
+    let mut bound = Vec::new();
+    for listener in &listeners {
+        let address = api::serve(listener, tls.as_ref(), worker.clone(), auth.clone())
+            .await
+            .map_err(|e| format!("REST listener {listener}: {e}"))?;
+        bound.push(address);
+    }
+    tracing::info!(addresses = ?bound, worker_id = worker.id(), "worker started");
     worker.stopped().await;
     Ok(0)
 }

@@ -15,8 +15,58 @@ pub struct Certs {
     pub cert: PathBuf,
     /// The server's private key (PKCS#8, unencrypted).
     pub key: PathBuf,
-    /// A second CA that signed nothing here: trusting it must fail verification.
+    /// A second CA: trusting it must fail to verify the server; it signed only `rogue_*`.
     pub other_ca: PathBuf,
+    /// A client certificate signed by `ca` (`extendedKeyUsage=clientAuth`) and its key.
+    pub client_cert: PathBuf,
+    /// See [`Certs::client_cert`].
+    pub client_key: PathBuf,
+    /// A client certificate signed by `other_ca`, which a server trusting `ca` refuses.
+    pub rogue_cert: PathBuf,
+    /// See [`Certs::rogue_cert`].
+    pub rogue_key: PathBuf,
+}
+
+/// `NAME.key` and `NAME.pem`: a key and a certificate for `subject`, signed by `ca`.
+fn leaf(dir: &Path, name: &str, ca: &str, subject: &str, extensions: &str) {
+    let (key, csr, ext) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.ext"),
+    );
+    openssl(
+        dir,
+        &[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject,
+        ],
+    );
+    std::fs::write(
+        dir.join(&ext),
+        format!(
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n{extensions}"
+        ),
+    )
+    .expect("write ext");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            &format!("{name}.pem"),
+            "-extfile",
+            &ext,
+        ],
+    );
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -58,52 +108,36 @@ impl Certs {
                 ],
             );
         }
-        openssl(
+        leaf(
             d,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=localhost",
-            ],
+            "server",
+            "ca",
+            "/CN=localhost",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
         );
-        std::fs::write(
-            d.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
-             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-        )
-        .expect("write ext");
-        openssl(
+        leaf(
             d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-out",
-                "server.pem",
-                "-extfile",
-                "server.ext",
-            ],
+            "client",
+            "ca",
+            "/CN=sluice test client",
+            "extendedKeyUsage=clientAuth\n",
+        );
+        leaf(
+            d,
+            "rogue",
+            "other-ca",
+            "/CN=rogue client",
+            "extendedKeyUsage=clientAuth\n",
         );
         Certs {
             ca: d.join("ca.pem"),
             cert: d.join("server.pem"),
             key: d.join("server.key"),
             other_ca: d.join("other-ca.pem"),
+            client_cert: d.join("client.pem"),
+            client_key: d.join("client.key"),
+            rogue_cert: d.join("rogue.pem"),
+            rogue_key: d.join("rogue.key"),
             _dir: dir,
         }
     }
