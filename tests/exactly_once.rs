@@ -9,7 +9,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::generate::{envelope, expected, stream, Change};
 use support::sluice::{connector_file, spawn_run, wait, worker_file};
 use support::{random_name, Postgres, Tansu};
@@ -694,8 +694,19 @@ async fn three_workers_share_the_connectors_and_one_is_killed() {
     for file in [&main, &audit] {
         let doc: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(file).expect("connector")).expect("json");
-        let (code, body) = support::http(front, "POST", "/connectors", Some(&doc)).expect("answer");
-        assert_eq!(code, 201, "{body}");
+        // The workers that just joined are a rebalance: 409 until every worker has seen them,
+        // and clients retry, as they do with Connect.
+        let started = Instant::now();
+        loop {
+            let (code, body) =
+                support::http(front, "POST", "/connectors", Some(&doc)).expect("answer");
+            if code == 409 && started.elapsed() < Duration::from_secs(30) {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            assert_eq!(code, 201, "{body}");
+            break;
+        }
     }
     let names = [setup.names.0.clone(), setup.names.1.clone()];
     let all_running = |port: u16, live: &[String]| {
@@ -769,15 +780,46 @@ async fn three_workers_share_the_connectors_and_one_is_killed() {
         .filter(|(i, _)| *i != victim)
         .map(|(_, id)| id.clone())
         .collect();
-    wait_until(
-        Duration::from_secs(60),
-        "the killed worker's tasks moved",
-        || {
-            let ok = all_running(front, &live);
-            async move { ok }
-        },
-    )
-    .await;
+    // While its tasks move, a change is refused with Connect's 409 and error body; once they
+    // run on the survivors it is taken (a resume of a running connector changes nothing).
+    let resume = format!("/connectors/{}/resume", names[0]);
+    let mut refused = None;
+    let started = Instant::now();
+    while !all_running(front, &live) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the killed worker's tasks did not move"
+        );
+        let (code, body) = support::http(front, "PUT", &resume, None).expect("answer");
+        match code {
+            202 => {}
+            409 => refused = Some(body),
+            _ => panic!("resume during the rebalance: {code} {body}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let refused = refused.expect("no 409 while the killed worker's tasks moved");
+    assert_eq!(refused["error_code"], 409, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("rebalance")),
+        "{refused}"
+    );
+    // ... and taken within a few heartbeats of the tasks running (every worker has then seen
+    // the new members).
+    let settled = Instant::now();
+    loop {
+        let (code, body) = support::http(front, "PUT", &resume, None).expect("answer");
+        if code == 202 {
+            break;
+        }
+        assert!(
+            code == 409 && settled.elapsed() < Duration::from_secs(5),
+            "after the rebalance: {code} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     wait_until(Duration::from_secs(180), "the whole stream applied", || {
         let url = url.clone();
         async move { checkpointed(&url).await >= total }

@@ -335,15 +335,35 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
     );
     support::assert_pg_matches(&url, &oracle, |n| n.to_string()).await;
 
-    // Restart, unknown connector, delete.
-    let (code, _) = http(
+    // Restart (the answer is Connect's plan: what restarts says RESTARTING), unknown
+    // connector, delete.
+    let restart = |query: &str| {
+        let path = format!("/connectors/{name}/restart?{query}");
+        let (code, plan) = http(port, "POST", &path, None).expect("answer");
+        assert_eq!(code, 202, "{plan}");
+        std::iter::once(plan["connector"]["state"].clone())
+            .chain(
+                plan["tasks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|t| t["state"].clone()),
+            )
+            .map(|s| s.as_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    until(
         port,
-        "POST",
-        &format!("/connectors/{name}/restart?includeTasks=true"),
-        None,
-    )
-    .expect("answer");
-    assert_eq!(code, 202);
+        &format!("/connectors/{name}/status"),
+        Duration::from_secs(60),
+        "running",
+        |c, s| c == 200 && s["connector"]["state"] == "RUNNING" && states(s) == ["RUNNING"],
+    );
+    assert_eq!(
+        restart("includeTasks=TRUE&onlyFailed=true"),
+        ["RUNNING", "RUNNING"]
+    );
+    assert_eq!(restart("includeTasks=true"), ["RESTARTING", "RESTARTING"]);
     let (code, missing) =
         http(port, "GET", "/connectors/no-such-connector/status", None).expect("answer");
     assert_eq!(

@@ -12,6 +12,7 @@ use crate::checkpoint::now_ms;
 use crate::config::{ClientRole, WorkerConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -36,14 +37,80 @@ impl Worker {
     /// The assignment as this worker sees the cluster now.
     pub(super) fn assignment(&self) -> Assignment {
         let view = self.view();
+        assign::assign(&view.connectors, &self.members(&view))
+    }
+
+    /// The live workers, sorted; this one counts itself in even before its own heartbeat is
+    /// read back.
+    fn members(&self, view: &view::View) -> Vec<String> {
         let session = self.inner.settings.session_timeout.as_millis() as i64;
         let mut members = view.live_members(now_ms(), session);
-        // This worker counts itself in even before its own heartbeat is read back.
         if !members.contains(&self.inner.id) {
             members.push(self.inner.id.clone());
             members.sort();
         }
-        assign::assign(&view.connectors, &members)
+        members
+    }
+}
+
+/// When the group is rebalancing, as Connect's REST API sees it (its writes answer 409): from
+/// the moment this worker sees the live workers change until every connector and task of the
+/// new assignment has been reported by the worker it is assigned to, and for at least one
+/// heartbeat interval (so every live worker has seen the same members — the others look at
+/// the status topic on their own ticks). A new connector or a task restart is not a
+/// rebalance; a worker that starts, leaves or dies is. A worker that has just started is
+/// rebalancing only until its view's tasks are reported by their owners.
+#[derive(Debug, Default)]
+struct Rebalance {
+    /// The workers of the last assignment every worker had taken up.
+    settled: Option<Vec<String>>,
+    /// When this worker saw the members it is rebalancing to: (members, since).
+    seen: Option<(Vec<String>, Instant)>,
+}
+
+impl Rebalance {
+    /// Whether a rebalance is under way, given the live workers, the assignment and what the
+    /// status topic says.
+    fn under_way(
+        &mut self,
+        members: &[String],
+        assignment: &Assignment,
+        view: &view::View,
+        now: Instant,
+        at_least: Duration,
+    ) -> bool {
+        if self.settled.as_deref() == Some(members) {
+            return false;
+        }
+        let since = match &self.seen {
+            Some((seen, since)) if seen == members => *since,
+            _ => {
+                self.seen = Some((members.to_vec(), now));
+                now
+            }
+        };
+        // At start there is no change to wait out: what the status topic says is enough.
+        if self.settled.is_some() && now.duration_since(since) < at_least {
+            return true;
+        }
+        let reported = |slot: (String, Option<u32>), owner: &String| {
+            view.statuses
+                .get(&slot)
+                .is_some_and(|r| &r.info.worker_id == owner)
+        };
+        let taken_up = assignment
+            .connectors
+            .iter()
+            .all(|(name, owner)| reported((name.clone(), None), owner))
+            && assignment
+                .tasks
+                .iter()
+                .all(|((name, task), owner)| reported((name.clone(), Some(*task)), owner));
+        if taken_up {
+            self.settled = Some(members.to_vec());
+            self.seen = None;
+        }
+        !taken_up
     }
 }
 
@@ -60,6 +127,7 @@ pub(super) async fn run(
         inner.health.clone(),
     );
     let mut reported: BTreeMap<(String, Option<u32>), StateInfo> = BTreeMap::new();
+    let mut rebalance = Rebalance::default();
     let mut last_beat = Instant::now();
     loop {
         if last_beat.elapsed() >= inner.settings.heartbeat {
@@ -69,7 +137,18 @@ pub(super) async fn run(
             }
         }
         let view = worker.view();
-        let assignment = worker.assignment();
+        let members = worker.members(&view);
+        let assignment = assign::assign(&view.connectors, &members);
+        let rebalancing = rebalance.under_way(
+            &members,
+            &assignment,
+            &view,
+            Instant::now(),
+            inner.settings.heartbeat,
+        );
+        if inner.rebalancing.swap(rebalancing, Ordering::SeqCst) != rebalancing {
+            tracing::info!(rebalancing, workers = members.len(), "worker group");
+        }
         tasks
             .reconcile(&view, &assignment, &inner.id, now_ms())
             .await;
@@ -179,4 +258,76 @@ pub(super) async fn cluster_id(config: &WorkerConfig) -> Option<String> {
     .await
     .ok()
     .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::types::Config;
+    use crate::worker::view::{Connector, Reported, View};
+
+    fn report(view: &mut View, assignment: &Assignment) {
+        let slots = assignment
+            .connectors
+            .iter()
+            .map(|(name, owner)| ((name.clone(), None), owner))
+            .chain(
+                assignment
+                    .tasks
+                    .iter()
+                    .map(|((name, task), owner)| ((name.clone(), Some(*task)), owner)),
+            );
+        for (slot, owner) in slots {
+            let info = StateInfo {
+                state: State::Running,
+                worker_id: owner.clone(),
+                trace: None,
+            };
+            view.statuses.insert(slot, Reported { info, at_ms: 0 });
+        }
+    }
+
+    #[test]
+    fn a_rebalance_lasts_until_the_new_owners_report() {
+        let mut view = View::default();
+        view.connectors.insert(
+            "c".into(),
+            Connector {
+                config: Config::from([("tasks.max".to_string(), "4".to_string())]),
+                target: TargetState::Started,
+                restart: None,
+                task_restarts: BTreeMap::new(),
+            },
+        );
+        let beat = Duration::from_secs(3);
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let two: Vec<String> = vec!["a:1".into(), "b:1".into()];
+        let mut rebalance = Rebalance::default();
+        let before = assign::assign(&view.connectors, &two);
+        // A worker starting into a cluster whose tasks are not reported yet waits for them.
+        assert!(rebalance.under_way(&two, &before, &view, at(0), beat));
+        report(&mut view, &before);
+        assert!(!rebalance.under_way(&two, &before, &view, at(1), beat));
+        // A worker leaves: its tasks are reported by it until the survivor takes them up.
+        let one: Vec<String> = vec!["a:1".into()];
+        let after = assign::assign(&view.connectors, &one);
+        assert!(rebalance.under_way(&one, &after, &view, at(10), beat));
+        assert!(
+            rebalance.under_way(&one, &after, &view, at(20), beat),
+            "not taken up"
+        );
+        report(&mut view, &after);
+        assert!(!rebalance.under_way(&one, &after, &view, at(21), beat));
+        // Taken up before this worker noticed: still one heartbeat for the others to see it.
+        let back = assign::assign(&view.connectors, &two);
+        report(&mut view, &back);
+        assert!(rebalance.under_way(&two, &back, &view, at(30), beat));
+        assert!(!rebalance.under_way(&two, &back, &view, at(33), beat));
+        // A new connector's tasks not yet reported are not a rebalance.
+        view.connectors
+            .insert("d".into(), view.connectors["c"].clone());
+        let more = assign::assign(&view.connectors, &two);
+        assert!(!rebalance.under_way(&two, &more, &view, at(34), beat));
+    }
 }

@@ -57,6 +57,10 @@ pub enum WorkerError {
     Internal(String),
 }
 
+/// Connect's message for a request refused while its workers rebalance.
+pub const REBALANCING: &str =
+    "Cannot complete request because of a conflicting operation (e.g. worker rebalance)";
+
 /// A handle on the running worker; cheap to clone.
 #[derive(Clone)]
 pub struct Worker {
@@ -78,6 +82,9 @@ struct Inner {
     statuses: TopicLog,
     /// Config writes of this worker, one at a time (a check then a write).
     writes: tokio::sync::Mutex<()>,
+    /// Whether the group is rebalancing: the live workers changed and the tasks have not all
+    /// been taken up by the workers the new assignment gives them (see `control`).
+    rebalancing: std::sync::atomic::AtomicBool,
     cluster_id: Option<String>,
     /// Ends when the control loop has stopped every task and said goodbye.
     done: watch::Receiver<bool>,
@@ -142,6 +149,7 @@ impl Worker {
             configs,
             statuses,
             writes: tokio::sync::Mutex::new(()),
+            rebalancing: std::sync::atomic::AtomicBool::new(false),
             cluster_id,
             done,
         });
@@ -149,6 +157,19 @@ impl Worker {
         worker.heartbeat().await?;
         tokio::spawn(control::run(worker.clone(), shutdown, done_tx));
         Ok(worker)
+    }
+
+    /// Refuses a change while the group rebalances, as Connect does (409): the request is
+    /// safe to repeat once the tasks have moved.
+    fn settled(&self) -> Result<(), WorkerError> {
+        if self
+            .inner
+            .rebalancing
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(WorkerError::Conflict(REBALANCING.into()));
+        }
+        Ok(())
     }
 
     /// Waits until the worker has stopped its tasks after the shutdown signal.

@@ -160,6 +160,7 @@ impl Worker {
         reason: &str,
     ) -> Result<(), WorkerError> {
         let config = self.loaded(name)?;
+        self.settled()?;
         if self.view().connectors.get(name).map(|c| c.target) != Some(TargetState::Stopped) {
             return Err(WorkerError::BadRequest(format!(
                 "Connectors must be in the STOPPED state before their offsets can be modified. \

@@ -126,13 +126,14 @@ impl Worker {
         self.write(&key, &value).await
     }
 
-    /// Restarts a connector (and its tasks, or only the failed ones); its status after.
+    /// Restarts a connector (and its tasks, or only the failed ones). The answer is Connect's
+    /// restart plan: the status before, what is being restarted marked RESTARTING.
     pub async fn restart(
         &self,
         name: &str,
         request: RestartRequest,
     ) -> Result<ConnectorStatus, WorkerError> {
-        self.info(name)?;
+        let mut plan = self.status(name)?;
         let restart = Restart {
             at_ms: now_ms(),
             include_tasks: request.include_tasks,
@@ -140,7 +141,16 @@ impl Worker {
         };
         let (key, value) = view::restart_record(name, restart);
         self.write(&key, &value).await?;
-        self.status(name)
+        let restarting = |info: &mut StateInfo| {
+            if !request.only_failed || info.state == State::Failed {
+                info.state = State::Restarting;
+            }
+        };
+        restarting(&mut plan.connector);
+        if request.include_tasks {
+            plan.tasks.iter_mut().for_each(|t| restarting(&mut t.info));
+        }
+        Ok(plan)
     }
 
     /// Restarts one task.
@@ -308,7 +318,9 @@ impl Worker {
         self.write(&key, &value).await
     }
 
+    /// Every change of a connector goes through here: refused while the group rebalances.
     async fn write(&self, key: &str, value: &[u8]) -> Result<(), WorkerError> {
+        self.settled()?;
         self.inner
             .configs
             .write(key, Some(value))

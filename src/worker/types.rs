@@ -36,6 +36,8 @@ pub enum State {
     Retrying,
     /// Failed; `trace` says why.
     Failed,
+    /// About to be restarted: only in the answer to a restart (Connect's KIP-745 plan).
+    Restarting,
 }
 
 /// `{"connector": name, "task": id}`.
