@@ -1,5 +1,6 @@
 //! The command line: `sluice [demo]`, `run`, `validate`, `offsets show|reset`, `status`,
-//! `conflicts list|show|resolve`, `connectors ...` (a client of a worker's REST API).
+//! `conflicts list|show|resolve`, `dlq ...`, `topics apply`, `connectors ...` (a client of a
+//! worker's REST API).
 
 mod conflicts;
 mod connectors;
@@ -8,6 +9,7 @@ mod dlq;
 mod offsets;
 mod run;
 mod status;
+mod topics;
 mod validate;
 mod worker;
 
@@ -98,6 +100,9 @@ pub enum Command {
     Dlq(dlq::DlqCommand),
     /// Manage a worker's connectors through its REST API (Kafka Connect's).
     Connectors(connectors::ConnectorsArgs),
+    /// Declarative topics: create, raise partitions, align configs from topics/*.json.
+    #[command(subcommand)]
+    Topics(topics::TopicsCommand),
 }
 
 /// Runs the parsed command line; returns the process exit code.
@@ -112,6 +117,7 @@ pub async fn main(cli: Cli) -> i32 {
         Command::Conflicts(command) => conflicts::run(command).await,
         Command::Dlq(command) => dlq::run(command).await,
         Command::Connectors(args) => connectors::run(args).await,
+        Command::Topics(command) => topics::run(command).await,
     };
     match result {
         Ok(code) => code,

@@ -16,6 +16,7 @@ mod policies;
 pub mod properties;
 pub mod providers;
 pub mod secret;
+pub mod topics;
 mod url;
 pub mod worker;
 mod worker_keys;
