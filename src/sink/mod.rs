@@ -584,6 +584,23 @@ impl Sink {
         Ok(n)
     }
 
+    /// How many conflicts (late reviews included) wait for an operator's resolution.
+    pub async fn pending_reviews(&self) -> Result<i64, sqlx::Error> {
+        let rows = self
+            .db
+            .query(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM sluice_conflicts \
+                 WHERE group_id = $1 AND status = 'pending'",
+                &[render::Param::Text(Some(self.group.clone()))],
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
+    }
+
     /// Deletes per-batch checkpoint history past its retention; resets are kept.
     pub async fn purge_history(&self) -> Result<u64, sqlx::Error> {
         checkpoint::purge_history(&self.db, self.history_retention_ms).await
