@@ -517,11 +517,11 @@ impl Running {
                         .inc_by(n);
                 }
             }
-            for (status, n) in &t.conflicts {
+            for ((status, strategy), n) in &t.conflicts {
                 reviews |= *status == "pending";
                 self.metrics
                     .conflicts
-                    .with_label_values(&[name.as_str(), table.as_str(), status])
+                    .with_label_values(&[name.as_str(), table.as_str(), status, strategy])
                     .inc_by(*n);
             }
             for (reason, n) in &t.skipped {

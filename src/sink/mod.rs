@@ -455,8 +455,8 @@ impl Sink {
             for (reason, n) in table_stats.skipped {
                 *entry.skipped.entry(reason).or_default() += n;
             }
-            for (status, n) in table_stats.conflicts {
-                *entry.conflicts.entry(status).or_default() += n;
+            for (key, n) in table_stats.conflicts {
+                *entry.conflicts.entry(key).or_default() += n;
             }
         }
         Ok(())

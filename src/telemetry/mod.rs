@@ -2,7 +2,8 @@
 //! says about itself (version, commit, log format).
 //!
 //! Every metric is defined here, once (names `sluice_<noun>_<unit>[_total]`, bounded labels:
-//! connector, topic, partition, table, op, stage, reason, state — never a key or a value).
+//! connector, topic, partition, table, op, stage, reason, state, task, strategy — never a key
+//! or a value).
 //! `docs/metrics.md` lists the same catalogue; a unit test keeps the two equal.
 
 mod health;
@@ -112,7 +113,7 @@ pub struct Metrics {
     /// How far late changes were behind their partition's watermark (future-dated ones:
     /// ahead of the clock), per table.
     pub late_delay: HistogramVec,
-    /// Multi-source conflicts, per table and status (`resolved`, `pending`).
+    /// Multi-source conflicts, per table, status (`resolved`, `pending`) and strategy.
     pub conflicts: IntCounterVec,
     /// Records dead-lettered (committed to `sluice_dead_letters`), per topic and stage.
     pub dead_letters: IntCounterVec,
@@ -322,7 +323,7 @@ impl Metrics {
             conflicts: c.counter(
                 "sluice_conflicts_total",
                 "Multi-source conflicts, resolved by a strategy or pending review.",
-                &["connector", "table", "status"],
+                &["connector", "table", "status", "strategy"],
             ),
             dead_letters: c.counter(
                 "sluice_dead_letters_total",
