@@ -37,8 +37,7 @@ fn connector_started_creates_its_series_at_zero() {
     for family in metrics.families() {
         // The last-commit time starts at the pipeline's start, not at 0 (1970 would read as
         // "no commit for decades").
-        if family.labels != ["connector"] || family.name == "sluice_last_commit_timestamp_seconds"
-        {
+        if family.labels != ["connector"] || family.name == "sluice_last_commit_timestamp_seconds" {
             continue;
         }
         let name = match family.kind {

@@ -119,7 +119,9 @@ pub(super) async fn run(
         }
         for (slot, info) in &states {
             match slot.1 {
-                Some(task) => inner.metrics.set_task_state(&slot.0, task, info.state.name()),
+                Some(task) => inner
+                    .metrics
+                    .set_task_state(&slot.0, task, info.state.name()),
                 None => inner
                     .metrics
                     .set_connector_state(&slot.0, info.state.name()),
