@@ -65,7 +65,8 @@ pub async fn run(args: WorkerModeArgs) -> Result<i32, String> {
         settings.advertised_port.unwrap_or(listener.port)
     );
     let metrics = Metrics::new();
-    let health = Health::new(config.unreachable_timeout).with_observer(metrics.health_observer());
+    // No observer: the worker sets the connector and task state gauges from its status.
+    let health = Health::new(config.unreachable_timeout);
     let shutdown = shutdown_signal();
     let worker = Worker::start(config, settings, advertised, metrics, health, shutdown)
         .await

@@ -233,16 +233,26 @@ impl Task {
         }
         let mut published = Vec::new();
         let mut error = None;
+        let mut failed = 0;
         for (id, send) in sends {
-            match send {
+            let failure = match send {
                 Ok(delivery) => match delivery.await {
-                    Ok(Ok(_)) => published.push(id),
-                    Ok(Err((e, _))) => error = Some(e.to_string()),
-                    Err(_) => error = Some("delivery canceled".into()),
+                    Ok(Ok(_)) => {
+                        published.push(id);
+                        continue;
+                    }
+                    Ok(Err((e, _))) => e.to_string(),
+                    Err(_) => "delivery canceled".into(),
                 },
-                Err((e, _)) => error = Some(e.to_string()),
-            }
+                Err((e, _)) => e.to_string(),
+            };
+            failed += 1;
+            error = Some(failure);
         }
+        self.metrics
+            .dead_letter_publish_failures
+            .with_label_values(&[&self.connector])
+            .inc_by(failed);
         store::mark_published(&self.db, &published)
             .await
             .map_err(|e| e.to_string())?;

@@ -10,6 +10,7 @@
 use crate::checkpoint::{self, MirrorStep, Position, TopicPartition};
 use crate::sink::db::Db;
 use crate::source::{self, SluiceConsumer};
+use crate::telemetry::Metrics;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -30,8 +31,15 @@ pub struct Mirror {
 }
 
 impl Mirror {
-    /// Starts the task.
-    pub fn start(consumer: Arc<SluiceConsumer>, db: Db, group: String) -> Self {
+    /// Starts the task; each group commit is counted in `sluice_offset_commits_total` of
+    /// `connector`.
+    pub fn start(
+        consumer: Arc<SluiceConsumer>,
+        db: Db,
+        group: String,
+        metrics: Metrics,
+        connector: String,
+    ) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
             let mut last = tokio::time::Instant::now() - MIN_INTERVAL;
@@ -59,7 +67,14 @@ impl Mirror {
                 }
                 last = tokio::time::Instant::now();
                 if !merged.is_empty() {
-                    mirror_once(&consumer, &db, &group, merged.into_values().collect()).await;
+                    let positions = merged.into_values().collect();
+                    if let Some(committed) = mirror_once(&consumer, &db, &group, positions).await {
+                        let status = if committed { "committed" } else { "failed" };
+                        metrics
+                            .offset_commits
+                            .with_label_values(&[&connector, status])
+                            .inc();
+                    }
                 }
                 for done in barriers {
                     let _ = done.send(());
@@ -91,21 +106,22 @@ impl Mirror {
 }
 
 /// One group commit, then the record of it in the target; failures only warn (the target
-/// checkpoint is the truth).
+/// checkpoint is the truth). Whether the group commit succeeded; `None` when nothing was
+/// committed (no partition still owned, or the intent could not be recorded).
 async fn mirror_once(
     consumer: &Arc<SluiceConsumer>,
     db: &Db,
     group: &str,
     positions: Vec<Position>,
-) {
+) -> Option<bool> {
     // The intent first: a crash between the group commit and its record must not look like
     // an operator's reset at the next assignment. Only partitions still owned are mirrored.
     let owned = match checkpoint::record_mirror(db, group, &positions, MirrorStep::Intent).await {
-        Ok(owned) if owned.is_empty() => return,
+        Ok(owned) if owned.is_empty() => return None,
         Ok(owned) => owned,
         Err(e) => {
             tracing::warn!(error = %e, "recording the mirror intent failed; not mirroring");
-            return;
+            return None;
         }
     };
     let consumer = consumer.clone();
@@ -118,8 +134,15 @@ async fn mirror_once(
             if let Err(e) = checkpoint::record_mirror(db, group, &owned, MirrorStep::Done).await {
                 tracing::warn!(error = %e, "recording the mirrored offsets failed");
             }
+            Some(true)
         }
-        Ok(Err(e)) => tracing::warn!(error = %e, "mirroring offsets to the Kafka group failed"),
-        Err(e) => tracing::warn!(error = %e, "mirror task failed"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "mirroring offsets to the Kafka group failed");
+            Some(false)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "mirror task failed");
+            Some(false)
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 mod dead;
 mod end;
+mod gauges;
 mod mirror;
 mod open;
 mod outcome;
@@ -61,6 +62,8 @@ struct Running {
     publisher: Option<Publisher>,
     /// The dead-letter ratio guard.
     ratio: dead::Ratio,
+    /// This task's part of the connector's summed gauges.
+    shares: gauges::Shares,
 }
 
 /// What the pipeline keeps of a change's record: its key for error messages, and the record
@@ -162,6 +165,7 @@ async fn run_connector(
     };
     let (consumer_for_mirror, db_for_mirror, group_for_mirror) =
         (consumer.clone(), sink.db().clone(), config.group_id());
+    let (metrics_for_mirror, name_for_mirror) = (metrics.clone(), config.name.clone());
     let mut running = Running {
         report: Report::new(&config),
         ratio: dead::Ratio::new(&config.errors),
@@ -178,9 +182,17 @@ async fn run_connector(
         ends: end::Ends::default(),
         watermarks: HashMap::new(),
         batch: Vec::new(),
-        mirror: mirror::Mirror::start(consumer_for_mirror, db_for_mirror, group_for_mirror),
+        mirror: mirror::Mirror::start(
+            consumer_for_mirror,
+            db_for_mirror,
+            group_for_mirror,
+            metrics_for_mirror,
+            name_for_mirror,
+        ),
+        shares: gauges::Shares::default(),
     };
     running.health.set(ConnectorState::Running, None);
+    running.started_gauges();
     let result = match running.main_loop(&mut rx, &options).await {
         Err(PipelineError::Interrupted) => {
             tracing::warn!("stopped without committing the in-flight batch; a restart applies it");
@@ -192,6 +204,7 @@ async fn run_connector(
     // run inside the async runtime. The channel is closed first so it does not wait for us.
     stop.store(true, Ordering::SeqCst);
     drop(rx);
+    running.release_shares();
     let Running {
         consumer,
         sink,
@@ -297,6 +310,10 @@ impl Running {
                     tracing::info!("shutdown requested; committing the in-flight batch");
                     return self.flush().await;
                 }
+            }
+            self.update_shares(rx.len());
+            if self.shares.review_counted.elapsed() >= gauges::REVIEW_REFRESH {
+                self.count_reviews().await;
             }
             if last_purge.elapsed() > Duration::from_secs(600) {
                 last_purge = Instant::now();
@@ -453,6 +470,7 @@ impl Running {
             .apply_resilient(&mut events, &mut origins, &extras, &mut dead_letters, count)
             .await?;
         self.dead_lettered(&dead_letters, count);
+        self.committed_gauges(&events);
         self.metrics
             .batch_duration
             .with_label_values(&[&name])
@@ -483,6 +501,8 @@ impl Running {
                 .with_label_values(&[&name, &p.tp.topic, &p.tp.partition.to_string()])
                 .set(p.next_offset);
         }
+        // A change held for review adds to the review queue: counted again now.
+        let mut reviews = late.iter().any(|l| l.policy == LatePolicy::Review);
         for (table, t) in &stats.tables {
             for (op, n) in [
                 ("insert", t.inserted),
@@ -497,10 +517,11 @@ impl Running {
                         .inc_by(n);
                 }
             }
-            for (status, n) in &t.conflicts {
+            for ((status, strategy), n) in &t.conflicts {
+                reviews |= *status == "pending";
                 self.metrics
                     .conflicts
-                    .with_label_values(&[name.as_str(), table.as_str(), status])
+                    .with_label_values(&[name.as_str(), table.as_str(), status, strategy])
                     .inc_by(*n);
             }
             for (reason, n) in &t.skipped {
@@ -517,6 +538,9 @@ impl Running {
                 .inc();
         }
         self.mirror.send(positions);
+        if reviews {
+            self.count_reviews().await;
+        }
         Ok(())
     }
 

@@ -28,7 +28,7 @@ pub struct TableStats {
     /// Changes skipped, by reason label.
     pub skipped: BTreeMap<&'static str, u64>,
     /// Multi-source conflicts, by status (`resolved`, `pending`).
-    pub conflicts: BTreeMap<&'static str, u64>,
+    pub conflicts: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 impl TableStats {

@@ -188,7 +188,7 @@ pub(super) async fn resolve(
         tracing::warn!(table = %info.name.label(), record_id = %record, conflict_type, strategy, status,
             incoming_source = ?change.writer.source, current_source = ?d.current_writer.source,
             topic = %c.topic, partition = c.partition, offset = c.offset, "conflict recorded");
-        *stats.conflicts.entry(status).or_default() += 1;
+        *stats.conflicts.entry((status, strategy)).or_default() += 1;
         let now = now_ms();
         let opt_int = |v: Option<i64>| Param::Text(v.map(|n| n.to_string()));
         let fields_json = serde_json::Value::from(

@@ -455,8 +455,8 @@ impl Sink {
             for (reason, n) in table_stats.skipped {
                 *entry.skipped.entry(reason).or_default() += n;
             }
-            for (status, n) in table_stats.conflicts {
-                *entry.conflicts.entry(status).or_default() += n;
+            for (key, n) in table_stats.conflicts {
+                *entry.conflicts.entry(key).or_default() += n;
             }
         }
         Ok(())
@@ -582,6 +582,23 @@ impl Sink {
         let n = versions::purge_tombstones(&mut tx, self.tombstone_retention_ms).await?;
         tx.commit().await?;
         Ok(n)
+    }
+
+    /// How many conflicts (late reviews included) wait for an operator's resolution.
+    pub async fn pending_reviews(&self) -> Result<i64, sqlx::Error> {
+        let rows = self
+            .db
+            .query(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM sluice_conflicts \
+                 WHERE group_id = $1 AND status = 'pending'",
+                &[render::Param::Text(Some(self.group.clone()))],
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Deletes per-batch checkpoint history past its retention; resets are kept.

@@ -325,6 +325,10 @@ impl ConsumerContext for SourceContext {
         tpl: &mut TopicPartitionList,
     ) {
         self.rebalances.fetch_add(1, Ordering::SeqCst);
+        self.metrics
+            .rebalances
+            .with_label_values(&[&self.connector])
+            .inc();
         let cooperative = matches!(
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative

@@ -2,7 +2,8 @@
 //! says about itself (version, commit, log format).
 //!
 //! Every metric is defined here, once (names `sluice_<noun>_<unit>[_total]`, bounded labels:
-//! connector, topic, partition, table, op, stage, reason, state — never a key or a value).
+//! connector, topic, partition, table, op, stage, reason, state, task, strategy — never a key
+//! or a value).
 //! `docs/metrics.md` lists the same catalogue; a unit test keeps the two equal.
 
 mod health;
@@ -13,7 +14,9 @@ mod tests;
 
 pub use health::{ConnectorHealth, ConnectorState, Dependency, Health, Verdict};
 pub use limit::LogLimiter;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 pub use server::serve;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -47,6 +50,10 @@ pub const CONNECTOR_STATES: [&str; 6] = [
 /// The `stage` labels of `sluice_retries_total` that the pipeline uses, created at zero when a
 /// connector starts.
 const RETRY_STAGES: [&str; 1] = ["sink"];
+
+/// The `status` labels of `sluice_offset_commits_total`, created at zero when a connector
+/// starts.
+pub const OFFSET_COMMIT_STATUSES: [&str; 2] = ["committed", "failed"];
 
 /// How log lines are written to stderr (`--log-format`, `SLUICE_LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -106,7 +113,7 @@ pub struct Metrics {
     /// How far late changes were behind their partition's watermark (future-dated ones:
     /// ahead of the clock), per table.
     pub late_delay: HistogramVec,
-    /// Multi-source conflicts, per table and status (`resolved`, `pending`).
+    /// Multi-source conflicts, per table, status (`resolved`, `pending`) and strategy.
     pub conflicts: IntCounterVec,
     /// Records dead-lettered (committed to `sluice_dead_letters`), per topic and stage.
     pub dead_letters: IntCounterVec,
@@ -117,6 +124,24 @@ pub struct Metrics {
     /// Each connector's state, one-hot over [`CONNECTOR_STATES`] (see
     /// [`Metrics::set_connector_state`]).
     pub connector_state: IntGaugeVec,
+    /// Each task's state, one-hot over [`CONNECTOR_STATES`] (see [`Metrics::set_task_state`]).
+    pub task_state: IntGaugeVec,
+    /// Partitions assigned to the connector's consumers in this process.
+    pub assigned_partitions: IntGaugeVec,
+    /// Records read from Kafka and not yet committed to the target.
+    pub inflight_records: IntGaugeVec,
+    /// When the connector last committed a batch to the target (or started).
+    pub last_commit: GaugeVec,
+    /// Consumer-group rebalances (assignments and revocations) the connector went through.
+    pub rebalances: IntCounterVec,
+    /// Group offset commits (the checkpoint mirrored to Kafka), per status.
+    pub offset_commits: IntCounterVec,
+    /// Dead letters the broker did not acknowledge (left in the outbox, retried).
+    pub dead_letter_publish_failures: IntCounterVec,
+    /// Now minus the source time of the last change applied, per partition.
+    pub lag_seconds: GaugeVec,
+    /// Conflicts pending manual review in the target (`sluice_conflicts`).
+    pub review_queue: IntGaugeVec,
     /// 1, labelled with this build's version and commit.
     pub build_info: IntGaugeVec,
 }
@@ -158,6 +183,21 @@ impl Catalogue {
     ) -> IntGaugeVec {
         let metric =
             IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric definition");
+        self.add(
+            Box::new(metric.clone()),
+            family(name, help, "gauge", labels),
+        );
+        metric
+    }
+
+    fn float_gauge(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[&'static str],
+    ) -> GaugeVec {
+        let metric =
+            GaugeVec::new(Opts::new(name, help), labels).expect("static metric definition");
         self.add(
             Box::new(metric.clone()),
             family(name, help, "gauge", labels),
@@ -283,7 +323,7 @@ impl Metrics {
             conflicts: c.counter(
                 "sluice_conflicts_total",
                 "Multi-source conflicts, resolved by a strategy or pending review.",
-                &["connector", "table", "status"],
+                &["connector", "table", "status", "strategy"],
             ),
             dead_letters: c.counter(
                 "sluice_dead_letters_total",
@@ -304,6 +344,51 @@ impl Metrics {
                 "sluice_connector_state",
                 "1 for the connector's current state, 0 for the others (UNASSIGNED, RUNNING, RETRYING, PAUSED, STOPPED, FAILED).",
                 &["connector", "state"],
+            ),
+            task_state: c.gauge(
+                "sluice_task_state",
+                "1 for the task's current state, 0 for the others (UNASSIGNED, RUNNING, RETRYING, PAUSED, STOPPED, FAILED).",
+                &["connector", "task", "state"],
+            ),
+            assigned_partitions: c.gauge(
+                "sluice_assigned_partitions",
+                "Partitions assigned to the connector in this process.",
+                connector,
+            ),
+            inflight_records: c.gauge(
+                "sluice_inflight_records",
+                "Records read from Kafka and not yet committed to the target.",
+                connector,
+            ),
+            last_commit: c.float_gauge(
+                "sluice_last_commit_timestamp_seconds",
+                "When the connector last committed a batch to the target (its start until then), seconds since the Unix epoch.",
+                connector,
+            ),
+            rebalances: c.counter(
+                "sluice_rebalances_total",
+                "Consumer-group rebalance callbacks (assignments and revocations).",
+                connector,
+            ),
+            offset_commits: c.counter(
+                "sluice_offset_commits_total",
+                "Commits of the checkpoint to the Kafka consumer group, by status (committed, failed).",
+                &["connector", "status"],
+            ),
+            dead_letter_publish_failures: c.counter(
+                "sluice_dead_letter_publish_failures_total",
+                "Dead letters the broker did not acknowledge on the dead-letter topic (retried).",
+                connector,
+            ),
+            lag_seconds: c.float_gauge(
+                "sluice_lag_seconds",
+                "Time between the source change (Debezium source.ts_ms) and the commit that applied the partition's last change.",
+                &["connector", "topic", "partition"],
+            ),
+            review_queue: c.gauge(
+                "sluice_review_queue_records",
+                "Conflicts and late changes pending manual review in sluice_conflicts.",
+                connector,
             ),
             build_info: c.gauge(
                 "sluice_build_info",
@@ -338,6 +423,12 @@ impl Metrics {
     /// label is `connector`, the retry stages, and `sluice_connector_state` at UNASSIGNED. A
     /// dashboard then shows 0 rather than no data, and `rate()` sees the first increment.
     pub fn connector_started(&self, connector: &str) {
+        self.connector_series(connector);
+        self.set_connector_state(connector, "UNASSIGNED");
+    }
+
+    /// The zero series of [`Metrics::connector_started`], without touching the state.
+    pub fn connector_series(&self, connector: &str) {
         for histogram in [
             &self.batch_duration,
             &self.commit_duration,
@@ -345,23 +436,63 @@ impl Metrics {
         ] {
             histogram.with_label_values(&[connector]);
         }
-        for counter in [&self.fenced_batches, &self.dead_letters_published] {
+        for counter in [
+            &self.fenced_batches,
+            &self.dead_letters_published,
+            &self.rebalances,
+            &self.dead_letter_publish_failures,
+        ] {
             counter.with_label_values(&[connector]);
+        }
+        for gauge in [
+            &self.assigned_partitions,
+            &self.inflight_records,
+            &self.review_queue,
+        ] {
+            gauge.with_label_values(&[connector]);
         }
         for stage in RETRY_STAGES {
             self.retries.with_label_values(&[connector, stage]);
         }
-        self.set_connector_state(connector, "UNASSIGNED");
+        for status in OFFSET_COMMIT_STATUSES {
+            self.offset_commits.with_label_values(&[connector, status]);
+        }
     }
 
     /// An observer for [`Health::with_observer`] that keeps the metrics in step with each
-    /// connector's health: a connector registering (UNASSIGNED) gets its zero series
-    /// ([`Metrics::connector_started`]), every later change moves `sluice_connector_state`.
+    /// connector's health (`sluice run`, where each connector is one task, task 0): a
+    /// connector registering (UNASSIGNED) gets its zero series
+    /// ([`Metrics::connector_started`]), every later change moves `sluice_connector_state`
+    /// and `sluice_task_state`. A worker sets both from its status instead.
     pub fn health_observer(&self) -> impl Fn(&str, ConnectorState) + Send + Sync + 'static {
         let metrics = self.clone();
-        move |connector, state| match state {
-            ConnectorState::Unassigned => metrics.connector_started(connector),
-            other => metrics.set_connector_state(connector, other.name()),
+        move |connector, state| {
+            match state {
+                ConnectorState::Unassigned => metrics.connector_started(connector),
+                other => metrics.set_connector_state(connector, other.name()),
+            }
+            metrics.set_task_state(connector, 0, state.name());
+        }
+    }
+
+    /// Sets `sluice_task_state` of task `task` of `connector` one-hot to `state` (one of
+    /// [`CONNECTOR_STATES`], in any case); an unknown state changes nothing.
+    pub fn set_task_state(&self, connector: &str, task: u32, state: &str) {
+        let task = task.to_string();
+        one_hot(&self.task_state, &[connector, &task], state);
+    }
+
+    /// Removes the state series of a task (`Some`) or connector (`None`) that this worker no
+    /// longer reports.
+    pub fn forget(&self, connector: &str, task: Option<u32>) {
+        for s in CONNECTOR_STATES {
+            let _ = match task {
+                Some(task) => {
+                    let task = task.to_string();
+                    self.task_state.remove_label_values(&[connector, &task, s])
+                }
+                None => self.connector_state.remove_label_values(&[connector, s]),
+            };
         }
     }
 
@@ -369,22 +500,7 @@ impl Metrics {
     /// [`CONNECTOR_STATES`], in any case) and to 0 for every other state. An unknown state
     /// changes nothing and is logged: the label stays bounded.
     pub fn set_connector_state(&self, connector: &str, state: &str) {
-        let Some(current) = CONNECTOR_STATES
-            .iter()
-            .find(|s| s.eq_ignore_ascii_case(state))
-        else {
-            tracing::warn!(
-                connector,
-                state,
-                "unknown connector state; metric unchanged"
-            );
-            return;
-        };
-        for s in CONNECTOR_STATES {
-            self.connector_state
-                .with_label_values(&[connector, s])
-                .set(i64::from(s == *current));
-        }
+        one_hot(&self.connector_state, &[connector], state);
     }
 
     /// The Prometheus text exposition of every metric. Families without samples yet (a
@@ -410,6 +526,26 @@ impl Metrics {
                 .or_insert_with(|| announce(family));
         }
         sections.into_values().collect()
+    }
+}
+
+/// Sets the series of `gauge` labelled `labels` plus each of [`CONNECTOR_STATES`] to 1 for
+/// `state` and 0 for the others. An unknown state changes nothing and is logged: the label
+/// stays bounded.
+fn one_hot(gauge: &IntGaugeVec, labels: &[&str], state: &str) {
+    let Some(current) = CONNECTOR_STATES
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(state))
+    else {
+        tracing::warn!(?labels, state, "unknown state; metric unchanged");
+        return;
+    };
+    for s in CONNECTOR_STATES {
+        let mut values = labels.to_vec();
+        values.push(s);
+        gauge
+            .with_label_values(&values)
+            .set(i64::from(s == *current));
     }
 }
 

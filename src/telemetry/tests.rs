@@ -35,7 +35,9 @@ fn connector_started_creates_its_series_at_zero() {
     metrics.connector_started("c");
     let text = metrics.render();
     for family in metrics.families() {
-        if family.labels != ["connector"] {
+        // The last-commit time starts at the pipeline's start, not at 0 (1970 would read as
+        // "no commit for decades").
+        if family.labels != ["connector"] || family.name == "sluice_last_commit_timestamp_seconds" {
             continue;
         }
         let name = match family.kind {
@@ -52,6 +54,14 @@ fn connector_started_creates_its_series_at_zero() {
         samples(&text, "sluice_retries_total"),
         ["sluice_retries_total{connector=\"c\",stage=\"sink\"} 0"]
     );
+    assert_eq!(
+        samples(&text, "sluice_offset_commits_total"),
+        [
+            "sluice_offset_commits_total{connector=\"c\",status=\"committed\"} 0",
+            "sluice_offset_commits_total{connector=\"c\",status=\"failed\"} 0"
+        ]
+    );
+    assert!(samples(&text, "sluice_last_commit_timestamp_seconds").is_empty());
     // Families keyed by topic or table have no series until an event names one.
     assert!(samples(&text, "sluice_events_applied_total").is_empty());
     assert!(text.contains("# TYPE sluice_events_applied_total counter\n"));
@@ -98,6 +108,38 @@ fn process_metrics_are_served() {
     }
     let rss = samples(&text, "process_resident_memory_bytes")[0];
     assert!(!rss.ends_with(" 0"), "{rss}");
+}
+
+/// `state -> value` of one task's `sluice_task_state` series.
+fn task_states(metrics: &Metrics, connector: &str, task: &str) -> BTreeMap<String, i64> {
+    CONNECTOR_STATES
+        .iter()
+        .map(|s| {
+            let value = metrics
+                .task_state
+                .with_label_values(&[connector, task, s])
+                .get();
+            (s.to_string(), value)
+        })
+        .collect()
+}
+
+#[test]
+fn task_state_is_one_hot_per_task_and_forgotten_when_the_task_leaves() {
+    let metrics = Metrics::new();
+    metrics.set_task_state("a", 0, "RUNNING");
+    metrics.set_task_state("a", 1, "paused");
+    metrics.set_connector_state("a", "RUNNING");
+    assert_eq!(task_states(&metrics, "a", "0"), one_hot("RUNNING"));
+    assert_eq!(task_states(&metrics, "a", "1"), one_hot("PAUSED"));
+    metrics.set_task_state("a", 1, "EXPLODED");
+    assert_eq!(task_states(&metrics, "a", "1"), one_hot("PAUSED"));
+    metrics.forget("a", Some(1));
+    let text = metrics.render();
+    assert_eq!(samples(&text, "sluice_task_state").len(), 6, "{text}");
+    assert!(!text.contains("task=\"1\""), "{text}");
+    metrics.forget("a", None);
+    assert!(samples(&metrics.render(), "sluice_connector_state").is_empty());
 }
 
 /// `state -> value` of one connector's `sluice_connector_state` series.
@@ -153,8 +195,10 @@ fn health_observer_follows_each_connector() {
     assert!(metrics
         .render()
         .contains("sluice_retries_total{connector=\"h\",stage=\"sink\"} 0\n"));
+    assert_eq!(task_states(&metrics, "h", "0"), one_hot("UNASSIGNED"));
     handle.set(ConnectorState::Running, None);
     assert_eq!(states(&metrics, "h"), one_hot("RUNNING"));
+    assert_eq!(task_states(&metrics, "h", "0"), one_hot("RUNNING"));
     handle.set(ConnectorState::Retrying, Some("target down".into()));
     assert_eq!(states(&metrics, "h"), one_hot("RETRYING"));
     handle.set(ConnectorState::Failed, Some("refused".into()));
@@ -167,8 +211,12 @@ fn health_observer_follows_each_connector() {
 
 /// One row of the tables in `docs/metrics.md`: name, type, labels.
 fn documented() -> BTreeMap<String, (String, Vec<String>)> {
-    include_str!("../../docs/metrics.md")
-        .lines()
+    table_rows(include_str!("../../docs/metrics.md"))
+}
+
+/// The `| `name` | type | labels | ...` rows of a markdown text.
+fn table_rows(text: &str) -> BTreeMap<String, (String, Vec<String>)> {
+    text.lines()
         .filter(|l| l.starts_with("| `"))
         .map(|row| {
             let cells: Vec<&str> = row.split('|').map(str::trim).collect();
@@ -181,6 +229,24 @@ fn documented() -> BTreeMap<String, (String, Vec<String>)> {
             (name, (cells[2].to_string(), labels))
         })
         .collect()
+}
+
+/// The README's metric table lists the catalogue too (the `process_*` families aside).
+#[test]
+fn readme_table_lists_exactly_the_catalogue() {
+    let readme = include_str!("../../README.md");
+    let section = &readme[readme.find("## Metrics").expect("a Metrics section")..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let listed = table_rows(section);
+    let code: BTreeMap<String, (String, Vec<String>)> = Metrics::new()
+        .families()
+        .iter()
+        .map(|f| {
+            let labels = f.labels.iter().map(|l| l.to_string()).collect();
+            (f.name.to_string(), (f.kind.to_string(), labels))
+        })
+        .collect();
+    assert_eq!(listed, code);
 }
 
 #[test]

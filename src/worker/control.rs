@@ -197,12 +197,23 @@ pub(super) async fn run(
             }
         }
         for (slot, info) in &states {
+            match slot.1 {
+                Some(task) => inner
+                    .metrics
+                    .set_task_state(&slot.0, task, info.state.name()),
+                None => inner
+                    .metrics
+                    .set_connector_state(&slot.0, info.state.name()),
+            }
             let written = view.statuses.get(slot).map(|r| &r.info);
             if (reported.get(slot) != Some(info) || written != Some(info))
                 && write_status(&worker, slot, info.clone()).await.is_ok()
             {
                 reported.insert(slot.clone(), info.clone());
             }
+        }
+        for (name, task) in reported.keys().filter(|slot| !states.contains_key(*slot)) {
+            inner.metrics.forget(name, *task);
         }
         reported.retain(|slot, _| states.contains_key(slot));
         tokio::select! {

@@ -98,6 +98,8 @@ impl Tasks {
     /// Starts one task; a config that does not load is a FAILED task with the problems.
     fn start(&self, name: &str, task: u32, config: &super::types::Config, now_ms: i64) -> Task {
         let (stop, shutdown) = watch::channel(false);
+        // The worker sets the states (from what it reports); the zero series come from here.
+        self.metrics.connector_series(name);
         let health_name = label(name, task);
         let doc = serde_json::json!({"name": name, "config": config}).to_string();
         let loaded = ConnectorConfig::from_json_with(

@@ -40,6 +40,20 @@ pub enum State {
     Restarting,
 }
 
+impl State {
+    /// The name Connect (and `sluice_connector_state`'s `state` label) uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Unassigned => "UNASSIGNED",
+            State::Running => "RUNNING",
+            State::Paused => "PAUSED",
+            State::Stopped => "STOPPED",
+            State::Retrying => "RETRYING",
+            State::Failed => "FAILED",
+        }
+    }
+}
+
 /// `{"connector": name, "task": id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskId {
