@@ -50,6 +50,7 @@ impl State {
             State::Stopped => "STOPPED",
             State::Retrying => "RETRYING",
             State::Failed => "FAILED",
+            State::Restarting => "RESTARTING",
         }
     }
 }
