@@ -18,6 +18,7 @@ pub mod deadletter;
 pub mod decode;
 pub mod event;
 pub mod pipeline;
+pub mod report;
 pub mod resolve;
 pub mod sink;
 pub mod source;

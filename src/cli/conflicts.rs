@@ -6,10 +6,8 @@
 
 use super::offsets::open_target;
 use crate::config::ConnectorConfig;
-use crate::sink::db::Db;
-use crate::sink::render::Param;
 use clap::{Args, Subcommand};
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 use std::path::PathBuf;
 
 /// `sluice conflicts` subcommands.
@@ -117,7 +115,7 @@ pub async fn run(command: ConflictsCommand) -> Result<i32, String> {
 async fn read(path: &std::path::Path, id: Option<i64>, pending: bool) -> Result<Vec<Json>, String> {
     let config = ConnectorConfig::from_file(path).map_err(|e| e.to_string())?;
     let db = open_target(&config).await?;
-    let result = reports(&db, &config.group_id(), id, pending).await;
+    let result = crate::report::conflicts::reports(&db, &config.group_id(), id, pending).await;
     db.close().await;
     result.map_err(|e| format!("target: {e}"))
 }
@@ -153,72 +151,6 @@ async fn resolve(args: ResolveArgs) -> Result<i32, String> {
         None => println!("conflict {} resolved by {by}: {table} row deleted", args.id),
     }
     Ok(0)
-}
-
-fn iso(ms: Option<i64>) -> Json {
-    super::iso_ms(ms)
-}
-
-/// A stored JSON text as JSON (`null` when absent or not JSON).
-fn parsed(cell: &Option<String>) -> Json {
-    cell.as_deref()
-        .and_then(|t| serde_json::from_str(t).ok())
-        .unwrap_or(Json::Null)
-}
-
-/// The conflict reports of a group, from `sluice_conflicts`.
-pub(super) async fn reports(
-    db: &Db,
-    group: &str,
-    id: Option<i64>,
-    pending: bool,
-) -> Result<Vec<Json>, sqlx::Error> {
-    let rows = db
-        .query(
-            "SELECT CAST(conflict_id AS TEXT), table_name, record_id, conflict_type, \
-             CAST(detected_at_ms AS TEXT), conflicting_fields, current_source, CAST(current_ts_ms AS TEXT), \
-             current_values, incoming_source, CAST(incoming_ts_ms AS TEXT), incoming_values, incoming_op, \
-             topic, CAST(kafka_partition AS TEXT), CAST(kafka_offset AS TEXT), strategy, status, \
-             resolved_values, CAST(resolved_at_ms AS TEXT), resolved_by FROM sluice_conflicts \
-             WHERE group_id = $1 AND ($2 = '' OR CAST(conflict_id AS TEXT) = $2) \
-             AND ($3 = '' OR status = 'pending') ORDER BY conflict_id DESC",
-            &[
-                Param::Text(Some(group.to_string())),
-                Param::Text(Some(id.map(|i| i.to_string()).unwrap_or_default())),
-                Param::Text(Some(if pending { "y" } else { "" }.to_string())),
-            ],
-        )
-        .await?;
-    let num = |cell: &Option<String>| cell.as_deref().and_then(|s| s.parse::<i64>().ok());
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let pending = r[17].as_deref() == Some("pending");
-            json!({
-                "conflict_id": r[0],
-                "record_id": r[2],
-                "conflict_type": r[3],
-                "detected_at": iso(num(&r[4])),
-                "conflicting_fields": parsed(&r[5]),
-                "sources": [
-                    {"source": r[6], "timestamp": iso(num(&r[7])), "values": parsed(&r[8]), "role": "current"},
-                    {"source": r[9], "timestamp": iso(num(&r[10])), "values": parsed(&r[11]), "role": "incoming", "op": r[12]},
-                ],
-                "resolution": {
-                    "strategy": r[16],
-                    "resolved_values": parsed(&r[18]),
-                    "resolved_at": iso(num(&r[19])),
-                    "resolved_by": r[20],
-                },
-                "status": r[17],
-                "pending": pending,
-                "table": r[1],
-                "topic": r[13],
-                "partition": num(&r[14]),
-                "offset": num(&r[15]),
-            })
-        })
-        .collect())
 }
 
 fn print_line(c: &Json) {

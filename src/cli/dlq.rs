@@ -13,6 +13,7 @@ use super::WorkerArgs;
 use crate::config::ConnectorConfig;
 use crate::deadletter::store::{self, Filter, Stored};
 use crate::deadletter::{headers, DeadLetter};
+use crate::report::dead_letters::{bytes_json, to_json};
 use crate::event::{Decoded, RawRecord};
 use crate::sink::{Batch, Sink, SinkError};
 use crate::source::Received;
@@ -138,48 +139,6 @@ async fn read(path: &std::path::Path, filter: &Filter) -> Result<Vec<Stored>, St
     let result = store::list(&db, &config.group_id(), filter).await;
     db.close().await;
     result.map_err(|e| format!("target: {e}"))
-}
-
-/// Bytes as text when they are UTF-8, else as `{"base64": ...}`.
-fn bytes_json(bytes: &Option<Vec<u8>>) -> Json {
-    use base64::Engine;
-    match bytes {
-        None => Json::Null,
-        Some(b) => match std::str::from_utf8(b) {
-            Ok(text) => Json::String(text.to_string()),
-            Err(_) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(b) }),
-        },
-    }
-}
-
-fn letter_json(l: &DeadLetter) -> Json {
-    let c = &l.record.coordinates;
-    json!({
-        "topic": c.topic,
-        "partition": c.partition,
-        "offset": c.offset,
-        "stage": l.stage.label(),
-        "connect_stage": l.stage.connect_name(),
-        "class_name": l.class_name,
-        "exception_class": l.exception_class,
-        "reason": l.message,
-        "detail": l.detail,
-        "key": bytes_json(&l.record.key),
-        "value": bytes_json(&l.record.value),
-        "headers": l.record.headers.iter().map(|(k, v)| json!([k, bytes_json(v)])).collect::<Vec<_>>(),
-        "timestamp": super::iso_ms(l.record.timestamp_ms),
-    })
-}
-
-fn to_json(s: &Stored) -> Json {
-    let mut report = letter_json(&s.letter);
-    report["id"] = json!(s.id);
-    report["status"] = json!(s.status);
-    report["failures"] = json!(s.failures);
-    report["first_failed_at"] = super::iso_ms(Some(s.created_at_ms));
-    report["published_at"] = super::iso_ms(s.published_at_ms);
-    report["replayed_at"] = super::iso_ms(s.replayed_at_ms);
-    report
 }
 
 fn print(reports: &[Json], as_json: bool) {

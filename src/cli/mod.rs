@@ -128,9 +128,3 @@ pub async fn main(cli: Cli) -> i32 {
     }
 }
 
-/// Milliseconds since the epoch as an RFC 3339 UTC time (`null` when absent).
-pub(crate) fn iso_ms(ms: Option<i64>) -> serde_json::Value {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| serde_json::Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
-        .unwrap_or(serde_json::Value::Null)
-}

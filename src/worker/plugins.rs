@@ -1,6 +1,8 @@
-//! `GET /connector-plugins` and `PUT /connector-plugins/{plugin}/config/validate`: the Java
-//! class names sluice accepts, and a config's problems in Connect's `ConfigInfos` shape, each
-//! under the key it names (the same checks `sluice validate` makes, without connecting).
+//! `GET /connector-plugins`, `GET /connector-plugins/{plugin}/config` and
+//! `PUT /connector-plugins/{plugin}/config/validate`: the Java class names sluice accepts, the
+//! keys a connector takes (from the reference tables of `docs/configuration.md`, the one place
+//! they are written), and a config's problems in Connect's `ConfigInfos` shape, each under the
+//! key it names (the same checks `sluice validate` makes, without connecting).
 
 use super::operations::SINK_CLASSES;
 use super::types::*;
@@ -69,6 +71,18 @@ impl Worker {
         plugins
     }
 
+    /// The keys a connector of `plugin` takes, as Connect lists a plugin's `ConfigDef`: each
+    /// documented key of `docs/configuration.md`'s connector tables, grouped by its table.
+    pub fn plugin_config(plugin: &str) -> Result<Vec<ConfigKeyInfo>, WorkerError> {
+        if !SINK_CLASSES
+            .iter()
+            .any(|c| *c == plugin || c.rsplit('.').next() == Some(plugin))
+        {
+            return Err(WorkerError::NotFound(format!("plugin {plugin}")));
+        }
+        Ok(documented_keys(REFERENCE))
+    }
+
     /// Validates a config for a connector class: every problem under the key it names
     /// (problems that name no key of the config go under `connector.class`).
     pub fn validate(&self, plugin: &str, config: &Config) -> Result<ConfigInfos, WorkerError> {
@@ -92,6 +106,66 @@ impl Worker {
         let problems = self.problems(&config);
         Ok(infos(class, &config, &problems))
     }
+}
+
+/// The configuration reference; its connector section's tables document every key.
+const REFERENCE: &str = include_str!("../../docs/configuration.md");
+
+/// The rows `| \`key\` | default | meaning |` of the reference's connector section, each under
+/// the `###` heading it follows. Keys with a placeholder (`<column>`) are patterns, left out.
+fn documented_keys(reference: &str) -> Vec<ConfigKeyInfo> {
+    let section = reference
+        .split("\n## ")
+        .find(|s| s.starts_with("Connector configs"))
+        .unwrap_or_default();
+    let mut keys = Vec::new();
+    let mut group = String::from("Common");
+    let mut order = 0;
+    for line in section.lines() {
+        if let Some(heading) = line.strip_prefix("### ") {
+            group = heading.trim().to_string();
+            order = 0;
+            continue;
+        }
+        let cells: Vec<&str> = line.split(" | ").map(str::trim).collect();
+        let [first, default, meaning] = cells[..] else {
+            continue;
+        };
+        let Some(key) = first
+            .strip_prefix("| `")
+            .and_then(|k| k.strip_suffix('`'))
+            .filter(|k| !k.contains(['<', '`', ' ']))
+        else {
+            continue;
+        };
+        let default_value = default
+            .strip_prefix('`')
+            .and_then(|d| d.split_once('`'))
+            .map(|(d, _)| d.to_string());
+        let kind = match default_value.as_deref() {
+            _ if secret(key) => "PASSWORD",
+            Some("true" | "false") => "BOOLEAN",
+            Some(d) if d.parse::<i64>().is_ok() => "LONG",
+            Some(d) if d.parse::<f64>().is_ok() => "DOUBLE",
+            _ => "STRING",
+        };
+        let required = default == "required";
+        order += 1;
+        keys.push(ConfigKeyInfo {
+            name: key.to_string(),
+            kind: kind.into(),
+            required,
+            default_value,
+            importance: if required { "HIGH" } else { "MEDIUM" }.into(),
+            documentation: meaning.trim_end_matches('|').trim().to_string(),
+            group: group.clone(),
+            width: "NONE".into(),
+            display_name: key.to_string(),
+            dependents: Vec::new(),
+            order,
+        });
+    }
+    keys
 }
 
 /// Puts each problem under the key it starts with.
@@ -195,6 +269,29 @@ mod tests {
         assert_eq!(of("connection.password").definition.kind, "PASSWORD");
         let text = serde_json::to_string(&infos).expect("json");
         assert!(!text.contains("hunter2"));
+    }
+
+    #[test]
+    fn every_key_sluice_reads_is_documented_for_the_plugin_config() {
+        let keys = Worker::plugin_config("JdbcSinkConnector").expect("plugin");
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        let missing: Vec<&&str> = crate::config::keys::SUPPORTED
+            .iter()
+            .chain(crate::config::keys::SLUICE)
+            .filter(|k| !names.contains(k))
+            .collect();
+        assert!(missing.is_empty(), "not in docs/configuration.md's tables: {missing:?}");
+        let of = |name: &str| keys.iter().find(|k| k.name == name).expect(name);
+        assert!(of("connection.url").required);
+        assert_eq!(of("connection.password").kind, "PASSWORD");
+        assert_eq!(of("delete.enabled").kind, "BOOLEAN");
+        assert_eq!(of("batch.size").default_value.as_deref(), Some("500"));
+        assert_eq!(of("errors.tolerance").group, "Errors and the dead-letter path");
+        assert!(of("insert.mode").documentation.contains("upsert"));
+        assert!(matches!(
+            Worker::plugin_config("com.example.Other"),
+            Err(WorkerError::NotFound(_))
+        ));
     }
 
     #[test]
