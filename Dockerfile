@@ -35,7 +35,12 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
-COPY . .
+# Only what the build reads (benches/: Cargo.toml declares the bench target; the demo embeds one
+# recording with include_str!), so editing deployment files does not rebuild the binary.
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY src/ src/
+COPY benches/ benches/
+COPY tests/data/corpus/inventory/default.json-schemas.jsonl tests/data/corpus/inventory/
 
 ARG SLUICE_GIT_COMMIT=
 # The cargo registry, git checkouts and target directory live in BuildKit cache mounts, so a
@@ -89,6 +94,9 @@ RUN printf '%s\n' \
       > /etc/sluice/worker.properties
 
 COPY --from=builder /out/sluice /usr/local/bin/sluice
+# The topic definitions of this version (`sluice topics apply /etc/sluice/topics`: the
+# Kubernetes Job runs it; compose mounts the work tree's topics/ over it).
+COPY topics/ /etc/sluice/topics/
 
 USER ${SLUICE_UID}:${SLUICE_UID}
 WORKDIR /var/lib/sluice
