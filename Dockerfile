@@ -89,8 +89,8 @@ RUN printf '%s\n' \
       '# Default worker file of the sluice image; mount your own at /etc/sluice/worker.properties.' \
       'listeners=http://0.0.0.0:8083' \
       'group.id=sluice' \
-      'config.storage.topic=sluice-configs' \
-      'status.storage.topic=sluice-status' \
+      'config.storage.topic=connect-configs' \
+      'status.storage.topic=connect-status' \
       > /etc/sluice/worker.properties
 
 COPY --from=builder /out/sluice /usr/local/bin/sluice
