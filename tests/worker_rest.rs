@@ -28,7 +28,27 @@ fn sink_config(prefix: &str, url: &str) -> Value {
         "schema.evolution": "basic",
         "collection.name.format": "${source.table}",
         "batch.size": "40",
+        "errors.tolerance": "all",
     })
+}
+
+/// A record no converter can read, on partition 0 of `topic`.
+async fn produce_garbage(bootstrap: &str, topic: &str) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("producer");
+    producer
+        .send(
+            FutureRecord::to(topic)
+                .partition(0)
+                .key("{not json")
+                .payload("\u{0}garbage{"),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("produced");
 }
 
 /// Polls `GET path` until `ok` holds for the answer.
@@ -213,6 +233,71 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
     assert_eq!(
         listed[&name]["status"]["connector"]["state"], "RUNNING",
         "{listed}"
+    );
+
+    // sluice's own reports: a record that cannot be decoded is dead-lettered, and the status
+    // report, the dead letters and the conflicts are read from the target over REST.
+    let customers = format!("{prefix}.dbserver1.public.customers");
+    produce_garbage(&tansu.bootstrap(), &customers).await;
+    let letters = until(
+        port,
+        &format!("/connectors/{name}/sluice/dead-letters?waiting=true"),
+        Duration::from_secs(60),
+        "the dead letter",
+        |c, l| c == 200 && l.as_array().is_some_and(|a| !a.is_empty()),
+    );
+    assert_eq!(letters.as_array().map(Vec::len), Some(1), "{letters}");
+    assert_eq!(letters[0]["topic"], customers.as_str(), "{letters}");
+    assert_eq!(letters[0]["stage"], "decode", "{letters}");
+    let (code, none) = http(
+        port,
+        "GET",
+        &format!("/connectors/{name}/sluice/dead-letters?stage=write"),
+        None,
+    )
+    .expect("answer");
+    assert_eq!((code, none), (200, json!([])));
+    let (code, report) = http(
+        port,
+        "GET",
+        &format!("/connectors/{name}/sluice/status"),
+        None,
+    )
+    .expect("answer");
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(report["metadata"]["sync_id"], name.as_str(), "{report}");
+    assert_eq!(report["statistics"]["errors"], 1, "{report}");
+    assert!(
+        report["statistics"]["records_processed"].as_i64() > Some(0)
+            && report["checkpoint"]["partitions"]
+                .as_array()
+                .is_some_and(|p| !p.is_empty()),
+        "{report}"
+    );
+    let (code, conflicts) = http(
+        port,
+        "GET",
+        &format!("/connectors/{name}/sluice/conflicts?pending=TRUE"),
+        None,
+    )
+    .expect("answer");
+    assert_eq!((code, conflicts), (200, json!([])));
+    let (code, missing) =
+        http(port, "GET", "/connectors/nobody/sluice/status", None).expect("answer");
+    assert_eq!((code, missing["error_code"].as_i64()), (404, Some(404)));
+    let (code, keys) = http(
+        port,
+        "GET",
+        "/connector-plugins/JdbcSinkConnector/config",
+        None,
+    )
+    .expect("answer");
+    assert_eq!(code, 200, "{keys}");
+    assert!(
+        keys.as_array().is_some_and(|k| k
+            .iter()
+            .any(|k| k["name"] == "connection.url" && k["required"] == true)),
+        "{keys}"
     );
 
     // Pause and resume.

@@ -20,6 +20,7 @@ mod error;
 mod extract;
 mod listener;
 mod plugins;
+mod reports;
 mod root;
 #[cfg(test)]
 mod tests;
@@ -109,8 +110,8 @@ fn api(worker: Option<Worker>, auth: Option<Arc<Auth>>) -> Api {
     tower::ServiceExt::map_request(router, canonical_path as fn(Request) -> Request)
 }
 
-/// Every Connect route sluice serves. Connect's deprecated `tasks-config` (removed in Kafka
-/// 4.0), the logger admin routes and `GET /connector-plugins/{plugin}/config` are not here.
+/// Every Connect route sluice serves, and sluice's own reports under `.../sluice/`. Connect's
+/// deprecated `tasks-config` (removed in Kafka 4.0) and the logger admin routes are not here.
 fn routes() -> Router<App> {
     let name = "/connectors/{name}";
     Router::new()
@@ -154,7 +155,14 @@ fn routes() -> Router<App> {
                 .patch(control::alter_offsets)
                 .delete(control::reset_offsets),
         )
+        .route(&format!("{name}/sluice/status"), get(reports::status))
+        .route(&format!("{name}/sluice/conflicts"), get(reports::conflicts))
+        .route(
+            &format!("{name}/sluice/dead-letters"),
+            get(reports::dead_letters),
+        )
         .route("/connector-plugins", get(plugins::list))
+        .route("/connector-plugins/{plugin}/config", get(plugins::config))
         .route(
             "/connector-plugins/{plugin}/config/validate",
             put(plugins::validate),

@@ -17,6 +17,11 @@ pub async fn list(uri: Uri) -> Result<Json<Value>, ApiError> {
     Ok(Json(serde_json::json!(Worker::plugins(connectors_only))))
 }
 
+/// `GET /connector-plugins/{plugin}/config`: the keys a connector of the plugin takes.
+pub async fn config(Name(plugin): Name) -> Result<Json<Value>, ApiError> {
+    Ok(Json(serde_json::json!(Worker::plugin_config(&plugin)?)))
+}
+
 /// Connect's alias rule: `FooConnector` and `Foo` name the same plugin.
 fn alias(name: &str) -> &str {
     match name.strip_suffix("Connector") {

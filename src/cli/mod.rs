@@ -127,4 +127,3 @@ pub async fn main(cli: Cli) -> i32 {
         }
     }
 }
-

@@ -70,4 +70,3 @@ pub async fn reports(
         })
         .collect())
 }
-

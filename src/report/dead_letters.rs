@@ -48,4 +48,3 @@ pub fn to_json(s: &Stored) -> Json {
     report["replayed_at"] = super::iso_ms(s.replayed_at_ms);
     report
 }
-

@@ -281,4 +281,3 @@ fn source_name(config: &ConnectorConfig) -> String {
             crate::config::TopicSelection::Regex(r) => r.as_str().to_string(),
         })
 }
-

@@ -16,6 +16,7 @@ mod log;
 mod offsets;
 mod operations;
 mod plugins;
+mod reports;
 mod settings;
 mod tasks;
 mod types;

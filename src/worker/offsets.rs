@@ -206,7 +206,7 @@ impl Worker {
     }
 
     /// A connector's config loaded (placeholders resolved) for talking to its target.
-    fn loaded(&self, name: &str) -> Result<ConnectorConfig, WorkerError> {
+    pub(super) fn loaded(&self, name: &str) -> Result<ConnectorConfig, WorkerError> {
         let config = self.config(name)?;
         let doc = serde_json::json!({"name": name, "config": config}).to_string();
         ConnectorConfig::from_json_with(
@@ -230,7 +230,7 @@ fn requested(o: PartitionOffset) -> (TopicPartition, Option<i64>) {
     )
 }
 
-async fn open(config: &ConnectorConfig) -> Result<Db, WorkerError> {
+pub(super) async fn open(config: &ConnectorConfig) -> Result<Db, WorkerError> {
     let db = Db::connect(
         &config.target,
         config.username.as_deref(),

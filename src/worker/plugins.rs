@@ -280,13 +280,19 @@ mod tests {
             .chain(crate::config::keys::SLUICE)
             .filter(|k| !names.contains(k))
             .collect();
-        assert!(missing.is_empty(), "not in docs/configuration.md's tables: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "not in docs/configuration.md's tables: {missing:?}"
+        );
         let of = |name: &str| keys.iter().find(|k| k.name == name).expect(name);
         assert!(of("connection.url").required);
         assert_eq!(of("connection.password").kind, "PASSWORD");
         assert_eq!(of("delete.enabled").kind, "BOOLEAN");
         assert_eq!(of("batch.size").default_value.as_deref(), Some("500"));
-        assert_eq!(of("errors.tolerance").group, "Errors and the dead-letter path");
+        assert_eq!(
+            of("errors.tolerance").group,
+            "Errors and the dead-letter path"
+        );
         assert!(of("insert.mode").documentation.contains("upsert"));
         assert!(matches!(
             Worker::plugin_config("com.example.Other"),
