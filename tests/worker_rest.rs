@@ -749,3 +749,191 @@ async fn rest_over_https_with_client_certificates() {
         "the store password is in the log:\n{log}"
     );
 }
+
+/// An audit copy of the inventory tables: every change a row keyed by its Kafka coordinates
+/// (`primary.key.mode=kafka`, plain inserts), so a change applied twice breaks the key and one
+/// never applied is a row short.
+fn audit_config(prefix: &str, url: &str) -> Value {
+    let mut config = sink_config(prefix, url);
+    for (key, value) in [
+        ("insert.mode", "insert"),
+        ("primary.key.mode", "kafka"),
+        ("delete.enabled", "false"),
+        ("truncate.enabled", "false"),
+        ("errors.tolerance", "none"),
+    ] {
+        config[key] = json!(value);
+    }
+    config
+}
+
+/// The rows of each inventory table in an audit target, and how many distinct coordinates.
+async fn audit_rows(url: &str) -> Vec<(String, i64, i64)> {
+    let pool = sqlx::PgPool::connect(url).await.expect("target");
+    let mut rows = Vec::new();
+    for table in ["customers", "orders", "products", "products_on_hand"] {
+        let counted: Result<(i64, i64), _> = sqlx::query_as(&format!(
+            "SELECT count(*), count(DISTINCT (__connect_topic, __connect_partition, __connect_offset)) \
+             FROM \"{table}\""
+        ))
+        .fetch_one(&pool)
+        .await;
+        let (all, distinct) = counted.unwrap_or((0, 0));
+        rows.push((table.to_string(), all, distinct));
+    }
+    pool.close().await;
+    rows
+}
+
+/// The changes (`c`, `r`, `u`) of each inventory table in JSONL lines of the recording.
+fn changes(lines: &[String]) -> Vec<(String, i64, i64)> {
+    ["customers", "orders", "products", "products_on_hand"]
+        .iter()
+        .map(|table| {
+            let topic = format!("dbserver1.public.{table}");
+            let n = lines
+                .iter()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|r| r["topic"] == topic.as_str())
+                .filter_map(|r| serde_json::from_str::<Value>(r["value"].as_str()?).ok())
+                .filter(|v| matches!(v["payload"]["op"].as_str(), Some("c" | "r" | "u")))
+                .count() as i64;
+            (table.to_string(), n, n)
+        })
+        .collect()
+}
+
+/// Polls an audit target until it holds `expected`.
+async fn until_audited(url: &str, expected: &[(String, i64, i64)], log: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let now = audit_rows(url).await;
+        if now == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url}: {now:?}, expected {expected:?}; log:\n{}",
+            support::tail(log, 40)
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_cluster_brings_back_each_state_and_applies_once() {
+    let tansu = Tansu::start();
+    let prefix = random_name("t");
+    // The recording in two halves: one before the restart, one after.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines: Vec<String> = std::fs::read_to_string(support::corpus_events(
+        "inventory",
+        "default.json-schemas.jsonl",
+    ))
+    .expect("corpus")
+    .lines()
+    .map(str::to_string)
+    .collect();
+    let half = lines.len() / 2;
+    let (first, second) = (
+        dir.path().join("first.jsonl"),
+        dir.path().join("second.jsonl"),
+    );
+    std::fs::write(&first, lines[..half].join("\n") + "\n").expect("first half");
+    std::fs::write(&second, lines[half..].join("\n") + "\n").expect("second half");
+    let options = PublishOptions {
+        partitions: 1,
+        ..Default::default()
+    };
+    let rename = |t: &str| format!("{prefix}.{t}");
+    publish_jsonl_with(&tansu.bootstrap(), &first, rename, &options).await;
+    let port = support::free_port();
+    let group = random_name("cluster");
+    let worker = support::sluice::worker_mode_file(dir.path(), &tansu.bootstrap(), &group, port);
+    let log = dir.path().join("worker.log");
+    let mut process = support::sluice::spawn_worker(dir.path(), &worker, "worker.log");
+    until(
+        port,
+        "/",
+        Duration::from_secs(60),
+        "the REST API",
+        |c, _| c == 200,
+    );
+
+    // running: applies throughout; paused: created paused; stopped: applies, then stopped.
+    let urls: Vec<String> = (0..3).map(|_| Postgres::database()).collect();
+    let names: Vec<String> = ["running", "paused", "stopped"]
+        .iter()
+        .map(|n| random_name(n))
+        .collect();
+    for (i, name) in names.iter().enumerate() {
+        let mut doc = json!({"name": name, "config": audit_config(&prefix, &urls[i])});
+        if i == 1 {
+            doc["initial_state"] = json!("PAUSED");
+        }
+        let (code, body) = http(port, "POST", "/connectors", Some(&doc)).expect("answer");
+        assert_eq!(code, 201, "{body}");
+    }
+    let status = |name: &str| format!("/connectors/{name}/status");
+    let first_half = changes(&lines[..half]);
+    for i in [0, 2] {
+        until_audited(&urls[i], &first_half, &log).await;
+    }
+    act(port, &names[2], "stop", 204, |s| {
+        s["connector"]["state"] == "STOPPED" && states(s).is_empty()
+    });
+
+    // Every worker stopped and started again: each connector is back in its state.
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &process.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(term.success());
+    let exited = support::sluice::wait(&mut process, Duration::from_secs(30), &log);
+    assert!(exited.success(), "worker exit {exited}");
+    let log = dir.path().join("worker-2.log");
+    let _process = support::sluice::spawn_worker(dir.path(), &worker, "worker-2.log");
+    let expected = [
+        ("RUNNING", vec!["RUNNING"]),
+        ("PAUSED", vec!["PAUSED"]),
+        ("STOPPED", vec![]),
+    ];
+    for (name, (connector, tasks)) in names.iter().zip(&expected) {
+        until(
+            port,
+            &status(name),
+            Duration::from_secs(60),
+            connector,
+            |c, s| c == 200 && s["connector"]["state"] == *connector && states(s) == *tasks,
+        );
+    }
+    // The paused one applied nothing (its tables do not exist); the stopped one nothing more.
+    let nothing: Vec<(String, i64, i64)> = first_half
+        .iter()
+        .map(|(t, _, _)| (t.clone(), 0, 0))
+        .collect();
+    assert_eq!(audit_rows(&urls[1]).await, nothing);
+
+    // The second half arrives; the paused and stopped ones are resumed; all three hold every
+    // change exactly once.
+    publish_jsonl_with(&tansu.bootstrap(), &second, rename, &options).await;
+    assert_eq!(
+        audit_rows(&urls[2]).await,
+        first_half,
+        "the stopped one moved"
+    );
+    act(port, &names[1], "resume", 202, |s| states(s) == ["RUNNING"]);
+    act(port, &names[2], "resume", 202, |s| states(s) == ["RUNNING"]);
+    let all = changes(&lines);
+    for url in &urls {
+        until_audited(url, &all, &log).await;
+    }
+    for name in &names {
+        let (code, s) = http(port, "GET", &status(name), None).expect("answer");
+        assert_eq!(
+            (code, states(&s)),
+            (200, vec!["RUNNING".to_string()]),
+            "{s}"
+        );
+    }
+}
