@@ -24,7 +24,9 @@ fn every_shipped_connector_parses() {
         // Source connectors (connectors/debezium-source-*.json) are Debezium's to run, not
         // sluice's: tests/live_debezium.rs checks them against the sinks and runs them.
         let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let class = doc["config"]["connector.class"].as_str().unwrap_or_default();
+        let class = doc["config"]["connector.class"]
+            .as_str()
+            .unwrap_or_default();
         if !class.is_empty() && !crate::worker::SINK_CLASSES.contains(&class) {
             continue;
         }
