@@ -245,10 +245,34 @@ async fn debezium_captures_a_live_workload_and_the_sluice_worker_replicates_it_e
     debezium.wait_for_line("[debezium] snapshot complete", Duration::from_secs(60));
     eprintln!("snapshot published after {:?}", started.elapsed());
 
-    // The workload, step by step, while sluice applies.
+    // The workload, step by step, while sluice applies. After the schema change the target's
+    // customers must catch up with the added column before the source goes on (the truncate and
+    // the rows after it): sluice evolves the table mid-stream, not at the end.
+    let source_url = source.url("inventory");
+    let target_url = target.url("inventory");
     for (step, sql) in workload_steps() {
         source.psql("inventory", &sql);
-        eprintln!("workload step `{step}` applied to the source");
+        let applied = offsets(
+            &http(rest, "GET", &format!("/connectors/{name}/offsets"), None)
+                .map(|(_, body)| body)
+                .unwrap_or_default(),
+        );
+        eprintln!("workload step `{step}` applied to the source; sluice's offsets {applied:?}");
+        if step == "schema change" {
+            let customers = vec!["public.customers".to_string()];
+            let expected = read_pg_tables(&source_url, "after the schema change", &customers).await;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while let Err(diff) = check_pg_matches(&target_url, &expected, |n| n.to_string()).await
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "customers not caught up after the schema change:\n{diff}\nworker log:\n{}",
+                    support::tail(&log, 40)
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            eprintln!("target customers caught up with the added column mid-workload");
+        }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let ends = debezium.marker("done", Duration::from_secs(30));
@@ -283,8 +307,6 @@ async fn debezium_captures_a_live_workload_and_the_sluice_worker_replicates_it_e
     );
 
     // Every table, every row, every column.
-    let source_url = source.url("inventory");
-    let target_url = target.url("inventory");
     let tables: Vec<String> = source
         .psql(
             "inventory",
