@@ -20,6 +20,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod corpus;
+pub mod debezium;
 pub mod dlq;
 pub mod generate;
 pub mod oracle;
@@ -31,7 +32,9 @@ pub mod tansu;
 pub mod tls;
 
 pub use corpus::{publish_jsonl, publish_jsonl_with, PublishOptions, Published};
-pub use oracle::{assert_pg_matches, check_pg_matches, load_oracle_tables, Oracle, OracleTable};
+pub use oracle::{
+    assert_pg_matches, check_pg_matches, load_oracle_tables, read_pg_tables, Oracle, OracleTable,
+};
 pub use postgres::Postgres;
 pub use registry::{avro_converter_keys, RegistryFixture};
 pub use tansu::Tansu;

@@ -185,6 +185,76 @@ pub async fn check_pg_matches(
     }
 }
 
+/// The current contents of `tables` (`public.customers`, ...) in the database at `url`, as an
+/// oracle named `checkpoint`: each table's columns in order with their types, its primary key,
+/// and every row as text, read exactly as [`check_pg_matches`] reads a target. A live source
+/// database becomes the oracle its replica is compared with.
+pub async fn read_pg_tables(url: &str, checkpoint: &str, tables: &[String]) -> Oracle {
+    let mut conn = connect(url).await;
+    let mut out = BTreeMap::new();
+    for name in tables {
+        let columns: Vec<(String, String, bool)> = sqlx::query_as(
+            "SELECT attname::text, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute \
+             WHERE attrelid = CAST($1 AS regclass) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        )
+        .bind(quote_qualified(name))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("columns of {name}: {e}"));
+        let primary_key: Vec<String> = sqlx::query_scalar(
+            "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a \
+             ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) \
+             WHERE i.indrelid = CAST($1 AS regclass) AND i.indisprimary \
+             ORDER BY array_position(CAST(i.indkey AS int2[]), a.attnum)",
+        )
+        .bind(quote_qualified(name))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("primary key of {name}: {e}"));
+        let select: Vec<String> = columns.iter().map(|(c, _, _)| quote_ident(c)).collect();
+        let sql = format!(
+            "SELECT {} FROM {}",
+            select.join(", "),
+            quote_qualified(name)
+        );
+        let rows = sqlx::raw_sql(&sql)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let rows = rows
+            .iter()
+            .map(|r| {
+                (0..select.len())
+                    .map(|i| {
+                        r.try_get_unchecked::<Option<String>, _>(i)
+                            .expect("text value")
+                    })
+                    .collect()
+            })
+            .collect();
+        let columns = columns
+            .into_iter()
+            .map(|(name, type_, not_null)| OracleColumn {
+                name,
+                type_,
+                not_null,
+            })
+            .collect();
+        let table = OracleTable {
+            name: name.clone(),
+            primary_key,
+            columns,
+            rows,
+        };
+        out.insert(name.clone(), table);
+    }
+    let _ = conn.close().await;
+    Oracle {
+        checkpoint: checkpoint.to_string(),
+        tables: out,
+    }
+}
+
 /// Create every oracle table in the database at `url` (named through `table_name_map`) with the
 /// oracle's column types, NOT NULLs and primary key, and insert the oracle's rows. A baseline
 /// for tests of the comparison itself, or a pre-existing target.

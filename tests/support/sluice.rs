@@ -317,12 +317,19 @@ pub fn worker_mode_file(dir: &Path, bootstrap: &str, group: &str, port: u16) -> 
 }
 
 pub fn spawn_worker(dir: &Path, worker: &Path, log: &str) -> Sluice {
+    spawn_worker_with_env(dir, worker, log, &[])
+}
+
+/// [`spawn_worker`] with more variables in the worker's environment (what a connector's
+/// `${env:NAME}` placeholders read).
+pub fn spawn_worker_with_env(dir: &Path, worker: &Path, log: &str, env: &[(&str, &str)]) -> Sluice {
     let file = std::fs::File::create(dir.join(log)).expect("log");
     Command::new(binary())
         .arg("worker")
         .arg("--worker")
         .arg(worker)
         .env("SLUICE_LOG", "info,sqlx=warn")
+        .envs(env.iter().copied())
         .stdout(file.try_clone().expect("log"))
         .stderr(file)
         .stdin(Stdio::null())
