@@ -937,3 +937,135 @@ async fn a_restarted_cluster_brings_back_each_state_and_applies_once() {
         );
     }
 }
+
+/// One raw HTTP/1.0 request: status and JSON body (`Null` when the body is not JSON).
+fn raw(port: u16, head: &str, body: &[u8]) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let request = format!(
+        "{head}\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    // The server may answer (413) and close before the whole body is sent.
+    let _ = stream
+        .write_all(request.as_bytes())
+        .and_then(|()| stream.write_all(body));
+    let mut text = Vec::new();
+    let _ = stream.read_to_end(&mut text);
+    let text = String::from_utf8_lossy(&text);
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    (code, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_are_refused_whole_and_concurrent_updates_stay_whole() {
+    let tansu = Tansu::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = support::free_port();
+    let group = random_name("bad");
+    let worker = support::sluice::worker_mode_file(dir.path(), &tansu.bootstrap(), &group, port);
+    let _process = support::sluice::spawn_worker(dir.path(), &worker, "worker.log");
+    until(
+        port,
+        "/",
+        Duration::from_secs(60),
+        "the REST API",
+        |c, _| c == 200,
+    );
+    let url = Postgres::database();
+    let good = sink_config("t", &url);
+    let post = |doc: &Value| http(port, "POST", "/connectors", Some(doc)).expect("answer");
+    let nothing_created = || {
+        let (code, list) = http(port, "GET", "/connectors", None).expect("answer");
+        assert_eq!(
+            (code, list),
+            (200, json!([])),
+            "a refused request created a connector"
+        );
+    };
+    let refused = |(code, body): (u16, Value), want: u16| {
+        assert_eq!(code, want, "{body}");
+        assert_eq!(body["error_code"].as_u64(), Some(u64::from(want)), "{body}");
+        body["message"].as_str().unwrap_or_default().to_string()
+    };
+
+    // Malformed JSON, a wrong content type, a body over the limit.
+    let doc = json!({"name": "x", "config": good}).to_string();
+    let json_head = "POST /connectors HTTP/1.0\r\nContent-Type: application/json";
+    refused(raw(port, json_head, &doc.as_bytes()[..doc.len() - 1]), 400);
+    refused(
+        raw(
+            port,
+            "POST /connectors HTTP/1.0\r\nContent-Type: text/plain",
+            doc.as_bytes(),
+        ),
+        415,
+    );
+    let huge = format!(
+        r#"{{"name":"x","config":{{"pad":"{}"}}}}"#,
+        "a".repeat(2 << 20)
+    );
+    refused(raw(port, json_head, huge.as_bytes()), 413);
+    nothing_created();
+
+    // An unknown connector class; unknown and invalid keys, every problem listed at once.
+    let mut other = good.clone();
+    other["connector.class"] = json!("com.example.NotASink");
+    let message = refused(post(&json!({"name": "x", "config": other})), 400);
+    assert!(message.contains("com.example.NotASink"), "{message}");
+    let mut wrong = good.clone();
+    wrong["insert.mode"] = json!("sideways");
+    wrong["no.such.key"] = json!("1");
+    wrong["batch.size"] = json!("-3");
+    wrong
+        .as_object_mut()
+        .expect("object")
+        .remove("connection.url");
+    let message = refused(post(&json!({"name": "x", "config": wrong})), 400);
+    for key in ["insert.mode", "no.such.key", "batch.size", "connection.url"] {
+        assert!(message.contains(key), "{key} not named: {message}");
+    }
+    // The same checks on PUT: an invalid config replaces nothing and creates nothing.
+    refused(
+        http(port, "PUT", "/connectors/x/config", Some(&wrong)).expect("answer"),
+        400,
+    );
+    nothing_created();
+
+    // Two updates at once end in one of them, whole (created stopped: no task runs).
+    let (code, body) = post(&json!({"name": "x", "config": good, "initial_state": "STOPPED"}));
+    assert_eq!(code, 201, "{body}");
+    let version = |batch: &str, linger: &str| {
+        let mut c = good.clone();
+        c["batch.size"] = json!(batch);
+        c["sluice.batch.linger.ms"] = json!(linger);
+        c["name"] = json!("x");
+        c
+    };
+    let (a, b) = (version("11", "101"), version("22", "202"));
+    for _ in 0..5 {
+        let put = |config: Value| {
+            std::thread::spawn(move || {
+                http(port, "PUT", "/connectors/x/config", Some(&config)).expect("answer")
+            })
+        };
+        let (first, second) = (put(a.clone()), put(b.clone()));
+        for answer in [first.join().expect("put"), second.join().expect("put")] {
+            assert!(matches!(answer.0, 200 | 409), "{answer:?}");
+        }
+        let (code, now) = http(port, "GET", "/connectors/x/config", None).expect("answer");
+        assert_eq!(code, 200);
+        assert!(now == a || now == b, "a mix of two updates: {now}");
+    }
+}
