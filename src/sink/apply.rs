@@ -1,9 +1,10 @@
 //! Applying one table's changes of a batch: version guard, compaction, multi-row statements.
 
 use super::catalog::TableInfo;
-use super::db::Tx;
+use crate::db::Tx;
 use super::plan::{RowChange, TableOp};
-use super::render::{render, text, Param};
+use super::render::{render, text};
+use crate::db::Param;
 use super::sql::{self, WriteKind, SQLITE_MAX_PARAMS};
 use super::versions;
 use super::SinkError;

@@ -4,9 +4,10 @@
 
 use super::apply::{KeyState, Writing};
 use super::catalog::TableInfo;
-use super::db::Tx;
+use crate::db::Tx;
 use super::plan::RowChange;
-use super::render::{text, Param};
+use super::render::text;
+use crate::db::Param;
 use super::SinkError;
 use crate::checkpoint::now_ms;
 use crate::event::{Field, Op, Row, Value};

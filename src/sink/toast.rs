@@ -8,7 +8,7 @@
 
 use super::apply::{key_text, KeyState};
 use super::catalog::TableInfo;
-use super::db::Tx;
+use crate::db::Tx;
 use super::render::render;
 use super::sql;
 use super::types::TargetType;
