@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod deadletter;
 pub mod decode;
 pub mod event;

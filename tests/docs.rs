@@ -97,10 +97,8 @@ async fn internal_tables_docs_hold_the_ddl_sluice_runs() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("target.db");
     let url = sluice::config::TargetUrl::parse(&format!("sqlite:{}", path.display())).unwrap();
-    let db = sluice::sink::db::Db::connect(&url, None, None)
-        .await
-        .unwrap();
-    sluice::checkpoint::schema::ensure(&db).await.unwrap();
+    let db = sluice::db::Db::connect(&url, None, None).await.unwrap();
+    sluice::db::schema::ensure(&db).await.unwrap();
     db.close().await;
     // SQLite keeps the text of every CREATE statement it ran.
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))

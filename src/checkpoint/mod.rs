@@ -6,10 +6,8 @@
 //! (a zombie) finds the epoch moved on, its update touches no row, and its transaction is
 //! rolled back.
 
-pub mod schema;
-
-use crate::sink::db::{Db, Tx};
-use crate::sink::render::Param;
+use crate::db::Param;
+use crate::db::{Db, Tx};
 use std::collections::HashMap;
 
 /// A topic-partition.

@@ -4,7 +4,7 @@
 use super::WorkerArgs;
 use crate::checkpoint::{self, TopicPartition};
 use crate::config::{ConnectorConfig, TopicSelection, WorkerConfig};
-use crate::sink::db::Db;
+use crate::db::Db;
 use clap::{Args, Subcommand};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -130,7 +130,7 @@ pub(super) async fn open_target(config: &ConnectorConfig) -> Result<Db, String> 
     )
     .await
     .map_err(|e| format!("target: {e}"))?;
-    checkpoint::schema::ensure(&db)
+    crate::db::schema::ensure(&db)
         .await
         .map_err(|e| format!("target: {e}"))?;
     Ok(db)

@@ -80,7 +80,7 @@ pub async fn run_connectors(
                 // during an outage) must not hold the exit up (sqlx retries a refused
                 // connection until its acquire timeout).
                 let read = async {
-                    let db = crate::sink::db::Db::connect(
+                    let db = crate::db::Db::connect(
                         &config.target,
                         config.username.as_deref(),
                         config.password.as_ref(),

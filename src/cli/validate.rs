@@ -2,7 +2,7 @@
 
 use super::WorkerArgs;
 use crate::config::{ConnectorConfig, SchemaEvolution, TopicSelection, WorkerConfig};
-use crate::sink::db::Db;
+use crate::db::Db;
 use crate::sink::ident::TableName;
 use clap::Args;
 use rdkafka::config::RDKafkaLogLevel;

@@ -8,7 +8,7 @@
 
 use super::store::{self, Filter};
 use crate::config::{ClientRole, ConnectorConfig, WorkerConfig};
-use crate::sink::db::Db;
+use crate::db::Db;
 use crate::telemetry::Metrics;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;

@@ -8,9 +8,9 @@
 use super::{DeadLetter, Stage};
 use crate::checkpoint::now_ms;
 use crate::config::Dialect;
+use crate::db::Param;
+use crate::db::{Db, Tx};
 use crate::event::{Coordinates, RawRecord};
-use crate::sink::db::{Db, Tx};
-use crate::sink::render::Param;
 use base64::Engine;
 
 /// A dead letter as stored.

@@ -8,7 +8,7 @@
 //! and at shutdown), without waiting for the interval.
 
 use crate::checkpoint::{self, MirrorStep, Position, TopicPartition};
-use crate::sink::db::Db;
+use crate::db::Db;
 use crate::source::{self, SluiceConsumer};
 use crate::telemetry::Metrics;
 use std::collections::BTreeMap;

@@ -1,8 +1,8 @@
 //! The conflict reports of a connector (the seed spec's conflict report shape), newest first,
 //! from `sluice_conflicts` in its target.
 
-use crate::sink::db::Db;
-use crate::sink::render::Param;
+use crate::db::Db;
+use crate::db::Param;
 use serde_json::{json, Value as Json};
 
 fn iso(ms: Option<i64>) -> Json {

@@ -5,8 +5,8 @@
 
 use crate::checkpoint::{self, TopicPartition};
 use crate::config::ConnectorConfig;
-use crate::sink::db::Db;
-use crate::sink::render::Param;
+use crate::db::Db;
+use crate::db::Param;
 use rdkafka::consumer::Consumer;
 use serde_json::{json, Value as Json};
 use std::time::Duration;
@@ -257,7 +257,7 @@ pub async fn report(
             "last_sync_timestamp": last.map(iso),
             "processed_record_ids": [],
             "high_water_mark": stored.iter().filter_map(|s| s.watermark_ms).max().map(iso),
-            "state_version": format!("{}.0", checkpoint::schema::SCHEMA_VERSION),
+            "state_version": format!("{}.0", crate::db::schema::SCHEMA_VERSION),
             "partitions": stored.iter().map(|s| json!({
                 "topic": s.tp.topic,
                 "partition": s.tp.partition,

@@ -1,13 +1,14 @@
 //! Applying one table's changes of a batch: version guard, compaction, multi-row statements.
 
 use super::catalog::TableInfo;
-use super::db::Tx;
 use super::plan::{RowChange, TableOp};
-use super::render::{render, text, Param};
+use super::render::{render, text};
 use super::sql::{self, WriteKind, SQLITE_MAX_PARAMS};
 use super::versions;
 use super::SinkError;
 use crate::config::{Dialect, InsertMode};
+use crate::db::Param;
+use crate::db::Tx;
 use crate::event::{Field, Value};
 use crate::resolve::conflict::{ConflictPolicy, Decision, Winner, Writer};
 use crate::resolve::{guard, Outcome, SkipReason, StoredVersion};

@@ -1,12 +1,12 @@
 //! The target catalog: what tables and columns exist, and schema evolution (create a missing
 //! table from the event schema, add missing columns).
 
-use super::db::Tx;
 use super::ident::{Ident, TableName};
-use super::render::Param;
 use super::sql::{self, ColumnDef};
 use super::types::{ddl_type, parse_target_type, TargetColumn};
 use crate::config::Dialect;
+use crate::db::Param;
+use crate::db::Tx;
 use crate::event::{ColumnType, Field};
 
 /// A target table as the sink sees it.

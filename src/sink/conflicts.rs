@@ -4,11 +4,12 @@
 
 use super::apply::{KeyState, Writing};
 use super::catalog::TableInfo;
-use super::db::Tx;
 use super::plan::RowChange;
-use super::render::{text, Param};
+use super::render::text;
 use super::SinkError;
 use crate::checkpoint::now_ms;
+use crate::db::Param;
+use crate::db::Tx;
 use crate::event::{Field, Op, Row, Value};
 use crate::resolve::conflict::{take_incoming, Winner, Writer};
 use crate::resolve::late::record_id;

@@ -2,10 +2,10 @@
 //! batch does not count twice): `sluice_late_events` (its late and future-dated changes) and
 //! `sluice_table_stats` (what it applied per table).
 
-use super::db::Tx;
-use super::render::Param;
 use super::BatchStats;
 use crate::checkpoint::now_ms;
+use crate::db::Param;
+use crate::db::Tx;
 use crate::resolve::late::{LatePolicy, LateRecord};
 
 /// Inserts the batch's flagged changes.

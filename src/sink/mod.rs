@@ -8,7 +8,6 @@
 pub mod apply;
 pub mod catalog;
 pub mod conflicts;
-pub mod db;
 mod evolve;
 pub mod ident;
 mod late;
@@ -22,11 +21,11 @@ pub mod versions;
 use crate::checkpoint::{self, CheckpointError, Position};
 use crate::classify::ErrorClass;
 use crate::config::{ConnectorConfig, InsertMode, SchemaEvolution};
+use crate::db::{self, Db};
 use crate::event::{ChangeEvent, Coordinates};
 use crate::resolve::late::LateRecord;
 use apply::TableStats;
 use catalog::{TableInfo, WantedColumn};
-use db::Db;
 use ident::TableName;
 use plan::{Planned, Planner, TableOp};
 use std::collections::{BTreeMap, HashMap};
@@ -182,7 +181,7 @@ impl Sink {
             config.password.as_ref(),
         )
         .await?;
-        checkpoint::schema::ensure(&db).await?;
+        crate::db::schema::ensure(&db).await?;
         Ok(Sink {
             db,
             planner: Planner::new(config),
@@ -472,8 +471,8 @@ impl Sink {
                 "SELECT connector, policy FROM sluice_table_policies \
                  WHERE table_name = $1 AND group_id <> $2",
                 &[
-                    render::Param::Text(Some(label.clone())),
-                    render::Param::Text(Some(self.group.clone())),
+                    crate::db::Param::Text(Some(label.clone())),
+                    crate::db::Param::Text(Some(self.group.clone())),
                 ],
             )
             .await?;
@@ -494,11 +493,11 @@ impl Sink {
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (table_name, group_id) DO UPDATE SET \
              connector = excluded.connector, policy = excluded.policy, updated_at_ms = excluded.updated_at_ms",
             &[
-                render::Param::Text(Some(label)),
-                render::Param::Text(Some(self.group.clone())),
-                render::Param::Text(Some(self.connector.clone())),
-                render::Param::Text(Some(self.policy.clone())),
-                render::Param::Int(checkpoint::now_ms()),
+                crate::db::Param::Text(Some(label)),
+                crate::db::Param::Text(Some(self.group.clone())),
+                crate::db::Param::Text(Some(self.connector.clone())),
+                crate::db::Param::Text(Some(self.policy.clone())),
+                crate::db::Param::Int(checkpoint::now_ms()),
             ],
         )
         .await?;
@@ -591,7 +590,7 @@ impl Sink {
             .query(
                 "SELECT CAST(COUNT(*) AS TEXT) FROM sluice_conflicts \
                  WHERE group_id = $1 AND status = 'pending'",
-                &[render::Param::Text(Some(self.group.clone()))],
+                &[crate::db::Param::Text(Some(self.group.clone()))],
             )
             .await?;
         Ok(rows

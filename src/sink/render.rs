@@ -6,22 +6,10 @@
 
 use super::types::TargetType;
 use crate::config::Dialect;
+use crate::db::Param;
 use crate::event::Value;
 use base64::Engine;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
-
-/// A bound statement parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Param {
-    /// Text (or NULL), cast by the statement.
-    Text(Option<String>),
-    /// A binary value (SQLite blobs).
-    Blob(Option<Vec<u8>>),
-    /// An integer.
-    Int(i64),
-    /// A PostgreSQL text array (one column of a multi-row statement).
-    TextArray(Vec<Option<String>>),
-}
 
 /// Why a value does not fit its column. Permanent: the record is bad for this target.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -8,12 +8,12 @@
 
 use super::apply::{key_text, KeyState};
 use super::catalog::TableInfo;
-use super::db::Tx;
 use super::render::render;
 use super::sql;
 use super::types::TargetType;
 use super::SinkError;
 use crate::config::Dialect;
+use crate::db::Tx;
 use crate::event::{Field, Value};
 use std::collections::HashMap;
 

@@ -1,8 +1,8 @@
 //! Reading and writing `sluice_row_versions` (the version guard's memory) in a batch.
 
-use super::db::Tx;
-use super::render::Param;
 use crate::checkpoint::now_ms;
+use crate::db::Param;
+use crate::db::Tx;
 use crate::resolve::conflict::Writer;
 use crate::resolve::{StoredVersion, Version, VersionKind};
 use std::collections::HashMap;

@@ -4,7 +4,7 @@
 use super::message::{Received, SourceMsg};
 use super::trouble::Trouble;
 use crate::checkpoint::{self, Claim, TopicPartition};
-use crate::sink::db::Db;
+use crate::db::Db;
 use crate::telemetry::{ConnectorHealth, Metrics};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::base_consumer::PartitionQueue;

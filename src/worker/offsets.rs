@@ -8,7 +8,7 @@ use super::types::*;
 use super::{Worker, WorkerError};
 use crate::checkpoint::{self, TopicPartition};
 use crate::config::{ConnectorConfig, WorkerConfig};
-use crate::sink::db::Db;
+use crate::db::Db;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::HashMap;
@@ -238,7 +238,7 @@ pub(super) async fn open(config: &ConnectorConfig) -> Result<Db, WorkerError> {
     )
     .await
     .map_err(|e| WorkerError::Internal(format!("target: {e}")))?;
-    checkpoint::schema::ensure(&db)
+    crate::db::schema::ensure(&db)
         .await
         .map_err(|e| WorkerError::Internal(format!("target: {e}")))?;
     Ok(db)

@@ -340,7 +340,7 @@ pub async fn reset_to_zero(config: &ConnectorConfig, topic: &str, group_offset: 
     sink.db()
         .execute(
             "UPDATE sluice_offsets SET mirrored_offset = $1, mirror_pending = $1",
-            &[sluice::sink::render::Param::Int(group_offset)],
+            &[sluice::db::Param::Int(group_offset)],
         )
         .await
         .expect("mirror");

@@ -1,11 +1,15 @@
-//! The database handle: one enum over the sqlx drivers, so the rest of the sink is written once.
-//!
-//! Statements come from [`super::sql`] with dialect-specific placeholders; parameters are
-//! [`Param`]s (always bound, never interpolated). Reads return text cells, which is all the
-//! sink's own queries (catalog, checkpoint, versions) need.
+//! The floor of the data path: the only place that holds a connection to a target. One enum
+//! over the sqlx drivers ([`Db`], and [`Tx`] for a batch transaction), so everything above is
+//! written once; statements take [`Param`]s (always bound, never interpolated) and reads return
+//! text cells. [`schema`] holds the DDL of sluice's internal tables. Nothing here imports a
+//! module of the data path; the sink, the checkpoint, the dead-letter store, the reports and
+//! the CLI all reach the target through it.
 
-use super::render::Param;
+mod param;
+pub mod schema;
+
 use crate::config::{Dialect, Secret, TargetUrl};
+pub use param::Param;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Postgres, Row, Sqlite, Transaction};

@@ -4,8 +4,8 @@
 //! them, and `sluice offsets` edits them. Changing a column means a new schema version and a
 //! migration step here.
 
+use super::Db;
 use crate::config::Dialect;
-use crate::sink::db::Db;
 
 /// The current internal schema version.
 pub const SCHEMA_VERSION: i64 = 3;
@@ -141,30 +141,30 @@ fn ddl_v3(dialect: Dialect) -> Vec<String> {
 
 /// Adds a column to an internal table unless it is there (names are constants of this file).
 async fn add_column_if_missing(
-    tx: &mut crate::sink::db::Tx,
+    tx: &mut crate::db::Tx,
     table: &str,
     column: &str,
     sql_type: &str,
 ) -> Result<(), sqlx::Error> {
     let exists = match tx {
-        crate::sink::db::Tx::Pg(_) => {
+        crate::db::Tx::Pg(_) => {
             tx.query(
                 "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
                  WHERE table_schema = current_schema() \
                  AND table_name = $1 AND column_name = $2",
                 &[
-                    crate::sink::render::Param::Text(Some(table.into())),
-                    crate::sink::render::Param::Text(Some(column.into())),
+                    crate::db::Param::Text(Some(table.into())),
+                    crate::db::Param::Text(Some(column.into())),
                 ],
             )
             .await?
         }
-        crate::sink::db::Tx::Lite(_) => {
+        crate::db::Tx::Lite(_) => {
             tx.query(
                 "SELECT name FROM pragma_table_info($1) WHERE name = $2",
                 &[
-                    crate::sink::render::Param::Text(Some(table.into())),
-                    crate::sink::render::Param::Text(Some(column.into())),
+                    crate::db::Param::Text(Some(table.into())),
+                    crate::db::Param::Text(Some(column.into())),
                 ],
             )
             .await?
@@ -183,7 +183,7 @@ async fn add_column_if_missing(
 /// Creates the internal tables if missing and records the schema version.
 pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
-    if let crate::sink::db::Tx::Pg(_) = tx {
+    if let crate::db::Tx::Pg(_) = tx {
         // Serialise concurrent first starts: CREATE TABLE IF NOT EXISTS can race in PostgreSQL.
         tx.execute("SELECT pg_advisory_xact_lock(7412093)", &[])
             .await?;
@@ -207,7 +207,7 @@ pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
         "INSERT INTO sluice_schema_version (component, version) VALUES ('internal', $1) \
          ON CONFLICT (component) DO UPDATE SET version = excluded.version \
          WHERE sluice_schema_version.version < excluded.version",
-        &[crate::sink::render::Param::Int(SCHEMA_VERSION)],
+        &[crate::db::Param::Int(SCHEMA_VERSION)],
     )
     .await?;
     tx.commit().await
