@@ -3,10 +3,11 @@
 #
 #   source PostgreSQL (wal_level=logical, tests/debezium/inventory.sql)
 #     -> real Debezium 3.6.3 (its embedded engine, tests/debezium/EmbeddedDebezium.java, running
-#        connectors/debezium-source-inventory.json unchanged but for host, port and secrets dir)
+#        connectors/debezium-source-inventory.json, the file compose registers, unchanged but for
+#        host, port and the secrets directory; converters as compose's Debezium worker sets them)
 #     -> tansu (Kafka protocol; topics from `sluice topics apply topics/`)
-#     -> `sluice worker` (connectors/worker.properties, host names substituted) with
-#        connectors/inventory-postgres.json registered over its REST API (POST /connectors)
+#     -> `sluice worker` (compose/sluice/worker.properties, host names and secrets directory
+#        substituted) with connectors/inventory-postgres.json registered over its REST API
 #     -> target PostgreSQL
 #
 # It then runs tests/debezium/workload.sql on the source (inserts, updates, deletes, a primary
@@ -110,12 +111,28 @@ SLUICE_LOG=warn "$SLUICE_BIN" topics apply "$ROOT/topics" --bootstrap-servers "$
 log "topics created: sluice topics apply topics/"
 
 # --- sluice worker with the sink connector ---------------------------------------------------
-REST_PORT=$(free_port); METRICS_PORT=$(free_port)
+# The secrets compose mounts at /run/secrets, here $WORK/secrets: one file per secret, no
+# trailing newline (DirectoryConfigProvider reads the whole file).
+mkdir -p "$WORK/secrets"
+printf '%s' unused-with-trust-auth >"$WORK/secrets/source-db-password"
+# compose's worker file with this machine's broker, REST port and secrets directory, plus the
+# test-speed settings tansu needs (as tests/live_debezium.rs): consumer and group sessions short
+# with 500 ms heartbeats (tansu joins slowly with the defaults), and fetch.wait.max.ms 100
+# (tansu holds a fetch the whole wait when a partition is at its end).
+REST_PORT=$(free_port)
 sed -e "s|^bootstrap.servers=.*|bootstrap.servers=$BOOTSTRAP|" \
-    -e "s|^sluice.metrics.address=.*|sluice.metrics.address=127.0.0.1:$METRICS_PORT|" \
-    -e "s|^consumer.session.timeout.ms=.*|consumer.session.timeout.ms=6000|" \
-    "$ROOT/connectors/worker.properties" >"$WORK/worker.properties"
-echo "listeners=http://127.0.0.1:$REST_PORT" >>"$WORK/worker.properties"
+    -e "s|^listeners=.*|listeners=http://127.0.0.1:$REST_PORT|" \
+    -e "s|/run/secrets|$WORK/secrets|g" \
+    "$ROOT/compose/sluice/worker.properties" >"$WORK/worker.properties"
+cat >>"$WORK/worker.properties" <<PROPS
+
+# test speed on tansu (compose/live-local.sh)
+consumer.session.timeout.ms=6000
+consumer.heartbeat.interval.ms=500
+consumer.fetch.wait.max.ms=100
+session.timeout.ms=4000
+heartbeat.interval.ms=500
+PROPS
 # The target's role has no password (trust auth); the connector still names one.
 SLUICE_PG_PASSWORD=unused SLUICE_LOG=info,sqlx=warn "$SLUICE_BIN" worker --worker "$WORK/worker.properties" \
     >"$WORK/sluice.log" 2>&1 &
@@ -137,15 +154,24 @@ log "POST /connectors $SINK: 201"
 
 # --- Debezium --------------------------------------------------------------------------------
 CP=$(ls "$DEBEZIUM_LIBS"/*.jar | grep -v -E 'jetty-(security|servlet)-9\.4' | tr '\n' ':')
-mkdir -p "$WORK/classes" "$WORK/secrets" "$WORK/debezium"
+mkdir -p "$WORK/classes" "$WORK/debezium"
 javac -nowarn -cp "$CP" -d "$WORK/classes" "$ROOT/tests/debezium/EmbeddedDebezium.java"
-echo "password=unused-with-trust-auth" >"$WORK/secrets/source-db.properties"
-sed "s|/etc/sluice/secrets/|$WORK/secrets/|" "$ROOT/connectors/debezium-source-inventory.json" >"$WORK/debezium-source.json"
+sed "s|/run/secrets|$WORK/secrets|g" "$ROOT/connectors/debezium-source-inventory.json" >"$WORK/debezium-source.json"
+# The converters of compose's Debezium worker, which are the sink's (tests/deploy_files.rs).
+mapfile -t CONVERTERS < <(python3 -c '
+import json, sys
+config = json.load(open(sys.argv[1]))["config"]
+for key in ("key.converter", "value.converter", "key.converter.schemas.enable", "value.converter.schemas.enable"):
+    print("%s=%s" % (key, config[key]))
+' "$ROOT/connectors/inventory-postgres.json")
 java -Xmx512m -Dlog4j2.configurationFile="$ROOT/tests/debezium/log4j2.properties" -cp "$WORK/classes:$CP" \
     EmbeddedDebezium "$WORK/debezium-source.json" "$BOOTSTRAP" "$WORK/debezium" \
-    database.hostname=127.0.0.1 "database.port=$SRC_PORT" >"$WORK/debezium.log" 2>&1 &
+    database.hostname=127.0.0.1 "database.port=$SRC_PORT" "${CONVERTERS[@]}" >"$WORK/debezium.log" 2>&1 &
 PIDS+=($!)
 log "Debezium embedded engine running connectors/debezium-source-inventory.json (PID ${PIDS[-1]})"
+wait_until 30 "the source's password read from $WORK/secrets" \
+    grep -q 'resolved by config providers: database.password' "$WORK/debezium.log"
+log "Debezium read the source's password from $WORK/secrets/source-db-password (DirectoryConfigProvider)"
 wait_until 90 "Debezium snapshot" grep -q 'snapshot complete' "$WORK/debezium.log"
 log "Debezium snapshot published"
 

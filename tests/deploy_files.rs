@@ -15,15 +15,21 @@
 //!
 //! `bash .ci/test` installs the tools and exports `SLUICE_COMPOSE_BIN`, `SLUICE_KUBECTL_BIN`,
 //! `SLUICE_KUBE_VALIDATE_BIN` (its venv's python reads YAML), `SLUICE_HADOLINT_BIN` and
-//! `SLUICE_PROM_OPERATOR_MODELS`. A missing tool fails the test (never a silent skip).
+//! `SLUICE_PROM_OPERATOR_MODELS`. A missing tool fails the test (never a silent skip). The
+//! helpers (tools, YAML, the compose model, worker loading) are in `tests/support/deploy.rs`.
+
+mod support;
 
 use serde_json::{json, Value};
-use sluice::config::{ConnectorConfig, WorkerConfig};
-use sluice::worker::Settings;
+use sluice::config::ConnectorConfig;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
+use support::deploy::{
+    binds, compose, compose_duration, deployed, environment, find, host_path, kustomize,
+    listener_port, read, registered, root, run, secrets_of, selects, shutdown_bound, text, tool,
+    url_host, yaml_docs, Secrets, LEAVE_MARGIN,
+};
 
 /// The compose variants: the default (JSON) and the Avro override.
 const VARIANTS: [&[&str]; 2] = [
@@ -39,253 +45,6 @@ const WORKER_FILE: &str = "/etc/sluice/worker.properties";
 /// The source of truth for alert rules, and its generated Kubernetes copy.
 const ALERTS: &str = "grafana/alerts/sluice-alerts.yml";
 const PROMETHEUS_RULE: &str = "kubernetes/base/prometheusrule.yaml";
-/// After SIGTERM, sluice spends up to `sluice.shutdown.timeout.ms` on in-flight batches, then
-/// leaves its group and stops the REST listener: the grace period must leave room for that.
-const LEAVE_MARGIN: Duration = Duration::from_secs(10);
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A tool from `.ci/test`; panics naming the variable when it is missing.
-fn tool(var: &str) -> PathBuf {
-    match std::env::var_os(var).map(PathBuf::from) {
-        Some(p) if p.exists() => p,
-        other => panic!(
-            "{var} must name an installed tool (got {other:?}); run the tests with `bash .ci/test`, \
-             which installs docker-compose, kubectl, kubernetes-validate, hadolint and the \
-             prometheus-operator validators"
-        ),
-    }
-}
-
-/// Runs a command in the repository root with `stdin`; its stdout, or a panic with its output.
-fn run(program: &Path, args: &[&str], stdin: Option<&str>) -> String {
-    let mut child = Command::new(program)
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
-    if let Some(text) = stdin {
-        use std::io::Write;
-        let mut pipe = child.stdin.take().expect("stdin");
-        pipe.write_all(text.as_bytes()).expect("write stdin");
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().expect("wait");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{} {args:?}: {}\n{stdout}\n{}",
-        program.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-/// Every document of a YAML text, as JSON (PyYAML in the kubernetes-validate venv).
-fn yaml_docs(text: &str) -> Vec<Value> {
-    let python = tool("SLUICE_KUBE_VALIDATE_BIN").with_file_name("python3");
-    let script = "import json, sys, yaml\n\
-                  print(json.dumps([d for d in yaml.safe_load_all(sys.stdin) if d is not None]))";
-    let out = run(&python, &["-c", script], Some(text));
-    match serde_json::from_str(&out).expect("python printed JSON") {
-        Value::Array(docs) => docs,
-        other => panic!("not a list: {other}"),
-    }
-}
-
-fn read(path: &str) -> String {
-    std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn text<'a>(value: &'a Value, what: &str) -> &'a str {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("{what}: not a string: {value}"))
-}
-
-// --- the worker file and the connectors, loaded by sluice ---------------------------------
-
-/// Secrets as a worker sees them: `/run/secrets/...` file name -> content. Paths in configs are
-/// rewritten to a temporary directory holding these files, so the config providers read them.
-struct Secrets {
-    dir: tempfile::TempDir,
-}
-
-impl Secrets {
-    fn new(files: &BTreeMap<String, Vec<u8>>) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (path, content) in files {
-            let rel = path
-                .strip_prefix("/run/secrets/")
-                .expect("under /run/secrets");
-            let host = dir.path().join("run/secrets").join(rel);
-            std::fs::create_dir_all(host.parent().unwrap()).unwrap();
-            std::fs::write(host, content).unwrap();
-        }
-        Secrets { dir }
-    }
-
-    fn localize(&self, text: &str) -> String {
-        let here = self.dir.path().join("run/secrets");
-        text.replace("/run/secrets", here.to_str().unwrap())
-    }
-
-    /// Loads a worker file the way `sluice worker` does, with this environment.
-    fn worker(&self, name: &str, text: &str, env: &BTreeMap<String, String>) -> WorkerConfig {
-        let file = self.dir.path().join("worker.properties");
-        std::fs::write(&file, self.localize(text)).unwrap();
-        let vars: Vec<(String, String)> = env.clone().into_iter().collect();
-        let worker = WorkerConfig::load(
-            Some(&file),
-            &BTreeMap::new(),
-            &|k| env.get(k).cloned(),
-            &vars,
-        )
-        .unwrap_or_else(|problems| panic!("{name} is not a sluice worker file: {problems:#?}"));
-        if let Err(problems) = Settings::from_worker(&worker) {
-            panic!("{name}: worker mode refuses it: {problems:#?}");
-        }
-        worker
-    }
-}
-
-/// `sluice.shutdown.timeout.ms` of a loaded worker file (its default when unset).
-fn shutdown_bound(worker: &WorkerConfig) -> Duration {
-    worker.shutdown_timeout + LEAVE_MARGIN
-}
-
-/// The REST port of `listeners`, which must bind every interface in a container.
-fn listener_port(worker: &WorkerConfig, name: &str) -> u64 {
-    let listeners = worker
-        .distributed
-        .get("listeners")
-        .unwrap_or_else(|| panic!("{name}: no listeners (sluice would bind loopback)"));
-    let port = listeners
-        .strip_prefix("http://0.0.0.0:")
-        .unwrap_or_else(|| panic!("{name}: listeners={listeners} must be http://0.0.0.0:PORT"));
-    port.parse().expect("listener port")
-}
-
-/// `30s`, `1m30s`, `2m` (compose durations) as a Duration.
-fn compose_duration(text: &str) -> Duration {
-    let (mut total, mut number) = (0u64, String::new());
-    for c in text.chars() {
-        match c {
-            '0'..='9' => number.push(c),
-            'h' | 'm' | 's' => {
-                let n: u64 = number.parse().unwrap_or_else(|_| panic!("duration {text}"));
-                total += n * [3600, 60, 1][['h', 'm', 's'].iter().position(|&u| u == c).unwrap()];
-                number.clear();
-            }
-            _ => panic!("unsupported duration {text}"),
-        }
-    }
-    assert!(number.is_empty(), "duration without unit: {text}");
-    Duration::from_secs(total)
-}
-
-// --- compose ------------------------------------------------------------------------------
-
-/// `docker-compose config -q` must pass; the resolved model, as JSON.
-fn compose(files: &[&str]) -> Value {
-    let bin = tool("SLUICE_COMPOSE_BIN");
-    let mut args: Vec<&str> = files.iter().flat_map(|f| ["-f", *f]).collect();
-    run(&bin, &[args.as_slice(), &["config", "-q"]].concat(), None);
-    args.extend(["config", "--format", "json"]);
-    serde_json::from_str(&run(&bin, &args, None)).expect("compose config JSON")
-}
-
-/// A service's bind mounts: container path -> host path.
-fn binds(service: &Value) -> BTreeMap<String, PathBuf> {
-    let volumes = service["volumes"].as_array().cloned().unwrap_or_default();
-    volumes
-        .iter()
-        .filter(|v| v["type"] == "bind")
-        .map(|v| {
-            (
-                text(&v["target"], "target").to_string(),
-                PathBuf::from(text(&v["source"], "source")),
-            )
-        })
-        .collect()
-}
-
-/// The host file behind a container path, through the service's bind mounts.
-fn host_path(service: &Value, container: &str) -> PathBuf {
-    binds(service)
-        .into_iter()
-        .filter_map(|(target, source)| {
-            let rest = Path::new(container).strip_prefix(&target).ok()?;
-            Some(if rest.as_os_str().is_empty() {
-                source
-            } else {
-                source.join(rest)
-            })
-        })
-        .max_by_key(|p| p.as_os_str().len())
-        .unwrap_or_else(|| panic!("{container} is not mounted"))
-}
-
-/// A service's secrets as the files it sees: `/run/secrets/NAME` -> content.
-fn secrets_of(model: &Value, service: &Value) -> BTreeMap<String, Vec<u8>> {
-    let list = service["secrets"].as_array().cloned().unwrap_or_default();
-    list.iter()
-        .map(|s| {
-            let name = text(&s["source"], "secret");
-            let file = text(&model["secrets"][name]["file"], "secret file");
-            let target = s["target"].as_str().map(String::from);
-            let target = target.unwrap_or_else(|| format!("/run/secrets/{name}"));
-            (
-                target,
-                std::fs::read(file).unwrap_or_else(|e| panic!("{file}: {e}")),
-            )
-        })
-        .collect()
-}
-
-fn environment(service: &Value) -> BTreeMap<String, String> {
-    let env = service["environment"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    env.into_iter()
-        .map(|(k, v)| {
-            (
-                k,
-                v.as_str()
-                    .map(String::from)
-                    .unwrap_or_else(|| v.to_string()),
-            )
-        })
-        .collect()
-}
-
-/// The connector files an init service registers (its command's arguments), on the host.
-fn registered(service: &Value) -> Vec<PathBuf> {
-    let command = service["command"].as_array().cloned().unwrap_or_default();
-    let files: Vec<PathBuf> = command
-        .iter()
-        .map(|c| host_path(service, text(c, "command")))
-        .collect();
-    assert!(!files.is_empty(), "no connector registered: {service}");
-    files
-}
-
-/// `compose/sluice/deploy.sed` applied to a connector file, as register.sh does.
-fn deployed(file: &Path) -> String {
-    let script = root().join("compose/sluice/deploy.sed");
-    run(
-        Path::new("sed"),
-        &["-f", script.to_str().unwrap(), file.to_str().unwrap()],
-        None,
-    )
-}
 
 #[test]
 fn compose_validates_and_mounts_only_files_that_exist() {
@@ -391,30 +150,76 @@ fn compose_sluice_runs_a_valid_worker_with_valid_connectors() {
                 }
             }
             assert!(!config.name.is_empty());
-            sinks_topics_come_from_debezium(&model, &config, &name);
+            sink_is_fed_by_debezium(&model, &doc["config"], &name);
         }
     }
 }
 
-/// The host of `scheme://host:port/...` (JDBC urls too).
-fn url_host(url: &str) -> Option<&str> {
-    let rest = url.split("://").nth(1)?;
-    let authority = rest.split('/').next()?;
-    let host = authority.rsplit('@').next()?.split(':').next()?;
-    (!host.is_empty()).then_some(host)
+/// A Connect worker key as the Debezium image takes it from the environment: `CONNECT_A_B` for
+/// `a.b`, or the image's own `KEY_CONVERTER` / `VALUE_CONVERTER`.
+fn debezium_worker_key<'a>(env: &'a BTreeMap<String, String>, key: &str) -> Option<&'a str> {
+    let name = key.to_uppercase().replace('.', "_");
+    let own = ["key.converter", "value.converter"].contains(&key);
+    env.get(&format!("CONNECT_{name}"))
+        .or_else(|| own.then(|| env.get(&name)).flatten())
+        .map(String::as_str)
 }
 
-/// The Debezium source registered by debezium-init writes the topics the sink reads, and its
-/// password placeholder names a secret the Debezium service has.
-fn sinks_topics_come_from_debezium(model: &Value, sink: &ConnectorConfig, sink_name: &str) {
+/// The Debezium source registered by debezium-init (`connectors/debezium-source-inventory.json`,
+/// the file the live test runs) writes the topics the sink reads, with the sink's converters (the
+/// Debezium worker's: the source names none, so the Avro variant switches them there); its
+/// password placeholder names a secret the Debezium service has, through the directory provider
+/// the worker declares.
+fn sink_is_fed_by_debezium(model: &Value, sink: &Value, sink_name: &str) {
     let init = &model["services"]["debezium-init"];
     let debezium = &model["services"]["debezium"];
     let env = environment(debezium);
+    for (key, value) in [
+        ("config.providers", "directory"),
+        (
+            "config.providers.directory.class",
+            "org.apache.kafka.common.config.provider.DirectoryConfigProvider",
+        ),
+        (
+            "config.providers.directory.param.allowed.paths",
+            "/run/secrets",
+        ),
+    ] {
+        assert_eq!(
+            debezium_worker_key(&env, key),
+            Some(value),
+            "debezium: {key}"
+        );
+    }
+    let sink = sink.as_object().expect("sink config");
+    for (key, value) in sink {
+        let converter = key.starts_with("key.converter") || key.starts_with("value.converter");
+        // The stack's registry has no authentication: the sink's credentials are ignored there.
+        if converter && !key.contains(".basic.auth.") {
+            assert_eq!(
+                debezium_worker_key(&env, key),
+                Some(text(value, key)),
+                "{sink_name}: {key} differs from the Debezium worker's"
+            );
+        }
+    }
+    for key in [
+        "key.converter.schemas.enable",
+        "value.converter.schemas.enable",
+    ] {
+        assert_eq!(
+            debezium_worker_key(&env, key),
+            sink.get(key).map(|v| text(v, key)),
+            "{sink_name}: {key} differs from the Debezium worker's"
+        );
+    }
+    let files = registered(init);
     assert_eq!(
-        env.get("CONNECT_CONFIG_PROVIDERS").map(String::as_str),
-        Some("directory")
+        files,
+        [root().join("connectors/debezium-source-inventory.json")],
+        "debezium-init registers the source config the live test runs"
     );
-    for file in registered(init) {
+    for file in files {
         let doc: Value = serde_json::from_str(&deployed(&file)).unwrap();
         let config = &doc["config"];
         assert_eq!(
@@ -426,6 +231,13 @@ fn sinks_topics_come_from_debezium(model: &Value, sink: &ConnectorConfig, sink_n
             "{}: Connect wants {{name, config}}",
             file.display()
         );
+        for (key, _) in config.as_object().unwrap() {
+            assert!(
+                !key.contains("converter"),
+                "{}: {key} is the worker's",
+                file.display()
+            );
+        }
         let host = text(&config["database.hostname"], "database.hostname");
         assert!(
             model["services"].get(host).is_some(),
@@ -443,40 +255,17 @@ fn sinks_topics_come_from_debezium(model: &Value, sink: &ConnectorConfig, sink_n
             "debezium has no secret {secret}"
         );
         let prefix = text(&config["topic.prefix"], "topic.prefix");
-        let topic = format!("{prefix}.public.customers");
-        let regex = sink
-            .redacted
-            .get("topics.regex")
-            .unwrap_or_else(|| panic!("{sink_name}: no topics.regex"));
-        let matches = regex::Regex::new(&format!("^(?:{regex})$"))
-            .unwrap()
-            .is_match(&topic);
-        assert!(
-            matches,
-            "{sink_name}: topics.regex {regex} misses Debezium's {topic}"
-        );
+        let regex = text(&sink["topics.regex"], "topics.regex");
+        let regex = regex::Regex::new(&format!("^(?:{regex})$")).unwrap();
+        let tables = text(&config["table.include.list"], "table.include.list");
+        for table in tables.split(',') {
+            let topic = format!("{prefix}.{}", table.trim());
+            assert!(
+                regex.is_match(&topic),
+                "{sink_name}: topics.regex {regex} misses Debezium's {topic}"
+            );
+        }
     }
-}
-
-// --- kubernetes ---------------------------------------------------------------------------
-
-fn kustomize(overlay: &str) -> String {
-    let dir = format!("kubernetes/overlays/{overlay}");
-    run(&tool("SLUICE_KUBECTL_BIN"), &["kustomize", &dir], None)
-}
-
-fn find<'a>(docs: &'a [Value], kind: &str, name_prefix: &str) -> &'a Value {
-    docs.iter()
-        .find(|d| {
-            d["kind"] == kind && text(&d["metadata"]["name"], "name").starts_with(name_prefix)
-        })
-        .unwrap_or_else(|| panic!("no {kind} {name_prefix}*"))
-}
-
-/// Whether `labels` has every pair of `selector`.
-fn selects(selector: &Value, labels: &Value) -> bool {
-    let selector = selector.as_object().expect("selector");
-    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 #[test]

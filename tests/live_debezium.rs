@@ -1,16 +1,19 @@
 //! Live end-to-end with real Debezium: nothing recorded, every component real.
 //!
 //! A source PostgreSQL (`wal_level=logical`, `tests/debezium/inventory.sql`) is captured by
-//! Debezium 3.6.3's PostgreSQL connector, run from `connectors/debezium-source-inventory.json`
-//! (host, port and the secrets directory substituted) by `tests/debezium/EmbeddedDebezium.java`,
-//! which publishes to tansu with the connector's own converters. `sluice worker`, started from
-//! `connectors/worker.properties` (addresses substituted), gets `connectors/inventory-postgres.json`
-//! over its REST API and applies the topics to a target PostgreSQL. While it applies, the source
-//! takes `tests/debezium/workload.sql`: inserts, updates, deletes, a multi-table transaction, a
-//! primary key change, `ALTER TABLE ... ADD COLUMN` with rows using the column, and a TRUNCATE.
-//! Once sluice's offsets (GET /connectors/NAME/offsets) reach the end offsets Debezium produced
-//! up to its end marker, every source table must equal its target table, row by row and column
-//! by column, with nothing dead-lettered.
+//! Debezium 3.6.3's PostgreSQL connector, run from `connectors/debezium-source-inventory.json` —
+//! the file compose registers on its Debezium worker — with host and port substituted and its
+//! `${directory:/run/secrets:...}` password read from a scratch directory, by
+//! `tests/debezium/EmbeddedDebezium.java`, which publishes to tansu with the converters of the
+//! compose Debezium worker. `sluice worker`, started from compose's worker file
+//! (`compose/sluice/worker.properties`, see [`worker_file`] for what is substituted), gets
+//! `connectors/inventory-postgres.json` over its REST API and applies the topics to a target
+//! PostgreSQL. While it applies, the source takes `tests/debezium/workload.sql`: inserts,
+//! updates, deletes, a multi-table transaction, a primary key change, `ALTER TABLE ... ADD
+//! COLUMN` with rows using the column, and a TRUNCATE. Once sluice's offsets
+//! (GET /connectors/NAME/offsets) reach the end offsets Debezium produced up to its end marker,
+//! every source table must equal its target table, row by row and column by column, with
+//! nothing dead-lettered.
 //!
 //! `compose/live-local.sh` is the same run for a user, from the machine's binaries.
 
@@ -31,15 +34,28 @@ fn connector(path: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// The placeholder the source config's password must be (the compose stack mounts the file).
-const PASSWORD: &str = "${file:/etc/sluice/secrets/source-db.properties:password}";
+/// The source config, as compose registers it on its Debezium worker.
+const SOURCE: &str = "connectors/debezium-source-inventory.json";
+/// Its password: a compose secret (`/run/secrets/NAME`, one file per secret, as in a Kubernetes
+/// Secret volume) read by Connect's `DirectoryConfigProvider`. The test puts the file in a
+/// scratch directory and points the placeholder there.
+const SECRETS: &str = "/run/secrets";
+const PASSWORD: &str = "${directory:/run/secrets:source-db-password}";
+/// The converter keys a Debezium worker chooses for its connectors.
+const CONVERTER_KEYS: [&str; 4] = [
+    "key.converter",
+    "value.converter",
+    "key.converter.schemas.enable",
+    "value.converter.schemas.enable",
+];
 
-/// The source config is the one the sink config was written for: its topics are the sink's, its
-/// converters write what the sink reads, it emits the truncates the sink applies, and every topic
-/// it writes is defined in `topics/`.
+/// The source config is the one the sink config was written for: its topics are the sink's, it
+/// leaves the converters to the worker (compose's Avro variant switches them there;
+/// tests/deploy_files.rs checks the worker's are the sink's), it emits the truncates the sink
+/// applies, and every topic it writes is defined in `topics/`.
 #[test]
 fn the_debezium_source_config_feeds_the_sink_config() {
-    let source = connector("connectors/debezium-source-inventory.json");
+    let source = connector(SOURCE);
     let sink = connector("connectors/inventory-postgres.json");
     let (src, snk) = (&source["config"], &sink["config"]);
     let text = |v: &Value, key: &str| v[key].as_str().unwrap_or_default().to_string();
@@ -50,17 +66,12 @@ fn the_debezium_source_config_feeds_the_sink_config() {
     );
     assert_eq!(text(src, "plugin.name"), "pgoutput");
     assert_eq!(text(src, "database.password"), PASSWORD);
-    for key in ["key.converter", "value.converter"] {
-        assert_eq!(text(src, key), text(snk, key), "{key}");
-        let schemas = format!("{key}.schemas.enable");
-        assert_eq!(text(src, &schemas), text(snk, &schemas), "{schemas}");
+    for key in CONVERTER_KEYS {
+        assert!(src.get(key).is_none(), "{SOURCE}: {key} is the worker's");
     }
     // Debezium skips truncates unless told not to; the sink applies them.
     assert_eq!(text(snk, "truncate.enabled"), "true");
-    assert!(
-        !text(src, "skipped.operations").contains('t'),
-        "skipped.operations must not skip truncates"
-    );
+    assert_eq!(text(src, "skipped.operations"), "none");
     let sink_topics =
         regex::Regex::new(&format!("^(?:{})$", text(snk, "topics.regex"))).expect("topics.regex");
     let defined = std::fs::read_to_string(repo("topics/inventory.json")).expect("topics/");
@@ -81,31 +92,50 @@ fn the_debezium_source_config_feeds_the_sink_config() {
     }
 }
 
-/// `connectors/worker.properties` with this run's broker and metrics address, a REST listener,
-/// and the test-speed settings tansu needs (see tests/support/sluice.rs `worker_file`).
-fn worker_file(dir: &Path, bootstrap: &str, rest: u16) -> PathBuf {
-    let shipped = std::fs::read_to_string(repo("connectors/worker.properties")).expect("worker");
-    let replaced: BTreeMap<&str, String> = BTreeMap::from([
+/// Compose's sluice worker file (`compose/sluice/worker.properties`) for this machine. Changed:
+/// - `bootstrap.servers` and `listeners`: the compose host names (`kafka`, every interface) are
+///   this run's tansu and a free loopback port;
+/// - `/run/secrets` (compose's secret mount, the directory provider's `allowed.paths`): `secrets`;
+/// - the test-speed settings tansu needs (as in tests/support/sluice.rs `worker_file` and
+///   `worker_mode_file`): a consumer session of 6 s with 500 ms heartbeats and a worker group
+///   session of 4 s (tansu joins slowly with the defaults), and `consumer.fetch.wait.max.ms=100`
+///   (tansu holds a fetch for the whole wait whenever a partition is at its end, so the last
+///   records of a topic would trickle in at 500 ms per fetch).
+///
+/// Every other key (group, config and status topics, shutdown bound, providers) is compose's.
+fn worker_file(dir: &Path, bootstrap: &str, rest: u16, secrets: &Path) -> PathBuf {
+    let compose = std::fs::read_to_string(repo("compose/sluice/worker.properties"))
+        .expect("compose/sluice/worker.properties");
+    let mut replaced: BTreeMap<&str, String> = BTreeMap::from([
         ("bootstrap.servers", bootstrap.to_string()),
-        (
-            "sluice.metrics.address",
-            format!("127.0.0.1:{}", support::free_port()),
-        ),
+        ("listeners", format!("http://127.0.0.1:{rest}")),
         ("consumer.session.timeout.ms", "6000".to_string()),
+        ("consumer.heartbeat.interval.ms", "500".to_string()),
+        ("consumer.fetch.wait.max.ms", "100".to_string()),
+        ("session.timeout.ms", "4000".to_string()),
+        ("heartbeat.interval.ms", "500".to_string()),
     ]);
-    let mut text: String = shipped
-        .lines()
-        .map(|line| match line.split_once('=') {
-            Some((key, _)) if replaced.contains_key(key.trim()) => {
-                format!("{}={}\n", key.trim(), replaced[key.trim()])
+    for key in ["bootstrap.servers", "listeners"] {
+        let set = compose
+            .lines()
+            .any(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == key));
+        assert!(set, "compose/sluice/worker.properties sets no {key}");
+    }
+    let mut text = String::new();
+    for line in compose.lines() {
+        let local = line.replace(SECRETS, &secrets.display().to_string());
+        match local.split_once('=') {
+            Some((key, _)) if !local.starts_with('#') && replaced.contains_key(key.trim()) => {
+                let value = replaced.remove(key.trim()).expect("key");
+                text.push_str(&format!("{}={value}\n", key.trim()));
             }
-            _ => format!("{line}\n"),
-        })
-        .collect();
-    text.push_str(&format!(
-        "listeners=http://127.0.0.1:{rest}\nconsumer.heartbeat.interval.ms=500\n\
-         consumer.fetch.wait.max.ms=100\nheartbeat.interval.ms=500\nsession.timeout.ms=4000\n"
-    ));
+            _ => text.push_str(&format!("{local}\n")),
+        }
+    }
+    text.push_str("\n# test speed on tansu (tests/live_debezium.rs)\n");
+    for (key, value) in replaced {
+        text.push_str(&format!("{key}={value}\n"));
+    }
     let path = dir.join("worker.properties");
     std::fs::write(&path, text).expect("write worker file");
     path
@@ -191,9 +221,15 @@ async fn debezium_captures_a_live_workload_and_the_sluice_worker_replicates_it_e
     ]);
     assert_eq!(code, 0, "sluice topics apply topics/: {out}");
 
+    // The secrets compose mounts at /run/secrets, here a scratch directory. DirectoryConfigProvider
+    // reads a whole file: no trailing newline (compose/secrets/ has none either).
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir_all(&secrets).expect("secrets dir");
+    std::fs::write(secrets.join("source-db-password"), "unused-with-trust-auth").expect("secret");
+
     // sluice worker, and the sink connector posted as a user would (connection.url substituted).
     let rest = support::free_port();
-    let worker = worker_file(dir.path(), &tansu.bootstrap(), rest);
+    let worker = worker_file(dir.path(), &tansu.bootstrap(), rest, &secrets);
     let log = dir.path().join("worker.log");
     let _worker = support::sluice::spawn_worker_with_env(
         dir.path(),
@@ -219,28 +255,29 @@ async fn debezium_captures_a_live_workload_and_the_sluice_worker_replicates_it_e
     };
     assert_eq!(created.0, 201, "POST /connectors: {}", created.1);
 
-    // Debezium, from the shipped source config: the secret comes from a file as in compose.
-    let secrets = dir.path().join("secrets");
-    std::fs::create_dir_all(&secrets).expect("secrets dir");
-    std::fs::write(
-        secrets.join("source-db.properties"),
-        "password=unused-with-trust-auth\n",
-    )
-    .expect("secret");
-    let shipped = std::fs::read_to_string(repo("connectors/debezium-source-inventory.json"))
-        .expect("source config");
+    // Debezium, from the shipped source config: only its secrets directory is rewritten, host and
+    // port are overrides; the converters are those of compose's Debezium worker, which are the
+    // sink's (tests/deploy_files.rs checks them).
+    let shipped = std::fs::read_to_string(repo(SOURCE)).expect("source config");
     assert!(shipped.contains(PASSWORD), "the password placeholder moved");
     let source_config = dir.path().join("debezium-source-inventory.json");
-    let local = shipped.replace("/etc/sluice/secrets/", &format!("{}/", secrets.display()));
+    let local = shipped.replace(SECRETS, &secrets.display().to_string());
     std::fs::write(&source_config, local).expect("source config");
+    let mut overrides = vec![
+        ("database.hostname", "127.0.0.1".to_string()),
+        ("database.port", source.port().to_string()),
+    ];
+    for key in CONVERTER_KEYS {
+        let value = sink["config"][key].as_str().expect("sink converter");
+        overrides.push((key, value.to_string()));
+    }
     let compiled = compiling.join().expect("javac");
-    let mut debezium = compiled.start(
-        &source_config,
-        &tansu.bootstrap(),
-        &[
-            ("database.hostname", "127.0.0.1".to_string()),
-            ("database.port", source.port().to_string()),
-        ],
+    let mut debezium = compiled.start(&source_config, &tansu.bootstrap(), &overrides);
+    // The password came from the secret file through DirectoryConfigProvider (the source's trust
+    // auth would accept the placeholder left as it is, so this line is the proof).
+    debezium.wait_for_line(
+        "[debezium] resolved by config providers: database.password",
+        Duration::from_secs(30),
     );
     debezium.wait_for_line("[debezium] snapshot complete", Duration::from_secs(60));
     eprintln!("snapshot published after {:?}", started.elapsed());

@@ -9,6 +9,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.config.ConfigTransformer;
 import org.apache.kafka.common.config.provider.ConfigProvider;
+import org.apache.kafka.common.config.provider.DirectoryConfigProvider;
 import org.apache.kafka.common.config.provider.EnvVarConfigProvider;
 import org.apache.kafka.common.config.provider.FileConfigProvider;
 import org.apache.kafka.common.header.internals.RecordHeaders;
@@ -49,8 +50,11 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * Usage: EmbeddedDebezium CONNECTOR.json BOOTSTRAP WORKDIR [key=value ...]
  *   key=value      overrides a connector key (host names and ports of the running databases)
- *   ${file:...}, ${env:...}  in values are resolved like Connect's FileConfigProvider and
- *                  EnvVarConfigProvider (config.providers=file,env on a Connect worker)
+ *   ${directory:DIR:NAME}, ${file:PATH:KEY}, ${env:NAME}  in values are resolved by Kafka's own
+ *                  DirectoryConfigProvider, FileConfigProvider and EnvVarConfigProvider, as on a
+ *                  Connect worker with config.providers=directory,file,env (compose's Debezium
+ *                  declares directory, for the secret files under /run/secrets); the keys
+ *                  resolved are printed: "[debezium] resolved by config providers: KEY,..."
  *   WORKDIR        the engine's offset file, and one file per marker (below)
  *
  * Markers: a logical decoding message with prefix "sluice.live" (SELECT
@@ -176,16 +180,30 @@ public class EmbeddedDebezium {
         System.exit(1);
     }
 
-    /** ${provider:path:key} placeholders resolved as a Connect worker with file and env providers does. */
+    /**
+     * ${provider:path:key} placeholders resolved as a Connect worker with the directory, file and
+     * env providers does (no allowed.paths: the caller chose the files).
+     */
     static Map<String, String> resolveProviders(Map<String, String> config) {
         Map<String, ConfigProvider> providers = new HashMap<>();
+        DirectoryConfigProvider directory = new DirectoryConfigProvider();
+        directory.configure(Map.of());
+        providers.put("directory", directory);
         FileConfigProvider file = new FileConfigProvider();
         file.configure(Map.of());
         providers.put("file", file);
         EnvVarConfigProvider env = new EnvVarConfigProvider();
         env.configure(Map.of());
         providers.put("env", env);
-        return new TreeMap<>(new ConfigTransformer(providers).transform(config).data());
+        Map<String, String> resolved = new TreeMap<>(new ConfigTransformer(providers).transform(config).data());
+        // Connect leaves a placeholder it cannot resolve as it is: name the keys that were
+        // resolved (never their values), so a caller can tell the secret was read.
+        List<String> keys = new java.util.ArrayList<>();
+        resolved.forEach((k, v) -> {
+            if (!v.equals(config.get(k))) keys.add(k);
+        });
+        System.out.println("[debezium] resolved by config providers: " + String.join(",", keys));
+        return resolved;
     }
 
     /** The converter a Connect worker would build from CLASS_KEY and its CLASS_KEY.* settings. */

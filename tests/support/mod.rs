@@ -21,6 +21,7 @@
 
 pub mod corpus;
 pub mod debezium;
+pub mod deploy;
 pub mod dlq;
 pub mod generate;
 pub mod oracle;
