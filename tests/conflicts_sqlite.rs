@@ -116,7 +116,9 @@ impl People {
             .iter_mut()
             .find(|(s, _)| *s == source)
             .expect("a sink for that source");
-        sink.apply_batch(&[change], &[]).await.expect("apply");
+        sluice::pipeline::transaction::apply(sink, &[change], &[])
+            .await
+            .expect("apply");
     }
 
     async fn connect(&self) -> SqliteConnection {

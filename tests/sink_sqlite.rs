@@ -7,6 +7,7 @@ use sluice::checkpoint::{self, Position, TopicPartition};
 use sluice::config::ConnectorConfig;
 use sluice::decode::{decode, DecodeConfig};
 use sluice::event::{ChangeEvent, Coordinates, Decoded, RawRecord};
+use sluice::pipeline::transaction::apply;
 use sluice::sink::Sink;
 use sqlx::{Connection, SqliteConnection};
 
@@ -116,8 +117,7 @@ impl Target {
             previous: self.committed,
             watermark_ms: None,
         };
-        self.sink
-            .apply_batch(events, &[position])
+        apply(&mut self.sink, events, &[position])
             .await
             .expect("apply");
         self.committed = Some(next);
@@ -271,11 +271,13 @@ async fn a_retried_batch_that_was_already_committed_is_not_applied_twice() {
         previous: Some(1),
         watermark_ms: None,
     };
-    let err = t
-        .sink
-        .apply_batch(&[event("t", "v", "u", 1, Some("c"), 102, 2)], &[next])
-        .await
-        .unwrap_err();
+    let err = apply(
+        &mut t.sink,
+        &[event("t", "v", "u", 1, Some("c"), 102, 2)],
+        &[next],
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, sluice::sink::SinkError::Fenced(_)), "{err}");
 }
 

@@ -1,4 +1,4 @@
-//! Part 4: decode and `Sink::apply_batch` in process, SQL time from PostgreSQL's log.
+//! Part 4: decode and the batch transaction (`pipeline::transaction::apply`) in process, SQL time from PostgreSQL's log.
 
 use super::*;
 
@@ -182,7 +182,9 @@ pub(crate) async fn in_process(
             .collect();
         committed.extend(positions.iter().map(|p| (p.tp.partition, p.next_offset)));
         let t = Instant::now();
-        sink.apply_batch(&events, &positions).await.expect("apply");
+        sluice::pipeline::transaction::apply(&mut sink, &events, &positions)
+            .await
+            .expect("apply");
         apply_secs += t.elapsed().as_secs_f64();
     }
     sink.db().close().await;

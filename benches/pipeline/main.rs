@@ -17,7 +17,7 @@
 //!    (VmHWM from /proc/<pid>/status, polled every 20 ms), CPU seconds, and the target checked
 //!    (row count and sum of versions equal the generated final state).
 //! 4. **in process** (where the time goes): the same records decoded with `sluice::decode` and
-//!    applied with `sluice::sink::Sink::apply_batch` (partitions claimed with
+//!    applied with `sluice::pipeline::transaction::apply` (partitions claimed with
 //!    `sluice::checkpoint::claim`) in batches of `batch.size`, without Kafka; PostgreSQL logs
 //!    every statement's duration for that database (`log_min_duration_statement = 0`), summed
 //!    per statement kind, so SQL time on the server is separated from client time.

@@ -14,8 +14,9 @@ use crate::config::ConnectorConfig;
 use crate::deadletter::store::{self, Filter, Stored};
 use crate::deadletter::{headers, DeadLetter};
 use crate::event::{Decoded, RawRecord};
+use crate::pipeline::transaction::{self, Batch, Ending};
 use crate::report::dead_letters::{bytes_json, to_json};
-use crate::sink::{Batch, Sink, SinkError};
+use crate::sink::{Sink, SinkError};
 use crate::source::Received;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value as Json};
@@ -267,7 +268,12 @@ async fn replay_one(
         replayed: std::slice::from_ref(&stored.id),
         ..Batch::default()
     };
-    match sink.apply(&batch, !dry_run).await {
+    let ending = if dry_run {
+        Ending::Probe
+    } else {
+        Ending::Commit
+    };
+    match transaction::run(sink, &batch, ending).await {
         Ok(_) => Ok(outcome),
         Err(SinkError::Replayed(id)) => Err(format!(
             "dead letter {id} was replayed by someone else meanwhile"

@@ -15,6 +15,7 @@ mod outcome;
 mod report;
 mod resilient;
 mod stop;
+pub mod transaction;
 
 pub use dead::{from_record_error as dead_letter_for, from_write as write_dead_letter};
 pub use report::Report;

@@ -3,13 +3,14 @@
 //! `errors.tolerance=all` a batch the target refuses is bisected, so only the records that
 //! fail on their own are dead-lettered and the rest commit.
 
+use super::transaction::{self, Batch, Ending};
 use super::{bad_record, dead, Origin, PipelineError, Running};
 use crate::checkpoint::Position;
 use crate::config::ErrorTolerance;
 use crate::deadletter::DeadLetter;
 use crate::event::ChangeEvent;
 use crate::resolve::late::LateRecord;
-use crate::sink::{Batch, BatchStats, SinkError};
+use crate::sink::{BatchStats, SinkError};
 use crate::telemetry::{ConnectorState, Dependency};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::time::{Duration, Instant};
@@ -85,7 +86,7 @@ impl Running {
         events: &[ChangeEvent],
         extras: &Extras<'_>,
         dead_letters: &[DeadLetter],
-        commit: bool,
+        ending: Ending,
     ) -> Result<Result<BatchStats, SinkError>, PipelineError> {
         let mut retry = Retry::new(self);
         loop {
@@ -102,12 +103,12 @@ impl Running {
             // is dropped (rolled back, never half-committed: its checkpoint is in the same
             // transaction).
             let applied = tokio::select! {
-                applied = self.sink.apply(&batch, commit) => applied,
+                applied = transaction::run(&mut self.sink, &batch, ending) => applied,
                 _ = stop.grace_over() => return Err(PipelineError::Interrupted),
             };
             match applied {
                 Ok(stats) => {
-                    if commit {
+                    if ending == Ending::Commit {
                         self.metrics
                             .commit_duration
                             .with_label_values(&[&self.config.name])
@@ -147,7 +148,10 @@ impl Running {
         let mut unexplained = 0;
         loop {
             self.check_ratio(records, dead_letters)?;
-            let error = match self.attempt(events, extras, dead_letters, true).await? {
+            let error = match self
+                .attempt(events, extras, dead_letters, Ending::Commit)
+                .await?
+            {
                 Ok(stats) => return Ok(stats),
                 Err(e) => e,
             };
@@ -250,7 +254,10 @@ impl Running {
         let mut bad = Vec::new();
         // Without any row the batch must apply, or it is not a record's fault. Even a batch of
         // one record is probed: its failure may have been a passing state of the target.
-        if let Err(e) = self.attempt(&[], extras, dead_letters, false).await? {
+        if let Err(e) = self
+            .attempt(&[], extras, dead_letters, Ending::Probe)
+            .await?
+        {
             return Err(PipelineError::Target(format!(
                 "the target refuses the batch without any of its records: {e} (the batch failed with: {first_error})"
             )));
@@ -272,7 +279,7 @@ impl Running {
                 .collect();
             probes += 1;
             match self
-                .attempt(&candidate, extras, dead_letters, false)
+                .attempt(&candidate, extras, dead_letters, Ending::Probe)
                 .await?
             {
                 Ok(_) => good.extend(range),

@@ -1,9 +1,7 @@
-//! Sink: one target transaction per batch, holding the rows, the version guard's memory and the
-//! checkpoint, so a batch is applied exactly once or not at all.
-//!
-//! Data flow inside [`Sink::apply_batch`]: the fenced checkpoint update first (it orders this
-//! transaction against a rebalance's claim), then each table's changes in batch order, each
-//! table compacted to one statement per column set, then commit.
+//! Sink: the rows of a batch, written in the batch transaction `pipeline::transaction` owns —
+//! each table's changes in batch order, compacted to one statement per column set, behind the
+//! version guard, with conflicts and schema evolution — plus the sink's own records of them
+//! (late changes, per-table counts). It never begins, commits or rolls back a transaction.
 
 pub mod apply;
 pub mod catalog;
@@ -18,7 +16,7 @@ mod toast;
 pub mod types;
 pub mod versions;
 
-use crate::checkpoint::{self, CheckpointError, Position};
+use crate::checkpoint::{self, CheckpointError};
 use crate::classify::ErrorClass;
 use crate::config::{ConnectorConfig, InsertMode, SchemaEvolution};
 use crate::db::{self, Db};
@@ -138,21 +136,9 @@ pub struct BatchStats {
     pub schema_changes: Vec<catalog::SchemaChange>,
 }
 
-/// What one target transaction applies.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Batch<'a> {
-    /// The changes, in order.
-    pub events: &'a [ChangeEvent],
-    /// The checkpoint positions the batch moves to (fenced).
-    pub positions: &'a [Position],
-    /// Its late and future-dated changes, recorded in `sluice_late_events`.
-    pub late: &'a [LateRecord],
-    /// Its dead letters, recorded in `sluice_dead_letters`.
-    pub dead_letters: &'a [crate::deadletter::DeadLetter],
-    /// Dead letters this transaction replays (marked `replayed`; refused when they are not
-    /// waiting any more).
-    pub replayed: &'a [i64],
-}
+/// A batch's changes planned per table, ready for [`Sink::write_rows`].
+#[derive(Debug, Default)]
+pub struct Prepared(Vec<(TableName, Vec<TableOp>)>);
 
 /// The sink of one connector.
 pub struct Sink {
@@ -272,49 +258,15 @@ impl Sink {
         Ok(order)
     }
 
-    /// Applies a batch and its checkpoint positions in one transaction.
-    pub async fn apply_batch(
-        &mut self,
+    /// Plans a batch's changes for [`Sink::write_rows`]: one list of operations per table in
+    /// batch order; the changes the late policy holds for review (`review`) are marked.
+    pub fn prepare(
+        &self,
         events: &[ChangeEvent],
-        positions: &[Position],
-    ) -> Result<BatchStats, SinkError> {
-        self.apply_batch_with(events, positions, &[]).await
-    }
-
-    /// [`Sink::apply_batch`], also recording the batch's late and future-dated changes in
-    /// `sluice_late_events` in the same transaction.
-    pub async fn apply_batch_with(
-        &mut self,
-        events: &[ChangeEvent],
-        positions: &[Position],
-        late: &[LateRecord],
-    ) -> Result<BatchStats, SinkError> {
-        let batch = Batch {
-            events,
-            positions,
-            late,
-            ..Batch::default()
-        };
-        self.apply(&batch, true).await
-    }
-
-    /// Applies `batch` in one transaction: its checkpoint positions, rows, late changes, dead
-    /// letters and replay marks. With `commit` false the transaction is rolled back at the
-    /// end: a probe of whether the batch would apply (used to isolate bad records).
-    pub async fn apply(
-        &mut self,
-        batch: &Batch<'_>,
-        commit: bool,
-    ) -> Result<BatchStats, SinkError> {
-        let mut stats = BatchStats::default();
-        let mut planned = self.plan(batch.events, &mut stats)?;
-        // Late changes the policy holds for review.
-        let review: std::collections::HashSet<&Coordinates> = batch
-            .late
-            .iter()
-            .filter(|l| l.policy == crate::resolve::late::LatePolicy::Review)
-            .map(|l| &l.coordinates)
-            .collect();
+        review: &std::collections::HashSet<&Coordinates>,
+        stats: &mut BatchStats,
+    ) -> Result<Prepared, SinkError> {
+        let mut planned = self.plan(events, stats)?;
         if !review.is_empty() {
             for (_, ops) in &mut planned {
                 for op in ops {
@@ -324,89 +276,54 @@ impl Sink {
                 }
             }
         }
-        let mut tx = self.db.begin().await?;
-        match checkpoint::commit(&mut tx, &self.group, batch.positions).await {
-            Ok(()) => {}
-            Err(CheckpointError::AlreadyCommitted { topic, partition }) => {
-                tracing::info!(%topic, partition, "batch already committed (its COMMIT answer was lost); not applying it again");
-                let _ = tx.rollback().await;
-                return Ok(stats);
-            }
-            Err(e) => {
-                let _ = tx.rollback().await;
-                return Err(e.into());
-            }
-        }
-        let mut result = Ok(());
-        for id in batch.replayed {
-            if result.is_ok() {
-                result = match crate::deadletter::store::mark_replayed(&mut tx, &self.group, *id)
-                    .await
-                {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(SinkError::Replayed(*id)),
-                    Err(e) => Err(e.into()),
-                };
-            }
-        }
-        if result.is_ok() {
-            result = self.apply_tables(&mut tx, &planned, &mut stats).await;
-        }
-        if result.is_ok() && !batch.late.is_empty() {
-            result = late::record(&mut tx, &self.group, batch.late)
-                .await
-                .map_err(SinkError::from);
-        }
-        if result.is_ok() && !batch.dead_letters.is_empty() {
-            result = crate::deadletter::store::insert(
-                &mut tx,
-                &self.group,
-                &self.connector,
-                batch.dead_letters,
-                crate::deadletter::store::Repeat::Always,
-            )
-            .await
-            .map(|_| ())
-            .map_err(SinkError::from);
-        }
-        if result.is_ok() {
-            result = late::count(&mut tx, &self.group, &stats)
-                .await
-                .map_err(SinkError::from);
-        }
-        match result {
-            Ok(()) if commit => match tx.commit().await {
-                Ok(()) => Ok(stats),
-                Err(e) => {
-                    // DDL of this batch was rolled back with it.
-                    self.forget_catalog();
-                    Err(e.into())
-                }
-            },
-            Ok(()) => {
-                // A probe ends before COMMIT, where deferred constraints would be checked:
-                // checking them now makes the probe fail exactly when the commit would.
-                let deferred = match self.db.dialect() {
-                    crate::config::Dialect::Postgres => {
-                        tx.execute("SET CONSTRAINTS ALL IMMEDIATE", &[]).await
-                    }
-                    _ => Ok(0),
-                };
-                self.forget_catalog();
-                let _ = tx.rollback().await;
-                deferred.map(|_| stats).map_err(SinkError::from)
-            }
-            Err(e) => {
-                // The catalog cache may hold DDL that is being rolled back.
-                self.forget_catalog();
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
+        Ok(Prepared(planned))
     }
 
-    /// Forgets cached table definitions and policy checks (their DDL was rolled back).
-    fn forget_catalog(&mut self) {
+    /// Writes the prepared rows in `tx`: each table's changes in batch order, the version
+    /// guard, conflicts and schema evolution. The transaction is the caller's.
+    pub async fn write_rows(
+        &mut self,
+        tx: &mut db::Tx,
+        prepared: &Prepared,
+        stats: &mut BatchStats,
+    ) -> Result<(), SinkError> {
+        self.apply_tables(tx, &prepared.0, stats).await
+    }
+
+    /// Records the batch's late and future-dated changes in `sluice_late_events`.
+    pub async fn record_late(&self, tx: &mut db::Tx, late: &[LateRecord]) -> Result<(), SinkError> {
+        if late.is_empty() {
+            return Ok(());
+        }
+        late::record(tx, &self.group, late)
+            .await
+            .map_err(SinkError::from)
+    }
+
+    /// Adds the batch's per-table counts to `sluice_table_stats`.
+    pub async fn record_counts(
+        &self,
+        tx: &mut db::Tx,
+        stats: &BatchStats,
+    ) -> Result<(), SinkError> {
+        late::count(tx, &self.group, stats)
+            .await
+            .map_err(SinkError::from)
+    }
+
+    /// The consumer group whose checkpoint this sink's target holds.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// The connector's name.
+    pub fn connector(&self) -> &str {
+        &self.connector
+    }
+
+    /// Forgets cached table definitions and policy checks (their DDL was rolled back): the
+    /// transaction's owner calls it whenever a batch transaction does not commit.
+    pub fn forget_catalog(&mut self) {
         self.tables.clear();
         self.policy_checked.clear();
     }
