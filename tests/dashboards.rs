@@ -20,10 +20,11 @@ mod support;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use support::dlq::publish_records;
 use support::sluice::{binary, connector_file, publish_keyed, worker_file};
+use support::prometheus::{tool, Prometheus};
 use support::{free_port, http_get, poison, random_name, Postgres, Tansu};
 
 const DASHBOARD: &str = "grafana/dashboards/sluice-overview.json";
@@ -124,29 +125,6 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
         i = end;
     }
     names
-}
-
-/// A tool from `env` or the PATH; `None` (after saying why) when missing outside CI.
-fn tool(env: &str, name: &str, install: &str) -> Option<PathBuf> {
-    let found = std::env::var_os(env).map(PathBuf::from).or_else(|| {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(name))
-                .find(|p| p.is_file())
-        })
-    });
-    match found {
-        Some(p) if p.exists() => Some(p),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{name} not found (${env} or PATH) under CI: `bash .ci/test` installs it ({install})")
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED: {name} not found (${env} or PATH); {install}, or run `bash .ci/test`"
-            );
-            None
-        }
-    }
 }
 
 #[test]
@@ -368,87 +346,6 @@ fn alert_rules_pass_promtool_checks_and_unit_tests() {
     }
 }
 
-/// A Prometheus server on 127.0.0.1, stopped (by PID) when dropped.
-struct Prometheus {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    /// Scrapes `target` every second and evaluates the rule file every second.
-    fn start(bin: &Path, target: u16) -> Prometheus {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n\
-                 scrape_configs:\n  - job_name: sluice\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\n",
-                repo(RULES).display()
-            ),
-        )
-        .expect("prometheus.yml");
-        let port = free_port();
-        let child = Command::new(bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(std::fs::File::create(dir.path().join("prometheus.log")).expect("log"))
-            .stderr(std::fs::File::create(dir.path().join("prometheus.err")).expect("log"))
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start prometheus");
-        let prometheus = Prometheus {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http_get(port, "/-/ready").is_none() {
-            assert!(Instant::now() < deadline, "prometheus never became ready");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        prometheus
-    }
-
-    /// `GET /api/v1/<path>`'s `data`.
-    fn api(&self, path: &str) -> Json {
-        let body = http_get(self.port, &format!("/api/v1/{path}")).expect("prometheus answers");
-        let doc: Json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
-        assert_eq!(doc["status"], "success", "{path}: {body}");
-        doc["data"].clone()
-    }
-
-    /// The result of an instant query.
-    fn query(&self, expr: &str) -> Vec<Json> {
-        let data = self.api(&format!("query?query={}", encode(expr)));
-        data["result"].as_array().cloned().unwrap_or_default()
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Percent-encodes a query parameter.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// A panel query as Grafana sends it with every template variable at "All".
 fn substitute(expr: &str) -> String {
     expr.replace("$__rate_interval", RATE_INTERVAL)
@@ -567,7 +464,7 @@ async fn every_panel_and_rule_evaluates_on_prometheus_scraping_a_real_run() {
             .spawn()
             .expect("spawn sluice"),
     );
-    let prometheus = Prometheus::start(&prometheus_bin, port);
+    let prometheus = Prometheus::start(&prometheus_bin, &repo(RULES), port);
     let seen = format!("sluice_dead_letters_total{{connector=\"{poison_name}\"}}");
     let deadline = Instant::now() + Duration::from_secs(90);
     while prometheus.query(&seen).is_empty() {
