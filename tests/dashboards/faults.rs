@@ -130,8 +130,26 @@ pub const PANELS: [(&str, &str, &str, Option<(&str, &str)>, f64); 11] = [
     ("In-flight records", "A", "slow", None, 0.0),
 ];
 
+/// Alerts whose expression also holds now and then without their fault, (alert, role, the
+/// panel of [`PANELS`] that shows the fault): a connector that keeps up with a steady feed
+/// still shows its lag rising for a moment, which `deriv` over the short history of a test
+/// takes for growth. Their conditions count only once that panel's condition held.
+pub const AFTER: [(&str, &str, &str); 2] = [
+    (
+        "SluiceConsumerLagGrowing",
+        "outage",
+        "Consumer lag (records), per partition",
+    ),
+    (
+        "SluiceConsumerLagGrowing",
+        "slow",
+        "Consumer lag (records), per partition",
+    ),
+];
+
 /// One thing Prometheus must answer while a fault holds: `expr` returns a series carrying
-/// every one of `labels`, with a value above `above` when set.
+/// every one of `labels`, with a value above `above` when set, once the condition `after`
+/// (of the same role) held.
 #[derive(Debug)]
 pub struct Condition {
     pub role: &'static str,
@@ -139,6 +157,25 @@ pub struct Condition {
     pub expr: String,
     pub labels: Vec<(&'static str, String)>,
     pub above: Option<f64>,
+    pub after: Option<String>,
+}
+
+/// Drops from `pending` the conditions Prometheus answers now (printing each with `since`),
+/// leaving alone those of `outage` while the outage has not started and those whose `after`
+/// is still pending.
+pub fn settle(pending: &mut Vec<Condition>, prometheus: &Prometheus, outage: bool, since: f64) {
+    let open: Vec<(&str, String)> = pending.iter().map(|c| (c.role, c.what.clone())).collect();
+    pending.retain(|c| {
+        let waits = c
+            .after
+            .as_ref()
+            .is_some_and(|a| open.contains(&(c.role, a.clone())));
+        let held = (c.role != "outage" || outage) && !waits && c.holds(prometheus);
+        if held {
+            eprintln!("{since:5.1} s: {} [{}]", c.what, c.role);
+        }
+        !held
+    });
 }
 
 impl Condition {
@@ -167,14 +204,23 @@ pub fn conditions(
         &found.unwrap_or_else(|| panic!("no rule {alert}")).1
     };
     let connector = |role: &str| ("connector", roles[role].clone());
+    let panel =
+        |title: &str, refid: &str, above: f64| format!("panel {title:?} {refid} above {above}");
     let mut out = Vec::new();
     for (alert, role, fault) in LIVE {
+        let after = AFTER.iter().find(|(a, r, _)| *a == alert && *r == role);
+        let after = after.map(|(_, _, title)| {
+            let found = PANELS.iter().find(|(t, _, r, ..)| t == title && *r == role);
+            let (_, refid, _, _, above) = found.expect("AFTER names a panel of PANELS");
+            panel(title, refid, *above)
+        });
         out.push(Condition {
             role,
             what: format!("{alert} expression ({fault})"),
             expr: rule(alert).to_string(),
             labels: vec![connector(role)],
             above: None,
+            after: after.clone(),
         });
         out.push(Condition {
             role,
@@ -182,6 +228,7 @@ pub fn conditions(
             expr: format!("ALERTS{{alertname=\"{alert}\"}}"),
             labels: vec![connector(role)],
             above: None,
+            after,
         });
     }
     for (alert, role, shipped, scaled, _) in SCALED {
@@ -196,6 +243,7 @@ pub fn conditions(
             expr: expr.replace(shipped, scaled),
             labels: vec![connector(role)],
             above: None,
+            after: None,
         });
     }
     for (title, refid, role, label, above) in PANELS {
@@ -207,10 +255,11 @@ pub fn conditions(
         }
         out.push(Condition {
             role,
-            what: format!("panel {title:?} {refid} above {above}"),
+            what: panel(title, refid, above),
             expr: expr.clone(),
             labels,
             above: Some(above),
+            after: None,
         });
     }
     out.push(Condition {
@@ -219,6 +268,7 @@ pub fn conditions(
         expr: "deriv(sluice_lag_seconds[15s])".into(),
         labels: vec![connector("slow")],
         above: Some(0.0),
+        after: None,
     });
     out
 }

@@ -188,14 +188,8 @@ async fn every_panel_and_rule_evaluates_on_prometheus_scraping_a_run_with_faults
     let mut fed = std::collections::BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        pending.retain(|c| {
-            let held = (c.role != "outage" || outage.is_some()) && c.holds(&prometheus);
-            if held {
-                let since = test_started.elapsed().as_secs_f64();
-                eprintln!("{since:5.1} s: {} [{}]", c.what, c.role);
-            }
-            !held
-        });
+        let since = test_started.elapsed().as_secs_f64();
+        faults::settle(&mut pending, &prometheus, outage.is_some(), since);
         if outage.is_none() && !prometheus.query(&outage_lag).is_empty() {
             cluster.stop();
             outage = Some(Instant::now());
