@@ -70,64 +70,26 @@ pub const SCALED: [(&str, &str, &str, &str, &str); 1] = [(
      outage lasts seconds",
 )];
 
-/// Panels a fault moves off zero: (panel title, refId, role, a label the series must carry
-/// besides `connector` (when the panel has one), the value it must exceed). Evaluated with
-/// every variable at "All" while the fault holds. The lag thresholds are well above what the
+/// A panel a fault moves off zero: (title, role, `label=value` or "", the value to exceed).
+/// Its first query (refId A), with every variable at "All", must return a series for the
+/// role's connector (when the panel has a `connector` label) carrying the label, with a value
+/// above the threshold, while the fault holds.
+pub type PanelCheck = (&'static str, &'static str, &'static str, f64);
+
+/// The panels the faults move off zero. The lag thresholds are well above what the
 /// connectors show without a fault (a record or two, well under a second).
-pub const PANELS: [(&str, &str, &str, Option<(&str, &str)>, f64); 11] = [
-    (
-        "Connector state",
-        "A",
-        "outage",
-        Some(("state", "RETRYING")),
-        0.0,
-    ),
-    (
-        "Task state",
-        "A",
-        "outage",
-        Some(("state", "RETRYING")),
-        0.0,
-    ),
-    ("Target retrying", "A", "outage", None, 0.0),
-    (
-        "Retries, by stage",
-        "A",
-        "outage",
-        Some(("stage", "sink")),
-        0.0,
-    ),
-    ("Errors", "A", "outage", None, 0.0),
-    (
-        "Failed and retrying tasks",
-        "A",
-        "outage",
-        Some(("state", "RETRYING")),
-        0.0,
-    ),
-    (
-        "Failed and retrying tasks",
-        "A",
-        "fail",
-        Some(("state", "FAILED")),
-        0.0,
-    ),
-    (
-        "Consumer lag (records), per partition",
-        "A",
-        "outage",
-        None,
-        20.0,
-    ),
-    (
-        "Consumer lag (records), per partition",
-        "A",
-        "slow",
-        None,
-        20.0,
-    ),
-    ("Lag (seconds), per partition", "A", "slow", None, 2.0),
-    ("In-flight records", "A", "slow", None, 0.0),
+pub const PANELS: [PanelCheck; 11] = [
+    ("Connector state", "outage", "state=RETRYING", 0.0),
+    ("Task state", "outage", "state=RETRYING", 0.0),
+    ("Target retrying", "outage", "", 0.0),
+    ("Retries, by stage", "outage", "stage=sink", 0.0),
+    ("Errors", "outage", "", 0.0),
+    ("Failed and retrying tasks", "outage", "state=RETRYING", 0.0),
+    ("Failed and retrying tasks", "fail", "state=FAILED", 0.0),
+    ("Consumer lag (records), per partition", "outage", "", 20.0),
+    ("Consumer lag (records), per partition", "slow", "", 20.0),
+    ("Lag (seconds), per partition", "slow", "", 2.0),
+    ("In-flight records", "slow", "", 0.0),
 ];
 
 /// Alerts whose expression also holds now and then without their fault, (alert, role, the
@@ -204,15 +166,14 @@ pub fn conditions(
         &found.unwrap_or_else(|| panic!("no rule {alert}")).1
     };
     let connector = |role: &str| ("connector", roles[role].clone());
-    let panel =
-        |title: &str, refid: &str, above: f64| format!("panel {title:?} {refid} above {above}");
+    let panel = |title: &str, above: f64| format!("panel {title:?} above {above}");
     let mut out = Vec::new();
     for (alert, role, fault) in LIVE {
         let after = AFTER.iter().find(|(a, r, _)| *a == alert && *r == role);
         let after = after.map(|(_, _, title)| {
-            let found = PANELS.iter().find(|(t, _, r, ..)| t == title && *r == role);
-            let (_, refid, _, _, above) = found.expect("AFTER names a panel of PANELS");
-            panel(title, refid, *above)
+            let found = PANELS.iter().find(|(t, r, ..)| t == title && *r == role);
+            let (_, _, _, above) = found.expect("AFTER names a panel of PANELS");
+            panel(title, *above)
         });
         out.push(Condition {
             role,
@@ -246,16 +207,17 @@ pub fn conditions(
             after: None,
         });
     }
-    for (title, refid, role, label, above) in PANELS {
-        let found = panels.iter().find(|(t, r, _)| t == title && r == refid);
-        let (_, _, expr) = found.unwrap_or_else(|| panic!("no panel {title:?} {refid}"));
-        let mut labels: Vec<_> = label.map(|(k, v)| (k, v.to_string())).into_iter().collect();
+    for (title, role, label, above) in PANELS {
+        let found = panels.iter().find(|(t, r, _)| t == title && r == "A");
+        let (_, _, expr) = found.unwrap_or_else(|| panic!("no panel {title:?} A"));
+        let label = label.split_once('=').map(|(k, v)| (k, v.to_string()));
+        let mut labels: Vec<_> = label.into_iter().collect();
         if expr.contains("by (connector") {
             labels.push(connector(role));
         }
         out.push(Condition {
             role,
-            what: panel(title, refid, above),
+            what: panel(title, above),
             expr: expr.clone(),
             labels,
             above: Some(above),
@@ -302,10 +264,10 @@ pub fn now_ms() -> i64 {
 }
 
 /// Inserts of rows 1, 2, … (source time: when published) on partition 0 of a topic, one every
-/// `every`, from a thread of its own until stopped.
+/// `every`, from a thread of its own until stopped (or dropped, when a test fails).
 pub struct Feed {
     stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<i64>,
+    thread: Option<std::thread::JoinHandle<i64>>,
 }
 
 impl Feed {
@@ -333,13 +295,23 @@ impl Feed {
             }
             sent
         });
-        Feed { stop, thread }
+        Feed {
+            stop,
+            thread: Some(thread),
+        }
     }
 
     /// Stops publishing; how many records were published.
-    pub fn stop(self) -> i64 {
+    pub fn stop(mut self) -> i64 {
         self.stop.store(true, Ordering::SeqCst);
-        self.thread.join().expect("feed thread")
+        let thread = self.thread.take().expect("a running feed");
+        thread.join().expect("feed thread")
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
     }
 }
 
