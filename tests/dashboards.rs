@@ -4,34 +4,36 @@
 //! - The dashboard type-checks against Grafana's own dashboard types (npm `@grafana/schema`,
 //!   checked by `tsc`), names the provisioned datasource, and is laid out soundly.
 //! - `promtool check rules` and `promtool test rules` pass.
-//! - A real Prometheus scrapes a real run (tansu + PostgreSQL: the poison corpus with its dead
-//!   letters, late changes and a tombstone, a dead-letter topic the broker refuses, and a
-//!   second connector with a version-guard skip, a late change held for review and schema
-//!   evolution): every panel query returns series, every rule evaluates, and the injected
-//!   faults make their alerts fire.
+//! - A real Prometheus scrapes a real run with faults injected (`dashboards/live.rs`; the
+//!   faults, one connector each, and the alerts they fire: `dashboards/faults.rs`): the poison
+//!   corpus with a dead-letter topic the broker refuses, a late change held for review, a
+//!   target PostgreSQL stopped for a while, a partition produced faster than it is applied and
+//!   a connector failed by a record that is not JSON. While they hold, every alert's
+//!   expression returns series and the alert is pending or firing, and the panels they concern
+//!   show values above zero; at the end every panel query returns series and every rule
+//!   evaluates.
 //!
 //! Tools: `$SLUICE_PROMETHEUS_BIN`, `$SLUICE_PROMTOOL_BIN` (else `prometheus`/`promtool` on
 //! the PATH) and `$SLUICE_GRAFANA_SCHEMA_DIR` (an npm prefix with `@grafana/schema` and
 //! `typescript`); `.ci/test` installs them. Missing, a test fails under `CI=true` and is
 //! skipped with a message otherwise.
 
+#[path = "dashboards/faults.rs"]
+mod faults;
+#[path = "dashboards/live.rs"]
+mod live;
 mod support;
 
 use serde_json::{json, Value as Json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use support::dlq::publish_records;
-use support::sluice::{binary, connector_file, publish_keyed, worker_file};
-use support::{free_port, http_get, poison, random_name, Postgres, Tansu};
+use std::process::Command;
+use support::prometheus::tool;
 
 const DASHBOARD: &str = "grafana/dashboards/sluice-overview.json";
 const DATASOURCES: &str = "grafana/provisioning/datasources/prometheus.yml";
 const RULES: &str = "grafana/alerts/sluice-alerts.yml";
 const RULE_TESTS: &str = "grafana/alerts/tests";
-/// What `$__rate_interval` becomes in the queries (Grafana: at least four scrape intervals).
-const RATE_INTERVAL: &str = "2m";
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -124,29 +126,6 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
         i = end;
     }
     names
-}
-
-/// A tool from `env` or the PATH; `None` (after saying why) when missing outside CI.
-fn tool(env: &str, name: &str, install: &str) -> Option<PathBuf> {
-    let found = std::env::var_os(env).map(PathBuf::from).or_else(|| {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(name))
-                .find(|p| p.is_file())
-        })
-    });
-    match found {
-        Some(p) if p.exists() => Some(p),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{name} not found (${env} or PATH) under CI: `bash .ci/test` installs it ({install})")
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED: {name} not found (${env} or PATH); {install}, or run `bash .ci/test`"
-            );
-            None
-        }
-    }
 }
 
 #[test]
@@ -366,364 +345,4 @@ fn alert_rules_pass_promtool_checks_and_unit_tests() {
             "no unit test for {alert}"
         );
     }
-}
-
-/// A Prometheus server on 127.0.0.1, stopped (by PID) when dropped.
-struct Prometheus {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    /// Scrapes `target` every second and evaluates the rule file every second.
-    fn start(bin: &Path, target: u16) -> Prometheus {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n\
-                 scrape_configs:\n  - job_name: sluice\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\n",
-                repo(RULES).display()
-            ),
-        )
-        .expect("prometheus.yml");
-        let port = free_port();
-        let child = Command::new(bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(std::fs::File::create(dir.path().join("prometheus.log")).expect("log"))
-            .stderr(std::fs::File::create(dir.path().join("prometheus.err")).expect("log"))
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start prometheus");
-        let prometheus = Prometheus {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http_get(port, "/-/ready").is_none() {
-            assert!(Instant::now() < deadline, "prometheus never became ready");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        prometheus
-    }
-
-    /// `GET /api/v1/<path>`'s `data`.
-    fn api(&self, path: &str) -> Json {
-        let body = http_get(self.port, &format!("/api/v1/{path}")).expect("prometheus answers");
-        let doc: Json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
-        assert_eq!(doc["status"], "success", "{path}: {body}");
-        doc["data"].clone()
-    }
-
-    /// The result of an instant query.
-    fn query(&self, expr: &str) -> Vec<Json> {
-        let data = self.api(&format!("query?query={}", encode(expr)));
-        data["result"].as_array().cloned().unwrap_or_default()
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Percent-encodes a query parameter.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A panel query as Grafana sends it with every template variable at "All".
-fn substitute(expr: &str) -> String {
-    expr.replace("$__rate_interval", RATE_INTERVAL)
-        .replace("$connector", ".*")
-        .replace("$topic", ".*")
-}
-
-/// A change on the `review` connector's topic (Debezium JSON with schemas, table `items`).
-fn envelope(op: &str, id: i64, v: i64, ts: i64) -> (String, String) {
-    let field = |name: &str, t: &str, optional: bool| json!({"field": name, "type": t, "optional": optional});
-    let row = |name: &str| {
-        json!({"type": "struct", "optional": true, "field": name,
-        "fields": [field("id", "int64", false), field("v", "int64", true)]})
-    };
-    let source = json!({"type": "struct", "optional": false, "field": "source", "fields": [
-        field("connector", "string", false), field("name", "string", false),
-        field("ts_ms", "int64", true), field("table", "string", false)]});
-    let value = json!({
-        "schema": {"type": "struct", "optional": false,
-            "fields": [row("before"), row("after"), source, field("op", "string", false)]},
-        "payload": {"before": null, "after": {"id": id, "v": v}, "op": op,
-            "source": {"connector": "postgresql", "name": "review", "ts_ms": ts, "table": "items"}}
-    });
-    let key = json!({"schema": {"type": "struct", "optional": false, "fields": [field("id", "int64", false)]},
-        "payload": {"id": id}});
-    (key.to_string(), value.to_string())
-}
-
-/// The sum of the samples of `name` whose labels contain every one of `labels`.
-fn sample(metrics: &str, name: &str, labels: &[&str]) -> Option<f64> {
-    let values: Vec<f64> = metrics
-        .lines()
-        .filter(|l| {
-            l.strip_prefix(name).is_some_and(|r| r.starts_with('{'))
-                && labels.iter().all(|want| l.contains(want))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-        .collect();
-    (!values.is_empty()).then(|| values.iter().sum())
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn every_panel_and_rule_evaluates_on_prometheus_scraping_a_real_run() {
-    let Some(prometheus_bin) = tool(
-        "SLUICE_PROMETHEUS_BIN",
-        "prometheus",
-        "apt-get install prometheus",
-    ) else {
-        return;
-    };
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs_f64();
-    let tansu = Tansu::start();
-    let url = Postgres::database();
-    let database = url.rsplit('/').next().expect("database").to_string();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let worker = worker_file(dir.path(), &tansu.bootstrap());
-
-    // The poison corpus: dead letters at every stage, late changes dead-lettered, a tombstone;
-    // its dead-letter topic refuses every record (larger than the producer's maximum).
-    let poison_topic = random_name("poison");
-    tansu.create_topic(&poison_topic, 1);
-    let stream = poison::stream(true);
-    // In two halves, the second once Prometheus has seen the first: a counter's first
-    // scraped value is no increase, so its alert needs a second step.
-    let (first, second) = stream.split_at(stream.len() / 2);
-    publish_records(&tansu.bootstrap(), &poison_topic, first).await;
-    Postgres::shared().psql(&database, poison::TABLE_DDL_POSTGRES);
-    let poison_name = random_name("poison");
-    let mut keys = poison::connector_config(&poison_topic, &url);
-    keys["errors.deadletterqueue.topic.name"] = format!("{poison_name}-dlq").into();
-    keys["errors.deadletterqueue.topic.replication.factor"] = "1".into();
-    keys["producer.override.max.request.size"] = "1000".into();
-    let poison_file = connector_file(dir.path(), &poison_name, keys);
-
-    // The review connector: a version-guard skip (an older insert after its update), a change
-    // an hour late held for review, and schema evolution creating the table.
-    let review_topic = random_name("review");
-    let now = (started * 1000.0) as i64;
-    let changes = [
-        envelope("u", 1, 2, now - 20_000),
-        envelope("c", 1, 1, now - 20_500),
-        envelope("c", 2, 1, now - 10_000),
-        envelope("c", 3, 1, now - 3_600_000),
-    ];
-    tansu.create_topic(&review_topic, 1);
-    publish_keyed(&tansu.bootstrap(), &review_topic, &changes).await;
-    let review_name = random_name("review");
-    let review_file = connector_file(
-        dir.path(),
-        &review_name,
-        json!({"topics": review_topic, "connection.url": url, "insert.mode": "upsert",
-            "primary.key.mode": "record_key", "schema.evolution": "basic",
-            "table.name.format": format!("{review_topic}_items"),
-            "sluice.late.tolerance.ms": "1000", "sluice.clock.skew.max.ms": "60000",
-            "sluice.late.policy": "review", "batch.size": "1"}),
-    );
-
-    let port = free_port();
-    let mut sluice = support::sluice::Sluice(
-        Command::new(binary())
-            .args([
-                "run",
-                "--metrics-address",
-                &format!("127.0.0.1:{port}"),
-                "--worker",
-            ])
-            .arg(&worker)
-            .arg(&poison_file)
-            .arg(&review_file)
-            .env("SLUICE_LOG", "info,sqlx=warn")
-            .stdout(std::fs::File::create(dir.path().join("run.log")).expect("log"))
-            .stderr(std::fs::File::create(dir.path().join("run.err")).expect("log"))
-            .spawn()
-            .expect("spawn sluice"),
-    );
-    let prometheus = Prometheus::start(&prometheus_bin, port);
-    let seen = format!("sluice_dead_letters_total{{connector=\"{poison_name}\"}}");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while prometheus.query(&seen).is_empty() {
-        let log = support::tail(&dir.path().join("run.log"), 30);
-        assert!(Instant::now() < deadline, "no dead letters scraped:\n{log}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    std::thread::sleep(Duration::from_secs(2));
-    publish_records(&tansu.bootstrap(), &poison_topic, second).await;
-
-    // Until both connectors applied everything and a dead letter was refused by the broker.
-    let bad = stream.iter().filter(|r| r.bad.is_some()).count() as f64;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let metrics = loop {
-        let log = support::tail(&dir.path().join("run.log"), 30);
-        assert!(Instant::now() < deadline, "the run never got there:\n{log}");
-        assert!(
-            sluice.try_wait().expect("wait").is_none(),
-            "sluice exited:\n{log}"
-        );
-        let m = http_get(port, "/metrics").unwrap_or_default();
-        let done = sample(&m, "sluice_dead_letters_total", &[&poison_name]) == Some(bad)
-            && sample(&m, "sluice_checkpoint_offset", &[&poison_name]) == Some(stream.len() as f64)
-            && sample(&m, "sluice_checkpoint_offset", &[&review_name]) == Some(4.0)
-            && sample(
-                &m,
-                "sluice_dead_letter_publish_failures_total",
-                &[&poison_name],
-            )
-            .is_some_and(|n| n > 0.0)
-            && sample(
-                &m,
-                "sluice_offset_commits_total",
-                &[&review_name, "committed"],
-            )
-            .is_some_and(|n| n > 0.0);
-        if done {
-            break m;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
-
-    // The new metrics, as the run must have moved them.
-    let p: &str = &poison_name;
-    let r: &str = &review_name;
-    type Check = fn(f64) -> bool;
-    let expect: [(&str, Vec<&str>, Check); 11] = [
-        ("sluice_rebalances_total", vec![p], |v| v >= 1.0),
-        ("sluice_assigned_partitions", vec![p], |v| v == 1.0),
-        ("sluice_assigned_partitions", vec![r], |v| v == 1.0),
-        ("sluice_inflight_records", vec![p], |v| v == 0.0),
-        ("sluice_offset_commits_total", vec![p, "committed"], |v| {
-            v >= 1.0
-        }),
-        ("sluice_dead_letter_publish_failures_total", vec![p], |v| {
-            v >= 1.0
-        }),
-        ("sluice_review_queue_records", vec![r], |v| v == 1.0),
-        (
-            "sluice_conflicts_total",
-            vec![r, "late_review", "pending"],
-            |v| v == 1.0,
-        ),
-        (
-            "sluice_events_skipped_total",
-            vec![r, "stale_version"],
-            |v| v == 1.0,
-        ),
-        ("sluice_task_state", vec![p, "task=\"0\"", "RUNNING"], |v| {
-            v == 1.0
-        }),
-        ("sluice_task_state", vec![r, "task=\"0\""], |v| v == 1.0),
-    ];
-    for (name, labels, ok) in expect {
-        let value = sample(&metrics, name, &labels);
-        assert!(
-            value.is_some_and(ok),
-            "{name} {labels:?} = {value:?}\n{metrics}"
-        );
-    }
-    let last_commit = sample(&metrics, "sluice_last_commit_timestamp_seconds", &[r]);
-    assert!(
-        last_commit.is_some_and(|t| t >= started),
-        "{last_commit:?} before {started}"
-    );
-    // The last applied change of the review topic is the one an hour late.
-    let lag = sample(&metrics, "sluice_lag_seconds", &[r]);
-    assert!(
-        lag.is_some_and(|s| (3_600.0..3_900.0).contains(&s)),
-        "{lag:?}"
-    );
-
-    // Every panel query returns series once Prometheus has a few scrapes of the end state.
-    let targets = targets(&dashboard());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let empty = loop {
-        let empty: Vec<String> = targets
-            .iter()
-            .filter(|(_, _, expr)| prometheus.query(&substitute(expr)).is_empty())
-            .map(|(title, refid, expr)| format!("{title} [{refid}]: {expr}"))
-            .collect();
-        if empty.is_empty() || Instant::now() > deadline {
-            break empty;
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    };
-    assert!(
-        empty.is_empty(),
-        "panels without data:\n{}",
-        empty.join("\n")
-    );
-    eprintln!("{} panel queries returned series", targets.len());
-
-    // Every rule evaluates without error, and the injected faults fire theirs: dead letters
-    // (no `for`) at once, the refused dead-letter topic pending its five minutes.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let groups = prometheus.api("rules");
-        let rules: Vec<&Json> = groups["groups"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|g| g["rules"].as_array().into_iter().flatten())
-            .collect();
-        let evaluated = rules.len() == self::rules().len()
-            && rules
-                .iter()
-                .all(|r| r["health"] == "ok" && r["lastEvaluation"] != "0001-01-01T00:00:00Z");
-        let state = |name: &str| -> Vec<String> {
-            rules
-                .iter()
-                .filter(|r| r["name"] == name)
-                .flat_map(|r| r["alerts"].as_array().cloned().unwrap_or_default())
-                .filter(|a| a["labels"]["connector"] == p)
-                .map(|a| a["state"].as_str().unwrap_or("").to_string())
-                .collect()
-        };
-        let dead = state("SluiceDeadLettering");
-        let publish = state("SluiceDeadLetterPublishFailing");
-        if evaluated
-            && dead.iter().any(|s| s == "firing")
-            && publish.iter().any(|s| s == "pending" || s == "firing")
-        {
-            break;
-        }
-        let summary: Vec<String> = rules
-            .iter()
-            .map(|r| {
-                format!(
-                    "{} {} {} {}: {}",
-                    r["name"], r["health"], r["state"], r["lastError"], r["alerts"]
-                )
-            })
-            .collect();
-        assert!(Instant::now() < deadline, "rules:\n{}", summary.join("\n"));
-        std::thread::sleep(Duration::from_secs(1));
-    }
-    let _ = sluice.kill();
 }

@@ -6,6 +6,8 @@
 //!   on a free 127.0.0.1 port with memory storage.
 //! * [`Postgres`]: a throwaway PostgreSQL cluster (one shared per test process, or a dedicated
 //!   one per test for outage tests); `database()` hands out fresh databases.
+//! * [`prometheus::Prometheus`]: a real Prometheus scraping one target and evaluating a rule
+//!   file, queried over its HTTP API.
 //! * [`publish_jsonl`]: publish a Debezium corpus JSONL file to the broker.
 //! * [`Oracle`] and [`assert_pg_matches`]: compare target tables with a corpus oracle.
 //!
@@ -27,6 +29,7 @@ pub mod generate;
 pub mod oracle;
 pub mod poison;
 pub mod postgres;
+pub mod prometheus;
 pub mod registry;
 pub mod sluice;
 pub mod tansu;
