@@ -26,6 +26,7 @@ use crate::deadletter::publish::Publisher;
 use crate::deadletter::DeadLetter;
 use crate::event::{ChangeEvent, Decoded, RawRecord};
 use crate::resolve::late::{self, LatePolicy, LateRecord};
+use crate::resolve::Outcome;
 use crate::sink::Sink;
 use crate::source::{self, Received, SluiceConsumer, SourceContext, SourceMsg};
 use crate::telemetry::{ConnectorHealth, ConnectorState, Health, Metrics};
@@ -329,21 +330,21 @@ impl Running {
     }
 
     /// Checks a change against its partition's late-data `watermark` (moving it when on
-    /// time). A late or future-dated change is counted, logged and recorded, and `None` when
-    /// the policy drops it.
+    /// time) and returns what the late-data policy makes of it (`resolve::late::decide`). A
+    /// late or future-dated change is counted, logged and recorded.
     fn timeliness(
         &self,
-        event: ChangeEvent,
+        event: &ChangeEvent,
         watermark: &mut Option<i64>,
         now: i64,
         late: &mut Vec<LateRecord>,
-    ) -> Option<ChangeEvent> {
+    ) -> Outcome {
         let config = &self.config.late;
-        let timeliness = late::observe(config, late::source_time(&event), watermark, now);
+        let timeliness = late::observe(config, late::source_time(event), watermark, now);
         let Some(kind) = timeliness.label() else {
-            return Some(event);
+            return Outcome::Apply;
         };
-        let table = self.sink.table_label(&event);
+        let table = self.sink.table_label(event);
         let policy = config.policy;
         let c = &event.coordinates;
         tracing::warn!(topic = %c.topic, partition = c.partition, offset = c.offset, table = %table, kind, delay_ms = timeliness.delay_ms(), policy = policy.label(), "change outside the late-data tolerance");
@@ -354,9 +355,7 @@ impl Running {
             timeliness,
             policy,
         });
-        // Held for review: the sink records it instead of writing it. Dropped and dead-lettered
-        // changes go no further.
-        matches!(policy, LatePolicy::Apply | LatePolicy::Review).then_some(event)
+        late::decide(policy, timeliness)
     }
 
     /// Decodes, applies and checkpoints the batch; mirrors the offsets to Kafka afterwards.
@@ -413,14 +412,19 @@ impl Running {
                     let watermark = watermarks
                         .entry(tp.clone())
                         .or_insert_with(|| self.watermarks.get(&tp).copied().flatten());
-                    let Some(event) = self.timeliness(*event, watermark, now, &mut late) else {
-                        if let (LatePolicy::DeadLetter, Some(raw), Some(l)) =
-                            (self.config.late.policy, record.raw, late.last())
-                        {
-                            dead_letters.push(dead::from_late(*raw, l));
+                    match self.timeliness(&event, watermark, now, &mut late) {
+                        // A change held for review goes on: the sink records it instead of
+                        // writing it.
+                        Outcome::Apply | Outcome::Review => {}
+                        Outcome::Drop(_) => continue,
+                        Outcome::DeadLetter => {
+                            if let (Some(raw), Some(l)) = (record.raw, late.last()) {
+                                dead_letters.push(dead::from_late(*raw, l));
+                            }
+                            continue;
                         }
-                        continue;
-                    };
+                    }
+                    let event = *event;
                     origins.push(Origin {
                         key_text: record.key_text,
                         raw: record.raw,

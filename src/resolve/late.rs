@@ -140,6 +140,22 @@ pub struct LateRecord {
     pub policy: LatePolicy,
 }
 
+/// What the late-data policy makes of a change: on time (or undetectable) changes and those
+/// the policy applies go on (still version-guarded); the others are dropped, held for review
+/// or dead-lettered.
+pub fn decide(policy: LatePolicy, timeliness: Timeliness) -> super::Outcome {
+    use super::{Outcome, SkipReason};
+    if timeliness.label().is_none() {
+        return Outcome::Apply;
+    }
+    match policy {
+        LatePolicy::Apply => Outcome::Apply,
+        LatePolicy::Drop => Outcome::Drop(SkipReason::Late),
+        LatePolicy::Review => Outcome::Review,
+        LatePolicy::DeadLetter => Outcome::DeadLetter,
+    }
+}
+
 /// A usable source time: present and after the epoch.
 pub fn source_time(event: &ChangeEvent) -> Option<i64> {
     event.source.ts_ms.filter(|t| *t > 0)

@@ -1,9 +1,12 @@
 //! Resolve: decide what happens to each change before it reaches the sink.
 //!
-//! The decision is a closed [`Outcome`]. The version guard is the first rule: a change older
-//! than what the target already holds for its key is skipped (and counted), so replays and
-//! late events never move a row backwards; an equal version is applied again, so a replay after
-//! a fixed transform rewrites rows.
+//! The decision is a closed [`Outcome`] — apply, drop (with the reason counted), hold for
+//! review, or dead-letter — and the whole decision table is here: the late-data policy
+//! ([`late::decide`]), then for each key the source policy and the version guard ([`decide`]).
+//! The sink only carries the outcome out. The version guard is the rule every write passes: a
+//! change older than what the target already holds for its key is skipped (and counted), so
+//! replays and late events never move a row backwards; an equal version is applied again, so a
+//! replay after a fixed transform rewrites rows.
 
 pub mod conflict;
 pub mod late;
@@ -36,6 +39,8 @@ pub enum SkipReason {
     ConflictLost,
     /// A multi-source conflict waiting for manual review.
     ConflictReview,
+    /// Late or future-dated, and `sluice.late.policy=drop`.
+    Late,
 }
 
 impl SkipReason {
@@ -48,17 +53,51 @@ impl SkipReason {
             SkipReason::TruncateDisabled => "truncate_disabled",
             SkipReason::ConflictLost => "conflict_lost",
             SkipReason::ConflictReview => "conflict_review",
+            SkipReason::Late => "late",
         }
     }
 }
 
-/// The decision for one change.
+/// The decision for one change: the one answer that leaves the resolve stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Write it.
     Apply,
     /// Do not write it; counted with the reason.
     Drop(SkipReason),
+    /// Do not write it; record it, with the row as it is, for an operator's review
+    /// (`sluice_conflicts`, pending; `sluice conflicts resolve`).
+    Review,
+    /// Do not write it; dead-letter the record (stage `resolve`).
+    DeadLetter,
+}
+
+/// The decision table for one change to a key whose late-data outcome let it through:
+/// `held` — the late policy holds it for review; `decision` — how its source relates to the
+/// key's current writer; `merging` — the current writer won a conflict but column strategies
+/// take some incoming values; then the version guard against the key's `current` version and
+/// the table's last truncate by the same source.
+pub fn decide(
+    held: bool,
+    decision: conflict::Decision,
+    merging: bool,
+    version: &Version,
+    current: Option<&StoredVersion>,
+    truncated: Option<&Version>,
+) -> Outcome {
+    use conflict::{Decision, Winner};
+    if held {
+        return Outcome::Review;
+    }
+    match decision {
+        Decision::SameSource => guard(version, current, truncated),
+        Decision::Newer => guard(version, None, truncated),
+        Decision::Older => Outcome::Drop(SkipReason::Stale),
+        Decision::Conflict(Winner::Incoming) => guard(version, None, truncated),
+        Decision::Conflict(Winner::Current) if merging => guard(version, None, truncated),
+        Decision::Conflict(Winner::Review) => Outcome::Review,
+        Decision::Conflict(Winner::Current) => Outcome::Drop(SkipReason::ConflictLost),
+    }
 }
 
 /// The version guard for one change to a key.
@@ -187,5 +226,64 @@ mod tests {
         };
         assert_eq!(a.compare(&b), Some(Ordering::Less));
         assert_eq!(a.compare(&lsn(1)), None);
+    }
+
+    #[test]
+    fn the_decision_table() {
+        use conflict::{Decision, Winner};
+        let (v, older) = (lsn(5), lsn(3));
+        let current = Some(StoredVersion {
+            version: lsn(4),
+            deleted: false,
+        });
+        let newer = StoredVersion {
+            version: lsn(9),
+            deleted: false,
+        };
+        let decide_for =
+            |held, decision, merging| decide(held, decision, merging, &v, current.as_ref(), None);
+        assert_eq!(
+            decide_for(true, Decision::SameSource, false),
+            Outcome::Review
+        );
+        assert_eq!(
+            decide_for(false, Decision::SameSource, false),
+            Outcome::Apply
+        );
+        assert_eq!(
+            decide(false, Decision::SameSource, false, &v, Some(&newer), None),
+            Outcome::Drop(SkipReason::Stale)
+        );
+        // Another source's newer change is not compared with this key's version ...
+        assert_eq!(
+            decide(false, Decision::Newer, false, &v, Some(&newer), None),
+            Outcome::Apply
+        );
+        // ... but with the truncate of its own source.
+        assert_eq!(
+            decide(false, Decision::Newer, false, &older, None, Some(&v)),
+            Outcome::Drop(SkipReason::BeforeTruncate)
+        );
+        assert_eq!(
+            decide_for(false, Decision::Older, false),
+            Outcome::Drop(SkipReason::Stale)
+        );
+        let conflict = |w| Decision::Conflict(w);
+        assert_eq!(
+            decide_for(false, conflict(Winner::Incoming), false),
+            Outcome::Apply
+        );
+        assert_eq!(
+            decide_for(false, conflict(Winner::Review), false),
+            Outcome::Review
+        );
+        assert_eq!(
+            decide_for(false, conflict(Winner::Current), false),
+            Outcome::Drop(SkipReason::ConflictLost)
+        );
+        assert_eq!(
+            decide_for(false, conflict(Winner::Current), true),
+            Outcome::Apply
+        );
     }
 }

@@ -11,7 +11,7 @@ use crate::db::Param;
 use crate::db::Tx;
 use crate::event::{Field, Value};
 use crate::resolve::conflict::{ConflictPolicy, Decision, Winner, Writer};
-use crate::resolve::{guard, Outcome, SkipReason, StoredVersion};
+use crate::resolve::{self, guard, Outcome, SkipReason, StoredVersion};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
@@ -213,18 +213,7 @@ async fn apply_rows(
         });
         let state = &mut states[slot];
         // Versions of another source say nothing about this one's: source time orders them,
-        // and within the conflict window the policy decides.
-        if change.review {
-            // A late change held for review: recorded with the row as it is, not written.
-            conflicts.push(super::conflicts::Detected::new(
-                slot,
-                change,
-                Winner::Review,
-                state,
-            ));
-            stats.skip(SkipReason::ConflictReview);
-            continue;
-        }
+        // and within the conflict window the policy decides (`resolve::decide`).
         let decision = policy.decide(&change.writer, state.writer.as_ref());
         // A truncate's version belongs to the source that truncated: only that source's
         // changes are compared with it.
@@ -233,31 +222,46 @@ async fn apply_rows(
             .filter(|(_, w)| same_source(w, &change.writer))
             .map(|(v, _)| &v.version);
         let current_deleted = state.version.is_some_and(|v| v.deleted);
-        let outcome = match decision {
-            Decision::SameSource => guard(&change.version, state.version.as_ref(), truncated),
-            Decision::Newer => guard(&change.version, None, truncated),
-            Decision::Older => Outcome::Drop(SkipReason::Stale),
-            Decision::Conflict(winner) => {
-                conflicts.push(super::conflicts::Detected::new(slot, change, winner, state));
-                // Column strategies may take some of the incoming values even when the row's
-                // current writer wins (never into a deleted row, never as a delete).
-                let merging = !policy.fields.is_empty()
-                    && winner == Winner::Current
-                    && !change.delete
-                    && !current_deleted;
-                match winner {
-                    Winner::Incoming => guard(&change.version, None, truncated),
-                    Winner::Current if merging => guard(&change.version, None, truncated),
-                    Winner::Review => Outcome::Drop(SkipReason::ConflictReview),
-                    Winner::Current => Outcome::Drop(SkipReason::ConflictLost),
-                }
-            }
-        };
+        // Column strategies may take some of the incoming values even when the row's current
+        // writer wins (never into a deleted row, never as a delete).
+        let merging = !policy.fields.is_empty()
+            && decision == Decision::Conflict(Winner::Current)
+            && !change.delete
+            && !current_deleted;
+        let outcome = resolve::decide(
+            change.review,
+            decision,
+            merging,
+            &change.version,
+            state.version.as_ref(),
+            truncated,
+        );
+        // Held changes and conflicts are recorded with the row as it is (a late change held
+        // for review as a conflict the reviewer settles).
+        if change.review {
+            conflicts.push(super::conflicts::Detected::new(
+                slot,
+                change,
+                Winner::Review,
+                state,
+            ));
+        } else if let Decision::Conflict(winner) = decision {
+            conflicts.push(super::conflicts::Detected::new(slot, change, winner, state));
+        }
         // When the current writer won the row and only some columns were taken, the row and
         // its version stay the current writer's.
         let keeps_owner = decision == Decision::Conflict(Winner::Current);
         match outcome {
             Outcome::Drop(reason) => stats.skip(reason),
+            Outcome::Review => stats.skip(SkipReason::ConflictReview),
+            // The decision table dead-letters nothing at this point; were it to, the record is
+            // refused like one the target cannot take, and the pipeline dead-letters it.
+            Outcome::DeadLetter => {
+                return Err(SinkError::Record {
+                    coordinates: change.coordinates.clone(),
+                    reason: "dead-lettered by the resolve stage".into(),
+                })
+            }
             Outcome::Apply => {
                 if !keeps_owner {
                     state.writer = Some(change.writer.clone());
