@@ -95,10 +95,6 @@ fn tp_params(group: &str, tp: &TopicPartition) -> Vec<Param> {
     ]
 }
 
-fn parse_opt(cell: &Option<String>) -> Option<i64> {
-    cell.as_deref().and_then(|s| s.parse().ok())
-}
-
 /// Claims partitions for `owner`: bumps each partition's epoch and returns the checkpoint.
 pub async fn claim(
     db: &Db,
@@ -123,20 +119,20 @@ pub async fn claim(
             .query(
                 "UPDATE sluice_offsets SET epoch = epoch + 1, owner = $4 \
                  WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 \
-                 RETURNING CAST(next_offset AS TEXT), CAST(epoch AS TEXT), CAST(mirrored_offset AS TEXT), \
-                 CAST(mirror_pending AS TEXT), CAST(watermark_ms AS TEXT)",
+                 RETURNING CAST(next_offset AS TEXT) AS next_offset, CAST(epoch AS TEXT) AS epoch, CAST(mirrored_offset AS TEXT) AS mirrored_offset, \
+                 CAST(mirror_pending AS TEXT) AS mirror_pending, CAST(watermark_ms AS TEXT) AS watermark_ms",
                 &params,
             )
             .await?;
         let row = rows.first().ok_or_else(|| sqlx::Error::RowNotFound)?;
         claims.push(Claim {
             tp: tp.clone(),
-            next_offset: parse_opt(&row[0]),
-            epoch: parse_opt(&row[1]).unwrap_or(0),
-            mirrored_offset: parse_opt(&row[2]),
-            mirror_pending: parse_opt(&row[3]),
-            stored_offset: parse_opt(&row[0]),
-            watermark_ms: row.get(4).and_then(parse_opt),
+            next_offset: row.int("next_offset"),
+            epoch: row.int("epoch").unwrap_or(0),
+            mirrored_offset: row.int("mirrored_offset"),
+            mirror_pending: row.int("mirror_pending"),
+            stored_offset: row.int("next_offset"),
+            watermark_ms: row.int("watermark_ms"),
         });
     }
     tx.commit().await?;
@@ -173,7 +169,7 @@ pub async fn commit(
                     "UPDATE sluice_offsets SET next_offset = $4, updated_at_ms = $6, \
                      watermark_ms = CAST($8 AS BIGINT) \
                      WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5 \
-                     AND next_offset {same} CAST($7 AS BIGINT) RETURNING CAST(next_offset AS TEXT)"
+                     AND next_offset {same} CAST($7 AS BIGINT) RETURNING CAST(next_offset AS TEXT) AS next_offset"
                 ),
                 &params,
             )
@@ -191,12 +187,12 @@ pub async fn commit(
 async fn refused(tx: &mut Tx, group: &str, p: &Position) -> Result<CheckpointError, sqlx::Error> {
     let rows = tx
         .query(
-            "SELECT CAST(next_offset AS TEXT), CAST(epoch AS TEXT) FROM sluice_offsets \
+            "SELECT CAST(next_offset AS TEXT) AS next_offset, CAST(epoch AS TEXT) AS epoch FROM sluice_offsets \
              WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3",
             &tp_params(group, &p.tp),
         )
         .await?;
-    let current = rows.first().map(|r| (parse_opt(&r[0]), parse_opt(&r[1])));
+    let current = rows.first().map(|r| (r.int("next_offset"), r.int("epoch")));
     Ok(match current {
         Some((Some(next), Some(epoch))) if epoch == p.epoch && next == p.next_offset => {
             CheckpointError::AlreadyCommitted {
@@ -337,8 +333,8 @@ pub struct Stored {
 pub async fn load(db: &Db, group: &str) -> Result<Vec<Stored>, sqlx::Error> {
     let rows = db
         .query(
-            "SELECT topic, CAST(kafka_partition AS TEXT), CAST(next_offset AS TEXT), CAST(epoch AS TEXT), owner, \
-             CAST(mirrored_offset AS TEXT), CAST(watermark_ms AS TEXT) FROM sluice_offsets \
+            "SELECT topic, CAST(kafka_partition AS TEXT) AS kafka_partition, CAST(next_offset AS TEXT) AS next_offset, CAST(epoch AS TEXT) AS epoch, owner, \
+             CAST(mirrored_offset AS TEXT) AS mirrored_offset, CAST(watermark_ms AS TEXT) AS watermark_ms FROM sluice_offsets \
              WHERE group_id = $1 ORDER BY topic, kafka_partition",
             &[Param::Text(Some(group.to_string()))],
         )
@@ -347,14 +343,14 @@ pub async fn load(db: &Db, group: &str) -> Result<Vec<Stored>, sqlx::Error> {
         .into_iter()
         .map(|r| Stored {
             tp: TopicPartition {
-                topic: r[0].clone().unwrap_or_default(),
-                partition: parse_opt(&r[1]).unwrap_or(0) as i32,
+                topic: r.string("topic").unwrap_or_default(),
+                partition: r.int("kafka_partition").unwrap_or(0) as i32,
             },
-            next_offset: parse_opt(&r[2]),
-            epoch: parse_opt(&r[3]).unwrap_or(0),
-            owner: r[4].clone(),
-            mirrored_offset: parse_opt(&r[5]),
-            watermark_ms: parse_opt(&r[6]),
+            next_offset: r.int("next_offset"),
+            epoch: r.int("epoch").unwrap_or(0),
+            owner: r.string("owner"),
+            mirrored_offset: r.int("mirrored_offset"),
+            watermark_ms: r.int("watermark_ms"),
         })
         .collect())
 }

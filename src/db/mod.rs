@@ -100,11 +100,7 @@ impl Db {
     }
 
     /// Runs a query outside a transaction, returning text cells.
-    pub async fn query(
-        &self,
-        sql: &str,
-        params: &[Param],
-    ) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+    pub async fn query(&self, sql: &str, params: &[Param]) -> Result<Vec<TextRow>, sqlx::Error> {
         let mut tx = self.begin().await?;
         let rows = tx.query(sql, params).await?;
         tx.commit().await?;
@@ -151,17 +147,72 @@ fn bind_lite<'q>(mut q: LiteQuery<'q>, params: &[Param]) -> Result<LiteQuery<'q>
     Ok(q)
 }
 
+/// One row of a query, its cells as text, read by column name: a query selects
+/// `CAST(x AS TEXT) AS x` (SQLite names an unaliased expression after its text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextRow {
+    names: std::sync::Arc<[String]>,
+    cells: Vec<Option<String>>,
+}
+
+impl TextRow {
+    /// The cell of `column` (`None`: NULL). A column the query does not select is a bug in
+    /// the query, caught by the tests (debug builds panic naming it); release builds read NULL.
+    pub fn text(&self, column: &str) -> Option<&str> {
+        match self.names.iter().position(|n| n == column) {
+            Some(i) => self.cells[i].as_deref(),
+            None => {
+                debug_assert!(
+                    false,
+                    "the query selects no column {column}: {:?}",
+                    self.names
+                );
+                None
+            }
+        }
+    }
+
+    /// [`TextRow::text`], owned.
+    pub fn string(&self, column: &str) -> Option<String> {
+        self.text(column).map(str::to_string)
+    }
+
+    /// The cells in the order selected: for reads whose columns are built at run time (a
+    /// user table's columns, the system catalog); sluice's own tables are read by name.
+    pub fn into_cells(self) -> Vec<Option<String>> {
+        self.cells
+    }
+
+    /// [`TextRow::text`] as an integer (`None`: NULL or not a number).
+    pub fn int(&self, column: &str) -> Option<i64> {
+        self.text(column).and_then(|t| t.trim().parse().ok())
+    }
+}
+
 /// Every cell of every row as text (the sink's own queries cast what they select to text).
-fn text_cells<R: Row>(rows: &[R]) -> Result<Vec<Vec<Option<String>>>, sqlx::Error>
+fn text_cells<R: Row>(rows: &[R]) -> Result<Vec<TextRow>, sqlx::Error>
 where
     usize: sqlx::ColumnIndex<R>,
     for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    use sqlx::Column as _;
+    let names: std::sync::Arc<[String]> = first
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
     rows.iter()
         .map(|r| {
-            (0..r.len())
+            let cells = (0..r.len())
                 .map(|i| r.try_get::<Option<String>, _>(i))
-                .collect()
+                .collect::<Result<_, _>>()?;
+            Ok(TextRow {
+                names: names.clone(),
+                cells,
+            })
         })
         .collect()
 }
@@ -186,7 +237,7 @@ impl Tx {
         &mut self,
         sql: &str,
         params: &[Param],
-    ) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+    ) -> Result<Vec<TextRow>, sqlx::Error> {
         match self {
             Tx::Pg(tx) => {
                 let rows = bind_pg(sqlx::query(sql), params)

@@ -9,7 +9,7 @@ use super::{DeadLetter, Stage};
 use crate::checkpoint::now_ms;
 use crate::config::Dialect;
 use crate::db::Param;
-use crate::db::{Db, Tx};
+use crate::db::{Db, TextRow, Tx};
 use crate::event::{Coordinates, RawRecord};
 use base64::Engine;
 
@@ -170,11 +170,11 @@ fn select(dialect: Dialect) -> String {
         Dialect::Sqlite => format!("CASE WHEN {column} IS NULL THEN NULL ELSE hex({column}) END"),
     };
     format!(
-        "SELECT CAST(id AS TEXT), topic, CAST(kafka_partition AS TEXT), \
-         CAST(kafka_offset AS TEXT), {}, {}, record_headers, CAST(record_timestamp_ms AS TEXT), \
+        "SELECT CAST(id AS TEXT) AS id, topic, CAST(kafka_partition AS TEXT) AS kafka_partition, \
+         CAST(kafka_offset AS TEXT) AS kafka_offset, {} AS record_key, {} AS record_value, record_headers, CAST(record_timestamp_ms AS TEXT) AS record_timestamp_ms, \
          stage, connect_stage, class_name, exception_class, exception_message, exception_detail, \
-         status, CAST(failures AS TEXT), CAST(created_at_ms AS TEXT), \
-         CAST(published_at_ms AS TEXT), CAST(replayed_at_ms AS TEXT) FROM sluice_dead_letters",
+         status, CAST(failures AS TEXT) AS failures, CAST(created_at_ms AS TEXT) AS created_at_ms, \
+         CAST(published_at_ms AS TEXT) AS published_at_ms, CAST(replayed_at_ms AS TEXT) AS replayed_at_ms FROM sluice_dead_letters",
         hex("record_key"),
         hex("record_value"),
     )
@@ -190,36 +190,39 @@ fn unhex(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-fn parse_row(row: &[Option<String>]) -> Result<Stored, String> {
-    let text = |i: usize| row.get(i).cloned().flatten();
-    let int = |i: usize| text(i).and_then(|t| t.parse::<i64>().ok());
-    let bytes = |i: usize| text(i).map(|t| unhex(&t)).transpose();
-    let id = int(0).ok_or("id")?;
+fn parse_row(row: &TextRow) -> Result<Stored, String> {
+    let text = |column: &str| row.string(column);
+    let int = |column: &str| row.int(column);
+    let bytes = |column: &str| text(column).map(|t| unhex(&t)).transpose();
+    let id = int("id").ok_or("id")?;
     Ok(Stored {
         id,
         letter: DeadLetter {
             record: RawRecord {
                 coordinates: Coordinates {
-                    topic: text(1).unwrap_or_default(),
-                    partition: int(2).unwrap_or(-1) as i32,
-                    offset: int(3).unwrap_or(-1),
+                    topic: text("topic").unwrap_or_default(),
+                    partition: int("kafka_partition").unwrap_or(-1) as i32,
+                    offset: int("kafka_offset").unwrap_or(-1),
                 },
-                key: bytes(4).map_err(|e| format!("dead letter {id} key: {e}"))?,
-                value: bytes(5).map_err(|e| format!("dead letter {id} value: {e}"))?,
-                headers: parse_headers(&text(6).unwrap_or_else(|| "[]".into()))?,
-                timestamp_ms: int(7),
+                key: bytes("record_key").map_err(|e| format!("dead letter {id} key: {e}"))?,
+                value: bytes("record_value").map_err(|e| format!("dead letter {id} value: {e}"))?,
+                headers: parse_headers(&text("record_headers").unwrap_or_else(|| "[]".into()))?,
+                timestamp_ms: int("record_timestamp_ms"),
             },
-            stage: parse_stage(&text(8).unwrap_or_default(), text(9).as_deref()),
-            class_name: text(10).unwrap_or_default(),
-            exception_class: text(11).unwrap_or_default(),
-            message: text(12).unwrap_or_default(),
-            detail: text(13),
+            stage: parse_stage(
+                &text("stage").unwrap_or_default(),
+                text("connect_stage").as_deref(),
+            ),
+            class_name: text("class_name").unwrap_or_default(),
+            exception_class: text("exception_class").unwrap_or_default(),
+            message: text("exception_message").unwrap_or_default(),
+            detail: text("exception_detail"),
         },
-        status: text(14).unwrap_or_default(),
-        failures: int(15).unwrap_or(0),
-        created_at_ms: int(16).unwrap_or(0),
-        published_at_ms: int(17),
-        replayed_at_ms: int(18),
+        status: text("status").unwrap_or_default(),
+        failures: int("failures").unwrap_or(0),
+        created_at_ms: int("created_at_ms").unwrap_or(0),
+        published_at_ms: int("published_at_ms"),
+        replayed_at_ms: int("replayed_at_ms"),
     })
 }
 
@@ -252,7 +255,7 @@ pub async fn list(db: &Db, group: &str, filter: &Filter) -> Result<Vec<Stored>, 
         sql.push_str(&format!(" LIMIT ${}", params.len()));
     }
     let rows = db.query(&sql, &params).await.map_err(|e| e.to_string())?;
-    rows.iter().map(|r| parse_row(r)).collect()
+    rows.iter().map(parse_row).collect()
 }
 
 /// Marks dead letters as published to the topic.
@@ -290,19 +293,14 @@ pub async fn mark_replayed(tx: &mut Tx, group: &str, id: i64) -> Result<bool, sq
 pub async fn counts(db: &Db, group: &str) -> Result<(i64, i64), sqlx::Error> {
     let rows = db
         .query(
-            "SELECT CAST(COUNT(*) AS TEXT), \
+            "SELECT CAST(COUNT(*) AS TEXT) AS waiting, \
              CAST(COALESCE(SUM(CASE WHEN published_at_ms IS NULL THEN 1 ELSE 0 END), 0) AS TEXT) \
-             FROM sluice_dead_letters WHERE group_id = $1 AND status = 'dead'",
+             AS unpublished FROM sluice_dead_letters WHERE group_id = $1 AND status = 'dead'",
             &[Param::Text(Some(group.into()))],
         )
         .await?;
-    let get = |i: usize| {
-        rows.first()
-            .and_then(|r| r.get(i).cloned().flatten())
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0)
-    };
-    Ok((get(0), get(1)))
+    let get = |column: &str| rows.first().and_then(|r| r.int(column)).unwrap_or(0);
+    Ok((get("waiting"), get("unpublished")))
 }
 
 #[cfg(test)]

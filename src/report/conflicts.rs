@@ -10,9 +10,8 @@ fn iso(ms: Option<i64>) -> Json {
 }
 
 /// A stored JSON text as JSON (`null` when absent or not JSON).
-fn parsed(cell: &Option<String>) -> Json {
-    cell.as_deref()
-        .and_then(|t| serde_json::from_str(t).ok())
+fn parsed(cell: Option<&str>) -> Json {
+    cell.and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or(Json::Null)
 }
 
@@ -25,11 +24,11 @@ pub async fn reports(
 ) -> Result<Vec<Json>, sqlx::Error> {
     let rows = db
         .query(
-            "SELECT CAST(conflict_id AS TEXT), table_name, record_id, conflict_type, \
-             CAST(detected_at_ms AS TEXT), conflicting_fields, current_source, CAST(current_ts_ms AS TEXT), \
-             current_values, incoming_source, CAST(incoming_ts_ms AS TEXT), incoming_values, incoming_op, \
-             topic, CAST(kafka_partition AS TEXT), CAST(kafka_offset AS TEXT), strategy, status, \
-             resolved_values, CAST(resolved_at_ms AS TEXT), resolved_by FROM sluice_conflicts \
+            "SELECT CAST(conflict_id AS TEXT) AS conflict_id, table_name, record_id, conflict_type, \
+             CAST(detected_at_ms AS TEXT) AS detected_at_ms, conflicting_fields, current_source, CAST(current_ts_ms AS TEXT) AS current_ts_ms, \
+             current_values, incoming_source, CAST(incoming_ts_ms AS TEXT) AS incoming_ts_ms, incoming_values, incoming_op, \
+             topic, CAST(kafka_partition AS TEXT) AS kafka_partition, CAST(kafka_offset AS TEXT) AS kafka_offset, strategy, status, \
+             resolved_values, CAST(resolved_at_ms AS TEXT) AS resolved_at_ms, resolved_by FROM sluice_conflicts \
              WHERE group_id = $1 AND ($2 = '' OR CAST(conflict_id AS TEXT) = $2) \
              AND ($3 = '' OR status = 'pending') ORDER BY conflict_id DESC",
             &[
@@ -39,33 +38,34 @@ pub async fn reports(
             ],
         )
         .await?;
-    let num = |cell: &Option<String>| cell.as_deref().and_then(|s| s.parse::<i64>().ok());
     Ok(rows
         .iter()
         .map(|r| {
-            let pending = r[17].as_deref() == Some("pending");
+            let t = |column: &str| r.text(column);
+            let num = |column: &str| r.int(column);
+            let pending = t("status") == Some("pending");
             json!({
-                "conflict_id": r[0],
-                "record_id": r[2],
-                "conflict_type": r[3],
-                "detected_at": iso(num(&r[4])),
-                "conflicting_fields": parsed(&r[5]),
+                "conflict_id": t("conflict_id"),
+                "record_id": t("record_id"),
+                "conflict_type": t("conflict_type"),
+                "detected_at": iso(num("detected_at_ms")),
+                "conflicting_fields": parsed(t("conflicting_fields")),
                 "sources": [
-                    {"source": r[6], "timestamp": iso(num(&r[7])), "values": parsed(&r[8]), "role": "current"},
-                    {"source": r[9], "timestamp": iso(num(&r[10])), "values": parsed(&r[11]), "role": "incoming", "op": r[12]},
+                    {"source": t("current_source"), "timestamp": iso(num("current_ts_ms")), "values": parsed(t("current_values")), "role": "current"},
+                    {"source": t("incoming_source"), "timestamp": iso(num("incoming_ts_ms")), "values": parsed(t("incoming_values")), "role": "incoming", "op": t("incoming_op")},
                 ],
                 "resolution": {
-                    "strategy": r[16],
-                    "resolved_values": parsed(&r[18]),
-                    "resolved_at": iso(num(&r[19])),
-                    "resolved_by": r[20],
+                    "strategy": t("strategy"),
+                    "resolved_values": parsed(t("resolved_values")),
+                    "resolved_at": iso(num("resolved_at_ms")),
+                    "resolved_by": t("resolved_by"),
                 },
-                "status": r[17],
+                "status": t("status"),
                 "pending": pending,
-                "table": r[1],
-                "topic": r[13],
-                "partition": num(&r[14]),
-                "offset": num(&r[15]),
+                "table": t("table_name"),
+                "topic": t("topic"),
+                "partition": num("kafka_partition"),
+                "offset": num("kafka_offset"),
             })
         })
         .collect())

@@ -6,7 +6,7 @@
 use crate::checkpoint::{self, TopicPartition};
 use crate::config::ConnectorConfig;
 use crate::db::Db;
-use crate::db::Param;
+use crate::db::{Param, TextRow};
 use rdkafka::consumer::Consumer;
 use serde_json::{json, Value as Json};
 use std::time::Duration;
@@ -49,30 +49,31 @@ fn iso(ms: i64) -> Json {
         .unwrap_or(Json::Null)
 }
 
-fn num(cell: &Option<String>) -> i64 {
-    cell.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0)
+/// A counter or time column of a row (0 when NULL).
+fn num(row: &TextRow, column: &str) -> i64 {
+    row.int(column).unwrap_or(0)
 }
 
 async fn tables(db: &Db, group: &str) -> Result<Vec<TableRow>, sqlx::Error> {
     let rows = db
         .query(
-            "SELECT table_name, CAST(inserted AS TEXT), CAST(updated AS TEXT), CAST(deleted AS TEXT), \
-             CAST(truncated AS TEXT), CAST(skipped AS TEXT), CAST(first_sync_ms AS TEXT), \
-             CAST(last_sync_ms AS TEXT) FROM sluice_table_stats WHERE group_id = $1 ORDER BY table_name",
+            "SELECT table_name, CAST(inserted AS TEXT) AS inserted, CAST(updated AS TEXT) AS updated, CAST(deleted AS TEXT) AS deleted, \
+             CAST(truncated AS TEXT) AS truncated, CAST(skipped AS TEXT) AS skipped, CAST(first_sync_ms AS TEXT) AS first_sync_ms, \
+             CAST(last_sync_ms AS TEXT) AS last_sync_ms FROM sluice_table_stats WHERE group_id = $1 ORDER BY table_name",
             &[Param::Text(Some(group.to_string()))],
         )
         .await?;
     Ok(rows
         .iter()
         .map(|r| TableRow {
-            table: r[0].clone().unwrap_or_default(),
-            inserted: num(&r[1]),
-            updated: num(&r[2]),
-            deleted: num(&r[3]),
-            truncated: num(&r[4]),
-            skipped: num(&r[5]),
-            first_sync_ms: num(&r[6]),
-            last_sync_ms: num(&r[7]),
+            table: r.string("table_name").unwrap_or_default(),
+            inserted: num(r, "inserted"),
+            updated: num(r, "updated"),
+            deleted: num(r, "deleted"),
+            truncated: num(r, "truncated"),
+            skipped: num(r, "skipped"),
+            first_sync_ms: num(r, "first_sync_ms"),
+            last_sync_ms: num(r, "last_sync_ms"),
         })
         .collect())
 }
@@ -82,39 +83,39 @@ async fn late(db: &Db, group: &str) -> Result<(Vec<Json>, i64), sqlx::Error> {
     let group = Param::Text(Some(group.to_string()));
     let rows = db
         .query(
-            "SELECT record_id, table_name, kind, CAST(event_ts_ms AS TEXT), CAST(expected_ts_ms AS TEXT), \
-             CAST(delay_ms AS TEXT), policy, CASE WHEN applied THEN 't' ELSE 'f' END, topic, \
-             CAST(kafka_partition AS TEXT), CAST(kafka_offset AS TEXT) FROM sluice_late_events \
+            "SELECT record_id, table_name, kind, CAST(event_ts_ms AS TEXT) AS event_ts_ms, CAST(expected_ts_ms AS TEXT) AS expected_ts_ms, \
+             CAST(delay_ms AS TEXT) AS delay_ms, policy, CASE WHEN applied THEN 't' ELSE 'f' END AS applied, topic, \
+             CAST(kafka_partition AS TEXT) AS kafka_partition, CAST(kafka_offset AS TEXT) AS kafka_offset FROM sluice_late_events \
              WHERE group_id = $1 ORDER BY id DESC LIMIT $2",
             &[group.clone(), Param::Int(LATE_LISTED)],
         )
         .await?;
     let total = db
         .query(
-            "SELECT CAST(count(*) AS TEXT) FROM sluice_late_events WHERE group_id = $1",
+            "SELECT CAST(count(*) AS TEXT) AS n FROM sluice_late_events WHERE group_id = $1",
             &[group],
         )
         .await?
         .first()
-        .map(|r| num(&r[0]))
+        .map(|r| num(r, "n"))
         .unwrap_or(0);
     let listed = rows
         .iter()
         .map(|r| {
             json!({
-                "record_id": r[0],
-                "table": r[1],
-                "kind": r[2],
+                "record_id": r.text("record_id"),
+                "table": r.text("table_name"),
+                "kind": r.text("kind"),
                 // For a future-dated change the expected time is the clock it ran ahead of.
-                "expected_timestamp": iso(num(&r[4])),
-                "actual_timestamp": iso(num(&r[3])),
-                "delay_seconds": num(&r[5]) / 1000,
+                "expected_timestamp": iso(num(r, "expected_ts_ms")),
+                "actual_timestamp": iso(num(r, "event_ts_ms")),
+                "delay_seconds": num(r, "delay_ms") / 1000,
                 "handled": true,
-                "policy": r[6],
-                "applied": r[7].as_deref() == Some("t"),
-                "topic": r[8],
-                "partition": num(&r[9]),
-                "offset": num(&r[10]),
+                "policy": r.text("policy"),
+                "applied": r.text("applied") == Some("t"),
+                "topic": r.text("topic"),
+                "partition": num(r, "kafka_partition"),
+                "offset": num(r, "kafka_offset"),
             })
         })
         .collect();

@@ -73,10 +73,11 @@ pub async fn load(tx: &mut Tx, table: &TableName) -> Result<Option<TableInfo>, s
     }))
 }
 
-fn split(rows: Vec<Vec<Option<String>>>) -> (Vec<TargetColumn>, Vec<String>) {
+fn split(rows: Vec<crate::db::TextRow>) -> (Vec<TargetColumn>, Vec<String>) {
     let mut columns = Vec::new();
     let mut key = Vec::new();
     for row in rows {
+        let row = row.into_cells();
         let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
         let name = cell(0);
         if cell(3) == "t" {

@@ -298,10 +298,10 @@ pub(super) async fn resolve_pending(
     let id_text = Param::Text(Some(id.to_string()));
     let rows = tx
         .query(
-            "SELECT table_name, row_key, CAST(detected_at_ms AS TEXT), current_source, current_values, \
-             incoming_source, CAST(incoming_ts_ms AS TEXT), incoming_values, \
-             CAST(incoming_version_kind AS TEXT), CAST(incoming_version_hi AS TEXT), \
-             CAST(incoming_version_lo AS TEXT), status \
+            "SELECT table_name, row_key, CAST(detected_at_ms AS TEXT) AS detected_at_ms, current_source, current_values, \
+             incoming_source, CAST(incoming_ts_ms AS TEXT) AS incoming_ts_ms, incoming_values, \
+             CAST(incoming_version_kind AS TEXT) AS incoming_version_kind, CAST(incoming_version_hi AS TEXT) AS incoming_version_hi, \
+             CAST(incoming_version_lo AS TEXT) AS incoming_version_lo, status \
              FROM sluice_conflicts WHERE group_id = $1 AND CAST(conflict_id AS TEXT) = $2",
             &[group.clone(), id_text.clone()],
         )
@@ -310,44 +310,44 @@ pub(super) async fn resolve_pending(
     let row = rows
         .first()
         .ok_or_else(|| format!("no conflict {id} for this connector"))?;
-    if row[11].as_deref() != Some("pending") {
+    if row.text("status") != Some("pending") {
         return Err(format!(
             "conflict {id} is not pending (it is {:?})",
-            row[11]
+            row.text("status")
         ));
     }
-    let num = |i: usize| row[i].as_deref().and_then(|s| s.parse::<i64>().ok());
+    let num = |column: &str| row.int(column);
     let pending = Pending {
-        table: row[0].clone().unwrap_or_default(),
-        row_key: row[1].clone().unwrap_or_default(),
-        detected_at_ms: num(2).unwrap_or(0),
-        current_source: row[3].clone(),
-        current_values: texts_of(&row[4]),
+        table: row.string("table_name").unwrap_or_default(),
+        row_key: row.string("row_key").unwrap_or_default(),
+        detected_at_ms: num("detected_at_ms").unwrap_or(0),
+        current_source: row.string("current_source"),
+        current_values: texts_of(&row.string("current_values")),
         incoming: Writer {
-            source: row[5].clone(),
-            ts_ms: num(6),
+            source: row.string("incoming_source"),
+            ts_ms: num("incoming_ts_ms"),
         },
-        incoming_values: texts_of(&row[7]),
+        incoming_values: texts_of(&row.string("incoming_values")),
         incoming_version: crate::resolve::Version {
-            kind: num(8)
+            kind: num("incoming_version_kind")
                 .and_then(crate::resolve::VersionKind::from_code)
                 .ok_or_else(|| format!("conflict {id} has no valid incoming version"))?,
-            hi: num(9).unwrap_or(0),
-            lo: num(10).unwrap_or(0),
+            hi: num("incoming_version_hi").unwrap_or(0),
+            lo: num("incoming_version_lo").unwrap_or(0),
         },
     };
     let table = Param::Text(Some(pending.table.clone()));
     let row_key = Param::Text(Some(pending.row_key.clone()));
     let changed = tx
         .query(
-            "SELECT CAST(updated_at_ms AS TEXT) FROM sluice_row_versions \
+            "SELECT CAST(updated_at_ms AS TEXT) AS updated_at_ms FROM sluice_row_versions \
              WHERE table_name = $1 AND row_key = $2",
             &[table.clone(), row_key.clone()],
         )
         .await
         .map_err(err)?
         .first()
-        .and_then(|r| r[0].as_deref().and_then(|s| s.parse::<i64>().ok()))
+        .and_then(|r| r.int("updated_at_ms"))
         .is_some_and(|updated| updated > pending.detected_at_ms);
     if changed {
         return Err(format!(

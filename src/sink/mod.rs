@@ -394,14 +394,14 @@ impl Sink {
             )
             .await?;
         for row in others {
-            if row[1].as_deref() != Some(self.policy.as_str()) {
+            if row.text("policy") != Some(self.policy.as_str()) {
                 return Err(SinkError::Policy(format!(
                     "table {label}: connector {} applies policy [{}] but connector {} applies [{}]; \
                      connectors writing one table must agree on its sluice.conflict.* and sluice.late.* settings",
                     self.connector,
                     self.policy,
-                    row[0].clone().unwrap_or_default(),
-                    row[1].clone().unwrap_or_default(),
+                    row.text("connector").unwrap_or_default(),
+                    row.text("policy").unwrap_or_default(),
                 )));
             }
         }
@@ -505,16 +505,12 @@ impl Sink {
         let rows = self
             .db
             .query(
-                "SELECT CAST(COUNT(*) AS TEXT) FROM sluice_conflicts \
+                "SELECT CAST(COUNT(*) AS TEXT) AS pending FROM sluice_conflicts \
                  WHERE group_id = $1 AND status = 'pending'",
                 &[crate::db::Param::Text(Some(self.group.clone()))],
             )
             .await?;
-        Ok(rows
-            .first()
-            .and_then(|r| r.first().cloned().flatten())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0))
+        Ok(rows.first().and_then(|r| r.int("pending")).unwrap_or(0))
     }
 
     /// Deletes per-batch checkpoint history past its retention; resets are kept.

@@ -123,7 +123,7 @@ pub(super) async fn read_old(
     };
     Ok(columns
         .iter()
-        .zip(row)
+        .zip(row.into_cells())
         .map(|(column, cell)| {
             let value = match (cell, dialect, &column.kind) {
                 (None, _, _) => Value::Null,

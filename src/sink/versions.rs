@@ -20,8 +20,8 @@ pub async fn load(
     keys: &[String],
 ) -> Result<HashMap<String, Stored>, sqlx::Error> {
     let mut out = HashMap::new();
-    let select = "SELECT row_key, CAST(version_kind AS TEXT), CAST(version_hi AS TEXT), CAST(version_lo AS TEXT), \
-                  CASE WHEN deleted THEN 't' ELSE 'f' END, source_name, CAST(source_ts_ms AS TEXT) \
+    let select = "SELECT row_key, CAST(version_kind AS TEXT) AS version_kind, CAST(version_hi AS TEXT) AS version_hi, CAST(version_lo AS TEXT) AS version_lo, \
+                  CASE WHEN deleted THEN 't' ELSE 'f' END AS deleted, source_name, CAST(source_ts_ms AS TEXT) AS source_ts_ms \
                   FROM sluice_row_versions WHERE table_name = $1 AND ";
     let mut wanted: Vec<Option<String>> = keys.iter().cloned().map(Some).collect();
     wanted.push(Some(TRUNCATE_KEY.into()));
@@ -31,9 +31,9 @@ pub async fn load(
         // (measured: 150 ms per 1000-key batch at 9k rows, growing with the table).
         Tx::Pg(_) => {
             tx.query(
-                "SELECT v.row_key, CAST(v.version_kind AS TEXT), CAST(v.version_hi AS TEXT), \
-                 CAST(v.version_lo AS TEXT), CASE WHEN v.deleted THEN 't' ELSE 'f' END, \
-                 v.source_name, CAST(v.source_ts_ms AS TEXT) FROM UNNEST($2::text[]) AS k(row_key) \
+                "SELECT v.row_key, CAST(v.version_kind AS TEXT) AS version_kind, CAST(v.version_hi AS TEXT) AS version_hi, \
+                 CAST(v.version_lo AS TEXT) AS version_lo, CASE WHEN v.deleted THEN 't' ELSE 'f' END AS deleted, \
+                 v.source_name, CAST(v.source_ts_ms AS TEXT) AS source_ts_ms FROM UNNEST($2::text[]) AS k(row_key) \
                  JOIN sluice_row_versions v ON v.table_name = $1 AND v.row_key = k.row_key",
                 &[Param::Text(Some(table.into())), Param::TextArray(wanted)],
             )
@@ -57,24 +57,18 @@ pub async fn load(
         }
     };
     for row in rows {
-        let num = |i: usize| {
-            row.get(i)
-                .cloned()
-                .flatten()
-                .and_then(|s| s.parse::<i64>().ok())
-        };
         let (Some(key), Some(kind), Some(hi), Some(lo)) = (
-            row[0].clone(),
-            num(1).and_then(VersionKind::from_code),
-            num(2),
-            num(3),
+            row.string("row_key"),
+            row.int("version_kind").and_then(VersionKind::from_code),
+            row.int("version_hi"),
+            row.int("version_lo"),
         ) else {
             continue;
         };
-        let deleted = row.get(4).cloned().flatten().as_deref() == Some("t");
+        let deleted = row.text("deleted") == Some("t");
         let writer = Writer {
-            source: row.get(5).cloned().flatten(),
-            ts_ms: num(6),
+            source: row.string("source_name"),
+            ts_ms: row.int("source_ts_ms"),
         };
         out.insert(
             key,

@@ -147,7 +147,13 @@ pub async fn items(config: &ConnectorConfig) -> BTreeMap<i64, Vec<Option<String>
         .expect("items");
     sink.db().close().await;
     rows.into_iter()
-        .map(|r| (r[0].as_deref().unwrap().parse().unwrap(), r[1..].to_vec()))
+        .map(|r| {
+            let cells = r.into_cells();
+            (
+                cells[0].as_deref().unwrap().parse().unwrap(),
+                cells[1..].to_vec(),
+            )
+        })
         .collect()
 }
 
