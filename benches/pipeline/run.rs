@@ -94,6 +94,8 @@ pub(crate) struct SluiceRun {
     pub(crate) server: BTreeMap<String, (u64, f64)>,
     pub(crate) verified: bool,
     pub(crate) detail: String,
+    /// The two halves' rates, by the checkpoint's progress (`None` if it never reached N).
+    pub(crate) halves: Option<Halves>,
 }
 
 pub(crate) fn sluice_binary() -> std::path::PathBuf {
@@ -152,14 +154,7 @@ pub(crate) fn run_sluice(
     log_statement_durations(&url);
     let log_start = pg_log_len();
     let dir = support::scratch_dir("sluice-bench");
-    let worker = support::sluice::worker_file(&dir, bootstrap);
-    if !s.consumer_props.is_empty() {
-        let mut text = std::fs::read_to_string(&worker).expect("worker file");
-        for (k, v) in &s.consumer_props {
-            text.push_str(&format!("consumer.{k}={v}\n"));
-        }
-        std::fs::write(&worker, text).expect("worker file");
-    }
+    let worker = worker_file(&dir, bootstrap, &s.consumer_props);
     let connector = support::sluice::connector_file(
         &dir,
         &random_name("bench"),
@@ -171,6 +166,7 @@ pub(crate) fn run_sluice(
     let ticks = clock_ticks();
     let cpu0 = machine_cpu();
     let started = Instant::now();
+    let sampler = CheckpointSampler::start(rt, &url, started);
     let mut child = Command::new(sluice_binary())
         .arg("run")
         .arg("--worker")
@@ -187,7 +183,6 @@ pub(crate) fn run_sluice(
     let pid = child.id();
     let (mut peak_kb, mut cpu_ticks) = (0f64, 0f64);
     let mut last = Metrics::default();
-    let mut first_progress: Option<(Instant, f64)> = None;
     let mut last_scrape = Instant::now() - Duration::from_secs(1);
     let deadline = started + Duration::from_secs(1800);
     let status = loop {
@@ -203,10 +198,6 @@ pub(crate) fn run_sluice(
         if last_scrape.elapsed() >= Duration::from_millis(250) {
             last_scrape = Instant::now();
             if let Some(m) = scrape(port) {
-                let consumed = m.get("sluice_records_consumed_total");
-                if first_progress.is_none() && consumed > 0.0 {
-                    first_progress = Some((Instant::now(), consumed));
-                }
                 last = m;
             }
         }
@@ -219,14 +210,17 @@ pub(crate) fn run_sluice(
     };
     let secs = started.elapsed().as_secs_f64();
     let cpu1 = machine_cpu();
+    let samples = sampler.finish(rt);
     assert!(
         status.success(),
         "sluice run failed ({status}); log:\n{}",
         support::tail(&log, 60)
     );
     let n = s.events as f64;
-    let (steady_secs, steady_events) = match first_progress {
-        Some((at, consumed)) => (at.elapsed().as_secs_f64(), n - consumed),
+    // Steady state: from the first checkpoint commit to the exit.
+    let halves = Halves::from_samples(&samples, n);
+    let (steady_secs, steady_events) = match first_commit(&samples) {
+        Some((at, committed)) => (secs - at, n - committed),
         None => (secs, n),
     };
     std::thread::sleep(Duration::from_millis(300));
@@ -258,5 +252,23 @@ pub(crate) fn run_sluice(
         server,
         verified,
         detail,
+        halves,
     }
+}
+
+/// The worker file of the runs: the broker and nothing else, so sluice runs with the consumer
+/// settings a user gets (the tests' worker file tunes `fetch.wait.max.ms` and the group
+/// timeouts), plus `SLUICE_BENCH_CONSUMER_PROPS` for experiments.
+pub(crate) fn worker_file(
+    dir: &std::path::Path,
+    bootstrap: &str,
+    consumer_props: &[(String, String)],
+) -> std::path::PathBuf {
+    let mut text = format!("bootstrap.servers={bootstrap}\n");
+    for (k, v) in consumer_props {
+        text.push_str(&format!("consumer.{k}={v}\n"));
+    }
+    let path = dir.join("worker.properties");
+    std::fs::write(&path, text).expect("worker file");
+    path
 }

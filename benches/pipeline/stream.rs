@@ -303,7 +303,39 @@ pub(crate) struct Record {
     pub(crate) offset: i64,
 }
 
-pub(crate) fn record(schema: &str, index: usize, e: &Event) -> Record {
+/// How keys are spread over the partitions.
+#[derive(Clone, Debug)]
+pub(crate) enum Partitioning {
+    /// Kafka's default partitioner (murmur2 of the key), as Kafka Connect's producer does:
+    /// about equal partitions.
+    Keyed,
+    /// Each key to a partition with these weights (per cent, one per partition), still one
+    /// partition per key so its events stay in order: the partitions end at different times.
+    Skewed(Vec<u32>),
+}
+
+impl Partitioning {
+    /// The partition of a record with this (serialised) key.
+    pub(crate) fn partition(&self, key: &[u8]) -> i32 {
+        let hash = support::corpus::murmur2(key) & 0x7fff_ffff;
+        match self {
+            Partitioning::Keyed => hash as i32 % PARTITIONS,
+            Partitioning::Skewed(weights) => {
+                let total: u32 = weights.iter().sum();
+                let mut point = hash % total;
+                for (p, w) in weights.iter().enumerate() {
+                    if point < *w {
+                        return p as i32;
+                    }
+                    point -= w;
+                }
+                PARTITIONS - 1
+            }
+        }
+    }
+}
+
+pub(crate) fn record(schema: &str, index: usize, e: &Event, parts: &Partitioning) -> Record {
     let lsn = 30_000_000 + index as i64 * 152;
     let tx_id = 1000 + index as i64 / 4;
     let ts_ms = 1_700_000_000_000 + index as i64;
@@ -332,7 +364,7 @@ pub(crate) fn record(schema: &str, index: usize, e: &Event) -> Record {
     .to_string()
     .into_bytes();
     let value = format!("{{\"schema\":{schema},\"payload\":{payload}}}").into_bytes();
-    let partition = (support::corpus::murmur2(&key) & 0x7fff_ffff) as i32 % PARTITIONS;
+    let partition = parts.partition(&key);
     Record {
         key,
         value,
