@@ -139,7 +139,7 @@ async fn read(path: &std::path::Path, filter: &Filter) -> Result<Vec<Stored>, St
     let db = open_target(&config).await?;
     let result = store::list(&db, &config.group_id(), filter).await;
     db.close().await;
-    result.map_err(|e| format!("target: {e}"))
+    result.map_err(|e| e.to_string())
 }
 
 fn print(reports: &[Json], as_json: bool) {
@@ -194,7 +194,9 @@ async fn replay(args: ReplayArgs) -> Result<i32, String> {
         stage: args.stage.clone(),
         ..Filter::default()
     };
-    let letters = store::list(sink.db(), &config.group_id(), &filter).await;
+    let letters = store::list(sink.db(), &config.group_id(), &filter)
+        .await
+        .map_err(|e| e.to_string());
     let mut failed = 0;
     let result = async {
         let letters = letters?;

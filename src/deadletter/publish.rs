@@ -165,6 +165,17 @@ impl Publisher {
     }
 }
 
+/// Why a round of publishing failed.
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    /// Reading the dead letters or marking them published.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The broker refused or never acknowledged every one of them.
+    #[error("{0}")]
+    Broker(String),
+}
+
 impl Task {
     async fn run(self, wake: Arc<Notify>, stopped: watch::Receiver<bool>) {
         let mut failures = 0u32;
@@ -201,7 +212,7 @@ impl Task {
     }
 
     /// Publishes one round of unpublished dead letters; returns how many were published.
-    async fn round(&self) -> Result<usize, String> {
+    async fn round(&self) -> Result<usize, PublishError> {
         let filter = Filter {
             unpublished: true,
             limit: Some(ROUND),
@@ -255,13 +266,13 @@ impl Task {
             .inc_by(failed);
         store::mark_published(&self.db, &published)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(store::StoreError::from)?;
         self.metrics
             .dead_letters_published
             .with_label_values(&[&self.connector])
             .inc_by(published.len() as u64);
         match error {
-            Some(e) if published.is_empty() => Err(e),
+            Some(e) if published.is_empty() => Err(PublishError::Broker(e)),
             _ => Ok(published.len()),
         }
     }

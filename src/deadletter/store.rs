@@ -56,6 +56,22 @@ fn headers_json(headers: &[(String, Option<Vec<u8>>)]) -> String {
     serde_json::Value::Array(list).to_string()
 }
 
+/// Why stored dead letters could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The target did not answer the query.
+    #[error("target: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A stored row cannot be turned back into its record (edited by hand, or corrupt).
+    #[error("dead letter {id}: {reason}")]
+    Corrupt {
+        /// The row's id (0 when the id itself is unreadable).
+        id: i64,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
 /// Record headers in order, a header's value possibly null.
 type Headers = Vec<(String, Option<Vec<u8>>)>;
 
@@ -190,11 +206,15 @@ fn unhex(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-fn parse_row(row: &TextRow) -> Result<Stored, String> {
+fn parse_row(row: &TextRow) -> Result<Stored, StoreError> {
     let text = |column: &str| row.string(column);
     let int = |column: &str| row.int(column);
     let bytes = |column: &str| text(column).map(|t| unhex(&t)).transpose();
-    let id = int("id").ok_or("id")?;
+    let id = int("id").ok_or(StoreError::Corrupt {
+        id: 0,
+        reason: "no id".into(),
+    })?;
+    let corrupt = |reason: String| StoreError::Corrupt { id, reason };
     Ok(Stored {
         id,
         letter: DeadLetter {
@@ -204,9 +224,10 @@ fn parse_row(row: &TextRow) -> Result<Stored, String> {
                     partition: int("kafka_partition").unwrap_or(-1) as i32,
                     offset: int("kafka_offset").unwrap_or(-1),
                 },
-                key: bytes("record_key").map_err(|e| format!("dead letter {id} key: {e}"))?,
-                value: bytes("record_value").map_err(|e| format!("dead letter {id} value: {e}"))?,
-                headers: parse_headers(&text("record_headers").unwrap_or_else(|| "[]".into()))?,
+                key: bytes("record_key").map_err(|e| corrupt(format!("key: {e}")))?,
+                value: bytes("record_value").map_err(|e| corrupt(format!("value: {e}")))?,
+                headers: parse_headers(&text("record_headers").unwrap_or_else(|| "[]".into()))
+                    .map_err(corrupt)?,
                 timestamp_ms: int("record_timestamp_ms"),
             },
             stage: parse_stage(
@@ -227,7 +248,7 @@ fn parse_row(row: &TextRow) -> Result<Stored, String> {
 }
 
 /// Reads the dead letters of `group` chosen by `filter`, oldest first.
-pub async fn list(db: &Db, group: &str, filter: &Filter) -> Result<Vec<Stored>, String> {
+pub async fn list(db: &Db, group: &str, filter: &Filter) -> Result<Vec<Stored>, StoreError> {
     let mut sql = select(db.dialect());
     sql.push_str(" WHERE group_id = $1");
     let mut params = vec![Param::Text(Some(group.into()))];
@@ -254,7 +275,7 @@ pub async fn list(db: &Db, group: &str, filter: &Filter) -> Result<Vec<Stored>, 
         params.push(Param::Int(limit));
         sql.push_str(&format!(" LIMIT ${}", params.len()));
     }
-    let rows = db.query(&sql, &params).await.map_err(|e| e.to_string())?;
+    let rows = db.query(&sql, &params).await?;
     rows.iter().map(parse_row).collect()
 }
 

@@ -49,6 +49,6 @@ impl Worker {
         db.close().await;
         answer
             .map(|letters| letters.iter().map(report::dead_letters::to_json).collect())
-            .map_err(|e| WorkerError::Internal(format!("target: {e}")))
+            .map_err(|e| WorkerError::Internal(e.to_string()))
     }
 }
