@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The live end-to-end run of the stack, from this machine's binaries (no Docker, no make):
 #
-#   source PostgreSQL (wal_level=logical, tests/debezium/inventory.sql)
+#   source PostgreSQL (wal_level=logical, compose/source-db/01-inventory.sql)
 #     -> real Debezium 3.6.3 (its embedded engine, tests/debezium/EmbeddedDebezium.java, running
 #        connectors/debezium-source-inventory.json, the file compose registers, unchanged but for
 #        host, port and the secrets directory; converters as compose's Debezium worker sets them)
@@ -94,8 +94,8 @@ SRC_PORT=$(free_port); start_pg source "$SRC_PORT"
 DST_PORT=$(free_port); start_pg target "$DST_PORT"
 psql_at() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d "$2" "${@:3}"; }
 for port in "$SRC_PORT" "$DST_PORT"; do psql_at "$port" postgres -c 'CREATE DATABASE inventory'; done
-psql_at "$SRC_PORT" inventory -f "$ROOT/tests/debezium/inventory.sql"
-log "source inventory database loaded (tests/debezium/inventory.sql)"
+psql_at "$SRC_PORT" inventory -f "$ROOT/compose/source-db/01-inventory.sql"
+log "source inventory database loaded (compose/source-db/01-inventory.sql)"
 
 # --- tansu and the topics --------------------------------------------------------------------
 KAFKA_PORT=$(free_port)

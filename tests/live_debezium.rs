@@ -1,6 +1,6 @@
 //! Live end-to-end with real Debezium: nothing recorded, every component real.
 //!
-//! A source PostgreSQL (`wal_level=logical`, `tests/debezium/inventory.sql`) is captured by
+//! A source PostgreSQL (`wal_level=logical`, `compose/source-db/01-inventory.sql`) is captured by
 //! Debezium 3.6.3's PostgreSQL connector, run from `connectors/debezium-source-inventory.json` —
 //! the file compose registers on its Debezium worker — with host and port substituted and its
 //! `${directory:/run/secrets:...}` password read from a scratch directory, by
@@ -164,21 +164,7 @@ fn until(
     log: &Path,
     ok: impl Fn(u16, &Value) -> bool,
 ) -> Value {
-    let started = Instant::now();
-    let mut last = None;
-    while started.elapsed() < within {
-        if let Some((code, body)) = http(port, "GET", path, None) {
-            if ok(code, &body) {
-                return body;
-            }
-            last = Some((code, body));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!(
-        "GET {path}: not as expected within {within:?}; last answer {last:?}; worker log:\n{}",
-        support::tail(log, 60)
-    );
+    support::http_until(port, path, within, "the worker", Some(log), ok)
 }
 
 /// sluice's next offset per (topic, partition), from Connect's offsets body.
@@ -209,7 +195,8 @@ async fn debezium_captures_a_live_workload_and_the_sluice_worker_replicates_it_e
     for pg in [&source, &target] {
         pg.psql("postgres", "CREATE DATABASE inventory");
     }
-    let schema = std::fs::read_to_string(repo("tests/debezium/inventory.sql")).expect("schema");
+    let schema =
+        std::fs::read_to_string(repo("compose/source-db/01-inventory.sql")).expect("schema");
     source.psql("inventory", &schema);
     let tansu = Tansu::start();
     let (code, out) = support::sluice::command(&[

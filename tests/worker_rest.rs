@@ -59,18 +59,7 @@ fn until(
     what: &str,
     ok: impl Fn(u16, &Value) -> bool,
 ) -> Value {
-    let started = Instant::now();
-    let mut last = None;
-    while started.elapsed() < within {
-        if let Some((code, body)) = http(port, "GET", path, None) {
-            if ok(code, &body) {
-                return body;
-            }
-            last = Some((code, body));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("{what}: not within {within:?}; last answer to GET {path}: {last:?}");
+    support::http_until(port, path, within, what, None, ok)
 }
 
 /// Every checkpoint row's fencing epoch for `group`.

@@ -1,6 +1,8 @@
--- The source database of the compose stack (database "inventory", created by POSTGRES_DB):
--- the Debezium tutorial schema the recordings in tests/data/corpus/inventory were made from
--- (Debezium 3.6.3, PostgreSQL 15). Run once, when the volume is empty; the snapshot reads these rows.
+-- The source database of the compose stack (database "inventory", created by POSTGRES_DB) and of
+-- the live end-to-end run (tests/live_debezium.rs, compose/live-local.sh): the Debezium tutorial
+-- schema the recordings in tests/data/corpus/inventory were made from (Debezium 3.6.3,
+-- PostgreSQL 15). Run once, when the volume is empty; the snapshot reads these rows (op "r").
+-- orders.product_id follows a product's key change (the live workload changes one).
 
 CREATE TABLE customers (
   id         SERIAL PRIMARY KEY,
@@ -28,7 +30,7 @@ CREATE TABLE orders (
   order_date DATE NOT NULL,
   purchaser  INTEGER NOT NULL REFERENCES customers(id) ON UPDATE CASCADE,
   quantity   INTEGER NOT NULL,
-  product_id INTEGER NOT NULL REFERENCES products(id)
+  product_id INTEGER NOT NULL REFERENCES products(id) ON UPDATE CASCADE
 );
 ALTER SEQUENCE orders_id_seq RESTART WITH 10001;
 

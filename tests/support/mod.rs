@@ -186,6 +186,34 @@ pub fn http(
     http_with(port, method, path, body, &[])
 }
 
+/// Polls `GET path` on 127.0.0.1:`port` until `ok` holds for the answer and returns its body;
+/// panics after `within` naming `what`, the last answer and the tail of `log` (a process's
+/// log, when there is one).
+pub fn http_until(
+    port: u16,
+    path: &str,
+    within: Duration,
+    what: &str,
+    log: Option<&Path>,
+    ok: impl Fn(u16, &serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let started = std::time::Instant::now();
+    let mut last = None;
+    while started.elapsed() < within {
+        if let Some((code, body)) = http(port, "GET", path, None) {
+            if ok(code, &body) {
+                return body;
+            }
+            last = Some((code, body));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!(
+        "{what}: not within {within:?}; last answer to GET {path}: {last:?}; log:\n{}",
+        log.map(|l| tail(l, 60)).unwrap_or_default()
+    );
+}
+
 /// [`http`] with more request headers (`Authorization`).
 pub fn http_with(
     port: u16,
