@@ -51,6 +51,26 @@ async fn produce_garbage(bootstrap: &str, topic: &str) {
         .expect("produced");
 }
 
+/// Asks a worker to stop (SIGTERM) and waits for it; its exit status.
+fn stop_worker(child: &mut std::process::Child, log: &std::path::Path) -> std::process::ExitStatus {
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(term.success());
+    support::sluice::wait(child, Duration::from_secs(60), log)
+}
+
+/// A worker file (`support::sluice::worker_mode_file` on `port`) listening on `listeners`
+/// instead, with `extra` lines added.
+fn amend_worker(worker: &std::path::Path, port: u16, listeners: &str, extra: &str) {
+    let text = std::fs::read_to_string(worker).expect("worker").replace(
+        &format!("listeners=http://127.0.0.1:{port}"),
+        &format!("listeners={listeners}"),
+    );
+    std::fs::write(worker, format!("{text}{extra}")).expect("worker");
+}
+
 /// Polls `GET path` until `ok` holds for the answer.
 fn until(
     port: u16,
@@ -502,20 +522,17 @@ async fn rest_needs_credentials_and_binds_loopback() {
     std::fs::write(&users, "ops=ops-Pa55word\nreader=reader-Pa55word\n").expect("users");
     let secrets = dir.path().join("secrets.properties");
     std::fs::write(&secrets, "token=tok-Very-Secret-42\n").expect("secrets");
-    let text = std::fs::read_to_string(&worker).expect("worker").replace(
-        &format!("listeners=http://127.0.0.1:{port}"),
-        &format!("listeners=http://:{port}"),
-    );
-    std::fs::write(
+    amend_worker(
         &worker,
-        format!(
-            "{text}rest.extension.classes=org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension\n\
+        port,
+        &format!("http://:{port}"),
+        &format!(
+            "rest.extension.classes=org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension\n\
              sluice.rest.basic.auth.file={}\nsluice.rest.bearer.token=${{file:{}:token}}\n",
             users.display(),
             secrets.display()
         ),
-    )
-    .expect("worker");
+    );
     let _worker = support::sluice::spawn_worker(dir.path(), &worker, "worker.log");
     let started = Instant::now();
     while support::http(port, "GET", "/health", None).is_none_or(|(c, _)| c != 200) {
@@ -622,14 +639,12 @@ async fn rest_over_https_with_client_certificates() {
     let keystore = dir.path().join("rest-keystore.pem");
     let pem = |p: &std::path::Path| std::fs::read_to_string(p).expect("pem");
     std::fs::write(&keystore, pem(&certs.key) + &pem(&certs.cert)).expect("keystore");
-    let text = std::fs::read_to_string(&worker).expect("worker").replace(
-        &format!("listeners=http://127.0.0.1:{plain}"),
-        &format!("listeners=http://127.0.0.1:{plain},https://127.0.0.1:{secure}"),
-    );
-    std::fs::write(
+    amend_worker(
         &worker,
-        format!(
-            "{text}listeners.https.ssl.keystore.type=PEM\n\
+        plain,
+        &format!("http://127.0.0.1:{plain},https://127.0.0.1:{secure}"),
+        &format!(
+            "listeners.https.ssl.keystore.type=PEM\n\
              listeners.https.ssl.keystore.location={}\n\
              listeners.https.ssl.truststore.type=PEM\n\
              listeners.https.ssl.truststore.location={}\n\
@@ -637,8 +652,7 @@ async fn rest_over_https_with_client_certificates() {
             keystore.display(),
             certs.ca.display()
         ),
-    )
-    .expect("worker");
+    );
     let mut process = support::sluice::spawn_worker(dir.path(), &worker, "worker.log");
     until_up(plain, dir.path());
     let url = format!("https://127.0.0.1:{secure}");
@@ -680,12 +694,7 @@ async fn rest_over_https_with_client_certificates() {
     assert!(other_err.contains("certificate"), "{other_err}");
     // Plain HTTP on the TLS port gets no HTTP answer.
     assert_eq!(support::http(secure, "GET", "/connectors", None), None);
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &process.id().to_string()])
-        .status()
-        .expect("kill -TERM");
-    assert!(term.success());
-    let _ = process.wait();
+    stop_worker(&mut process, &dir.path().join("worker.log"));
     let log = std::fs::read_to_string(dir.path().join("worker.log")).unwrap_or_default();
     assert!(
         log.contains("TLS handshake refused") && log.contains("client certificate"),
@@ -711,22 +720,19 @@ async fn rest_over_https_with_client_certificates() {
     let (plain, secure) = (support::free_port(), support::free_port());
     let dir2 = tempfile::tempdir().expect("tempdir");
     let worker = support::sluice::worker_mode_file(dir2.path(), &tansu.bootstrap(), &group, plain);
-    let text = std::fs::read_to_string(&worker).expect("worker").replace(
-        &format!("listeners=http://127.0.0.1:{plain}"),
-        &format!("listeners=https://127.0.0.1:{secure},http://127.0.0.1:{plain}"),
-    );
-    std::fs::write(
+    amend_worker(
         &worker,
-        format!(
-            "{text}config.providers=file\n\
+        plain,
+        &format!("https://127.0.0.1:{secure},http://127.0.0.1:{plain}"),
+        &format!(
+            "config.providers=file\n\
              config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider\n\
              listeners.https.ssl.keystore.location={}\n\
              listeners.https.ssl.keystore.password=${{file:{}:store}}\n",
             store.display(),
             secrets.display()
         ),
-    )
-    .expect("worker");
+    );
     let _process = support::sluice::spawn_worker(dir2.path(), &worker, "worker.log");
     until_up(plain, dir2.path());
     let url = format!("https://127.0.0.1:{secure}");
@@ -873,12 +879,7 @@ async fn a_restarted_cluster_brings_back_each_state_and_applies_once() {
     });
 
     // Every worker stopped and started again: each connector is back in its state.
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &process.id().to_string()])
-        .status()
-        .expect("kill -TERM");
-    assert!(term.success());
-    let exited = support::sluice::wait(&mut process, Duration::from_secs(30), &log);
+    let exited = stop_worker(&mut process, &log);
     assert!(exited.success(), "worker exit {exited}");
     let log = dir.path().join("worker-2.log");
     let _process = support::sluice::spawn_worker(dir.path(), &worker, "worker-2.log");
