@@ -122,29 +122,7 @@ fn cases(base: i64, now: i64, policy: &str) -> Vec<Case> {
 
 /// A Debezium envelope (schemas enabled) for table `items` whose source has no log position.
 fn envelope(op: &str, id: i64, v: Option<i64>, ts: Option<i64>) -> (String, String) {
-    let field = |name: &str, t: &str, optional: bool| json!({"field": name, "type": t, "optional": optional});
-    let row = |name: &str| {
-        json!({"type": "struct", "optional": true, "field": name,
-        "fields": [field("id", "int64", false), field("v", "int64", true)]})
-    };
-    let source = json!({"type": "struct", "optional": false, "field": "source", "fields": [
-        field("connector", "string", false), field("name", "string", false),
-        field("ts_ms", "int64", true), field("table", "string", false)]});
-    let image = json!({"id": id, "v": v});
-    let (before, after) = if op == "d" {
-        (image, json!(null))
-    } else {
-        (json!(null), image)
-    };
-    let value = json!({
-        "schema": {"type": "struct", "optional": false,
-            "fields": [row("before"), row("after"), source, field("op", "string", false)]},
-        "payload": {"before": before, "after": after, "op": op,
-            "source": {"connector": "sqlserver", "name": "late", "ts_ms": ts, "table": "items"}}
-    });
-    let key = json!({"schema": {"type": "struct", "optional": false, "fields": [field("id", "int64", false)]},
-        "payload": {"id": id}});
-    (key.to_string(), value.to_string())
+    support::generate::items_change(("sqlserver", "late"), op, id, v, ts)
 }
 
 /// Publishes every case to its own topic (`<prefix>_<case>`, one partition, in order).

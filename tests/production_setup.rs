@@ -20,8 +20,8 @@ use support::sluice::{
 };
 use support::tls::{Certs, Stunnel};
 use support::{
-    avro_converter_keys, corpus_dir, publish_jsonl_with, random_name, Oracle, Postgres,
-    PublishOptions, RegistryFixture, Tansu,
+    avro_converter_keys, corpus_dir, publish_jsonl, publish_jsonl_with, random_name, Oracle,
+    Postgres, PublishOptions, RegistryFixture, Tansu,
 };
 
 /// A JDBC sink connector for a corpus scenario published under `prefix`.
@@ -416,17 +416,7 @@ async fn sqlite_dead_letters_the_edge_values_it_cannot_hold() {
     let tansu = Tansu::start();
     let prefix = random_name("t");
     let events = corpus_dir().join("edge/events/default.json-schemas.jsonl");
-    let options = PublishOptions {
-        partitions: 1,
-        ..Default::default()
-    };
-    publish_jsonl_with(
-        &tansu.bootstrap(),
-        &events,
-        |t| format!("{prefix}.{t}"),
-        &options,
-    )
-    .await;
+    publish_jsonl(&tansu.bootstrap(), &events, |t| format!("{prefix}.{t}"), 1).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("edge.db");
     let worker = worker_file(dir.path(), &tansu.bootstrap());

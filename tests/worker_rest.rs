@@ -8,8 +8,8 @@ mod support;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use support::oracle::Oracle;
+use support::publish_jsonl;
 use support::{corpus_dir, http, random_name, Postgres, Tansu};
-use support::{publish_jsonl_with, PublishOptions};
 
 /// The Debezium JDBC sink config of the inventory tables under `prefix`, into `url`. One task:
 /// tansu keeps a member that leaves its group in the middle of a rebalance (two tasks stopped
@@ -155,17 +155,7 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
     let tansu = Tansu::start();
     let prefix = random_name("t");
     let events = support::corpus_events("inventory", "default.json-schemas.jsonl");
-    let options = PublishOptions {
-        partitions: 1,
-        ..Default::default()
-    };
-    publish_jsonl_with(
-        &tansu.bootstrap(),
-        &events,
-        |t| format!("{prefix}.{t}"),
-        &options,
-    )
-    .await;
+    publish_jsonl(&tansu.bootstrap(), &events, |t| format!("{prefix}.{t}"), 1).await;
     let url = Postgres::database();
     let oracle = Oracle::load(corpus_dir().join("inventory/oracle/final.json"));
     let dir = tempfile::tempdir().expect("tempdir");
@@ -184,26 +174,15 @@ async fn connectors_over_rest_apply_pause_stop_replay_and_survive_a_restart() {
 
     // Create: 201, then every task RUNNING and the target equal to the source.
     let name = random_name("inventory");
-    let (code, created) = http(
-        port,
-        "POST",
-        "/connectors",
-        Some(&json!({"name": name, "config": sink_config(&prefix, &url)})),
-    )
-    .expect("answer");
+    let doc = json!({"name": name, "config": sink_config(&prefix, &url)});
+    let (code, created) = http(port, "POST", "/connectors", Some(&doc)).expect("answer");
     assert_eq!(code, 201, "{created}");
     assert_eq!(
         created["tasks"].as_array().map(Vec::len),
         Some(1),
         "{created}"
     );
-    let (code, again) = http(
-        port,
-        "POST",
-        "/connectors",
-        Some(&json!({"name": name, "config": sink_config(&prefix, &url)})),
-    )
-    .expect("answer");
+    let (code, again) = http(port, "POST", "/connectors", Some(&doc)).expect("answer");
     assert_eq!(
         (code, again["error_code"].as_i64()),
         (409, Some(409)),
@@ -836,12 +815,8 @@ async fn a_restarted_cluster_brings_back_each_state_and_applies_once() {
     );
     std::fs::write(&first, lines[..half].join("\n") + "\n").expect("first half");
     std::fs::write(&second, lines[half..].join("\n") + "\n").expect("second half");
-    let options = PublishOptions {
-        partitions: 1,
-        ..Default::default()
-    };
     let rename = |t: &str| format!("{prefix}.{t}");
-    publish_jsonl_with(&tansu.bootstrap(), &first, rename, &options).await;
+    publish_jsonl(&tansu.bootstrap(), &first, rename, 1).await;
     let port = support::free_port();
     let group = random_name("cluster");
     let worker = support::sluice::worker_mode_file(dir.path(), &tansu.bootstrap(), &group, port);
@@ -906,7 +881,7 @@ async fn a_restarted_cluster_brings_back_each_state_and_applies_once() {
 
     // The second half arrives; the paused and stopped ones are resumed; all three hold every
     // change exactly once.
-    publish_jsonl_with(&tansu.bootstrap(), &second, rename, &options).await;
+    publish_jsonl(&tansu.bootstrap(), &second, rename, 1).await;
     assert_eq!(
         audit_rows(&urls[2]).await,
         first_half,

@@ -80,18 +80,13 @@ pub(crate) fn run_baseline(
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {}: {e}", python.display()));
     let pid = child.id();
-    let (mut peak_kb, mut cpu_ticks) = (0f64, 0f64);
+    let mut usage = Usage::default();
     let deadline = started + Duration::from_secs(1800);
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
-        if let Some(kb) = proc_status_kb(pid, "VmHWM:") {
-            peak_kb = peak_kb.max(kb);
-        }
-        if let Some(t) = proc_cpu_ticks(pid) {
-            cpu_ticks = t;
-        }
+        usage.sample(pid);
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
@@ -125,8 +120,8 @@ pub(crate) fn run_baseline(
         secs,
         steady_secs: num("end") - num("first_message"),
         records: num("records"),
-        peak_rss_mb: peak_kb / 1024.0,
-        cpu_secs: cpu_ticks / ticks,
+        peak_rss_mb: usage.peak_kb / 1024.0,
+        cpu_secs: usage.cpu_ticks / ticks,
         halves: Halves::from_samples(&samples, n as f64),
         verified,
         detail,

@@ -55,6 +55,27 @@ pub(crate) fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// A child process's peak RSS and CPU time, as last sampled from /proc while it runs.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Usage {
+    /// VmHWM, in kB.
+    pub peak_kb: f64,
+    /// utime + stime, in clock ticks.
+    pub cpu_ticks: f64,
+}
+
+impl Usage {
+    /// Samples `pid` once (a process that has already gone changes nothing).
+    pub(crate) fn sample(&mut self, pid: u32) {
+        if let Some(kb) = proc_status_kb(pid, "VmHWM:") {
+            self.peak_kb = self.peak_kb.max(kb);
+        }
+        if let Some(t) = proc_cpu_ticks(pid) {
+            self.cpu_ticks = t;
+        }
+    }
+}
+
 /// utime + stime of a process, in ticks.
 pub(crate) fn proc_cpu_ticks(pid: u32) -> Option<f64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -181,7 +202,7 @@ pub(crate) fn run_sluice(
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {}: {e}", sluice_binary().display()));
     let pid = child.id();
-    let (mut peak_kb, mut cpu_ticks) = (0f64, 0f64);
+    let mut usage = Usage::default();
     let mut last = Metrics::default();
     let mut last_scrape = Instant::now() - Duration::from_secs(1);
     let deadline = started + Duration::from_secs(1800);
@@ -189,12 +210,7 @@ pub(crate) fn run_sluice(
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
-        if let Some(kb) = proc_status_kb(pid, "VmHWM:") {
-            peak_kb = peak_kb.max(kb);
-        }
-        if let Some(t) = proc_cpu_ticks(pid) {
-            cpu_ticks = t;
-        }
+        usage.sample(pid);
         if last_scrape.elapsed() >= Duration::from_millis(250) {
             last_scrape = Instant::now();
             if let Some(m) = scrape(port) {
@@ -243,8 +259,8 @@ pub(crate) fn run_sluice(
         secs,
         steady_secs,
         steady_events,
-        peak_rss_mb: peak_kb / 1024.0,
-        cpu_secs: cpu_ticks / ticks,
+        peak_rss_mb: usage.peak_kb / 1024.0,
+        cpu_secs: usage.cpu_ticks / ticks,
         machine_busy: (cpu1.0 - cpu0.0) / (cpu1.1 - cpu0.1).max(1.0),
         batches: last.get("sluice_batch_duration_seconds_count"),
         batch_secs: last.get("sluice_batch_duration_seconds_sum"),

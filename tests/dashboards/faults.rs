@@ -10,7 +10,6 @@
 
 use super::support::prometheus::Prometheus;
 use super::support::Postgres;
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -238,23 +237,7 @@ pub fn conditions(
 /// A change of table `items` (Debezium JSON with schemas): `op` on row `id` setting `v`, at
 /// source time `ts` (ms).
 pub fn change(op: &str, id: i64, v: i64, ts: i64) -> (String, String) {
-    let field = |name: &str, t: &str, optional: bool| json!({"field": name, "type": t, "optional": optional});
-    let row = |name: &str| {
-        json!({"type": "struct", "optional": true, "field": name,
-        "fields": [field("id", "int64", false), field("v", "int64", true)]})
-    };
-    let source = json!({"type": "struct", "optional": false, "field": "source", "fields": [
-        field("connector", "string", false), field("name", "string", false),
-        field("ts_ms", "int64", true), field("table", "string", false)]});
-    let value = json!({
-        "schema": {"type": "struct", "optional": false,
-            "fields": [row("before"), row("after"), source, field("op", "string", false)]},
-        "payload": {"before": null, "after": {"id": id, "v": v}, "op": op,
-            "source": {"connector": "postgresql", "name": "test", "ts_ms": ts, "table": "items"}}
-    });
-    let key = json!({"schema": {"type": "struct", "optional": false, "fields": [field("id", "int64", false)]},
-        "payload": {"id": id}});
-    (key.to_string(), value.to_string())
+    super::support::generate::items_change(("postgresql", "test"), op, id, Some(v), Some(ts))
 }
 
 /// Now, in ms since the Unix epoch.

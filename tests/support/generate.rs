@@ -7,6 +7,41 @@ use std::collections::BTreeMap;
 /// One generated change: key, op (`c`, `u`, `d`), version (none for deletes).
 pub type Change = (i64, &'static str, Option<i64>);
 
+/// A change of table `items` (id, v) from `connector` (the source's `connector`/`name`) at
+/// source time `ts` (ms), with no log position: JsonConverter with schemas, key and value. A
+/// delete carries the row as `before`; any other op as `after`.
+pub fn items_change(
+    connector: (&str, &str),
+    op: &str,
+    id: i64,
+    v: Option<i64>,
+    ts: Option<i64>,
+) -> (String, String) {
+    let field = |name: &str, t: &str, optional: bool| json!({"field": name, "type": t, "optional": optional});
+    let row = |name: &str| {
+        json!({"type": "struct", "optional": true, "field": name,
+        "fields": [field("id", "int64", false), field("v", "int64", true)]})
+    };
+    let source = json!({"type": "struct", "optional": false, "field": "source", "fields": [
+        field("connector", "string", false), field("name", "string", false),
+        field("ts_ms", "int64", true), field("table", "string", false)]});
+    let image = json!({"id": id, "v": v});
+    let (before, after) = if op == "d" {
+        (image, json!(null))
+    } else {
+        (json!(null), image)
+    };
+    let value = json!({
+        "schema": {"type": "struct", "optional": false,
+            "fields": [row("before"), row("after"), source, field("op", "string", false)]},
+        "payload": {"before": before, "after": after, "op": op,
+            "source": {"connector": connector.0, "name": connector.1, "ts_ms": ts, "table": "items"}}
+    });
+    let key = json!({"schema": {"type": "struct", "optional": false, "fields": [field("id", "int64", false)]},
+        "payload": {"id": id}});
+    (key.to_string(), value.to_string())
+}
+
 /// A Debezium envelope (JsonConverter, schemas enabled) for table `items`.
 pub fn envelope(op: &str, id: i64, version: Option<i64>, lsn: i64) -> (String, Option<String>) {
     let field = |name: &str, t: &str, optional: bool| json!({"field": name, "type": t, "optional": optional});
