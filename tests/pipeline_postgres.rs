@@ -312,3 +312,166 @@ async fn a_confluent_style_config_with_transforms_applies_them() {
     })
     .await;
 }
+
+/// Publishes `(key, value)` pairs to one partition of `topic`, in order.
+async fn publish_to(bootstrap: &str, topic: &str, partition: i32, records: &[(String, String)]) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    let mut sends = Vec::with_capacity(records.len());
+    for (key, value) in records {
+        let record = FutureRecord::to(topic)
+            .partition(partition)
+            .key(key)
+            .payload(value);
+        sends.push(
+            producer
+                .send_result(record)
+                .unwrap_or_else(|(e, _)| panic!("queue for {topic}: {e}")),
+        );
+    }
+    for sent in sends {
+        sent.await
+            .expect("delivery future")
+            .unwrap_or_else(|(e, _)| panic!("publish to {topic}: {e}"));
+    }
+}
+
+/// Issue #18: while one partition works through a backlog, a partition at its end is paused
+/// ("parked": tansu holds any fetch that names it for the whole `fetch.wait.max.ms`, stalling
+/// the busy one), and records that reach it meanwhile are still applied without waiting for the
+/// backlog to end (a latest-offset lookup notices them). The worker file names the broker only
+/// (the defaults a user gets); a trigger sleeping per row keeps partition 1 busy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partition_at_its_end_is_parked_and_its_new_records_still_arrive() {
+    const BACKLOG: i64 = 6000;
+    let tansu = Tansu::start();
+    let pg = Postgres::shared();
+    let url = pg.create_database();
+    let db = url.rsplit('/').next().expect("database name").to_string();
+    pg.psql(
+        &db,
+        "CREATE TABLE items (id bigint PRIMARY KEY, v bigint);
+         CREATE FUNCTION items_slow() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN IF NEW.id > 1000 THEN PERFORM pg_sleep(0.001); END IF; RETURN NEW; END $$;
+         CREATE TRIGGER slow BEFORE INSERT OR UPDATE ON items
+           FOR EACH ROW EXECUTE FUNCTION items_slow();",
+    );
+    let topic = random_name("parked");
+    tansu.create_topic(&topic, 2);
+    let change = |id: i64| {
+        support::generate::items_change(("postgresql", "gen"), "c", id, Some(id), Some(1))
+    };
+    let bootstrap = tansu.bootstrap();
+    publish_to(
+        &bootstrap,
+        &topic,
+        0,
+        &(1..=5).map(change).collect::<Vec<_>>(),
+    )
+    .await;
+    publish_to(
+        &bootstrap,
+        &topic,
+        1,
+        &(1001..1001 + BACKLOG).map(change).collect::<Vec<_>>(),
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = dir.path().join("worker.properties");
+    std::fs::write(
+        &worker,
+        format!("bootstrap.servers={bootstrap}\nconsumer.session.timeout.ms=6000\n"),
+    )
+    .expect("worker file");
+    let connector = connector_file(
+        dir.path(),
+        &random_name("sink"),
+        serde_json::json!({
+            "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+            "topics": topic,
+            "connection.url": url,
+            "insert.mode": "upsert",
+            "primary.key.mode": "record_key",
+            "table.name.format": "items",
+            "batch.size": "200",
+        }),
+    );
+    let mut sluice = support::sluice::spawn_run_with_env(
+        dir.path(),
+        &worker,
+        &[&connector],
+        false,
+        "run.log",
+        &[("SLUICE_LOG", "info,sqlx=warn,sluice::source::idle=debug")],
+    );
+    let log = dir.path().join("run.log");
+    let count = |filter: &str| -> i64 {
+        pg.psql(&db, &format!("SELECT count(*) FROM items WHERE {filter}"))
+            .trim()
+            .parse()
+            .expect("count")
+    };
+    let until = |what: &str, done: &dyn Fn() -> bool, within: Duration| {
+        let deadline = std::time::Instant::now() + within;
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} within {within:?}; log:\n{}",
+                support::tail(&log, 40)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    until(
+        "partition 0 applied",
+        &|| count("id <= 5") == 5,
+        Duration::from_secs(60),
+    );
+    until(
+        "partition 0 parked",
+        &|| {
+            std::fs::read_to_string(&log).is_ok_and(|l| {
+                l.lines().any(|l| {
+                    l.contains("idle partitions") && l.contains("partition: 0 }] resumed=[]")
+                })
+            })
+        },
+        Duration::from_secs(10),
+    );
+    // Past the first lookup of the parked partition (50 ms), so its answer is the reference.
+    std::thread::sleep(Duration::from_millis(500));
+    let busy = count("id > 1000");
+    assert!(
+        busy < BACKLOG,
+        "partition 1 was done before the test could publish"
+    );
+    publish_to(
+        &bootstrap,
+        &topic,
+        0,
+        &(6..=10).map(change).collect::<Vec<_>>(),
+    )
+    .await;
+    until(
+        "the new records of partition 0 applied",
+        &|| count("id <= 10") == 10,
+        Duration::from_secs(30),
+    );
+    let behind = count("id > 1000");
+    assert!(
+        behind < BACKLOG,
+        "partition 0's new records waited for partition 1's backlog to end"
+    );
+    until(
+        "the backlog applied",
+        &|| count("id > 1000") == BACKLOG,
+        Duration::from_secs(120),
+    );
+    let _ = sluice.kill();
+    println!("partition 1 had {busy} of {BACKLOG} rows when partition 0 got new records, {behind} when they were applied");
+}

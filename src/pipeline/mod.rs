@@ -476,6 +476,12 @@ impl Running {
             .await?;
         self.dead_lettered(&dead_letters, count);
         self.committed_gauges(&events);
+        tracing::debug!(
+            records = count,
+            partitions = positions.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "batch committed"
+        );
         self.metrics
             .batch_duration
             .with_label_values(&[&name])

@@ -116,7 +116,10 @@ impl EndWatch {
 /// A partition's high watermark as the last fetch response reported it (librdkafka's cached
 /// value; no request is made), once a fetch response for it has arrived. The rdkafka crate
 /// exposes only the offset lookup, which is what some brokers answer wrongly.
-fn fetched_high_watermark(consumer: &SluiceConsumer, tp: &TopicPartition) -> Option<i64> {
+pub(super) fn fetched_high_watermark(
+    consumer: &SluiceConsumer,
+    tp: &TopicPartition,
+) -> Option<i64> {
     let topic = std::ffi::CString::new(tp.topic.as_str()).ok()?;
     let (mut low, mut high) = (-1_i64, -1_i64);
     // SAFETY: the client handle lives as long as `consumer`; librdkafka only reads the

@@ -12,15 +12,13 @@ pub fn binary() -> PathBuf {
 
 /// Writes a worker properties file for `bootstrap` (short session timeout: tansu joins slowly
 /// with librdkafka's default). A rebalance waits up to `max.poll.interval.ms` for a member that
-/// was killed while joining; 15 s instead of 5 minutes keeps the kill tests bounded. tansu
-/// holds a fetch for the whole `fetch.wait.max.ms` whenever it cannot fill the response (any
-/// partition at its end), where Kafka answers as soon as it has data: 100 ms instead of 500
-/// keeps the last records of a topic from trickling in half a second per fetch.
+/// was killed while joining; 15 s instead of 5 minutes keeps the kill tests bounded. The fetch
+/// settings are sluice's defaults.
 pub fn worker_file(dir: &Path, bootstrap: &str) -> PathBuf {
     let path = dir.join("worker.properties");
     std::fs::write(
         &path,
-        format!("bootstrap.servers={bootstrap}\nconsumer.session.timeout.ms=6000\nconsumer.heartbeat.interval.ms=500\nconsumer.max.poll.interval.ms=15000\nconsumer.fetch.wait.max.ms=100\n"),
+        format!("bootstrap.servers={bootstrap}\nconsumer.session.timeout.ms=6000\nconsumer.heartbeat.interval.ms=500\nconsumer.max.poll.interval.ms=15000\n"),
     )
     .expect("write worker file");
     path
