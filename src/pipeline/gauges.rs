@@ -21,6 +21,8 @@ pub(super) const REVIEW_REFRESH: Duration = Duration::from_secs(10);
 pub(super) struct Shares {
     assigned: i64,
     inflight: i64,
+    /// The two summed gauges of this connector (looked up once: they move with every record).
+    series: Option<(prometheus::IntGauge, prometheus::IntGauge)>,
     /// When the review queue was last counted.
     pub(super) review_counted: Instant,
 }
@@ -30,6 +32,7 @@ impl Default for Shares {
         Shares {
             assigned: 0,
             inflight: 0,
+            series: None,
             // Counted at the first chance.
             review_counted: Instant::now() - REVIEW_REFRESH,
         }
@@ -56,14 +59,15 @@ impl Running {
         let assigned = self.claims.len() as i64;
         let inflight = (self.batch.len() + queued) as i64;
         let name = &self.config.name;
-        self.metrics
-            .assigned_partitions
-            .with_label_values(&[name])
-            .add(assigned - self.shares.assigned);
-        self.metrics
-            .inflight_records
-            .with_label_values(&[name])
-            .add(inflight - self.shares.inflight);
+        let metrics = &self.metrics;
+        let (assigned_gauge, inflight_gauge) = self.shares.series.get_or_insert_with(|| {
+            (
+                metrics.assigned_partitions.with_label_values(&[name]),
+                metrics.inflight_records.with_label_values(&[name]),
+            )
+        });
+        assigned_gauge.add(assigned - self.shares.assigned);
+        inflight_gauge.add(inflight - self.shares.inflight);
         self.shares.assigned = assigned;
         self.shares.inflight = inflight;
     }

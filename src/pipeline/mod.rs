@@ -251,11 +251,42 @@ impl Running {
                 );
                 return Ok(());
             }
-            let wait = deadline
-                .map(|d| d.saturating_duration_since(Instant::now()))
-                .unwrap_or(Duration::from_millis(200));
-            tokio::select! {
-                message = rx.recv() => match message {
+            // Records already waiting are taken one after the other, without a timer and a
+            // select per record; the deadline and the stop signal are still seen between them.
+            let queued = if self.stop.requested() || deadline.is_some_and(|d| d <= Instant::now()) {
+                None
+            } else {
+                rx.try_recv().ok()
+            };
+            // `None`: the wait ended without a message.
+            let message = match queued {
+                Some(message) => {
+                    // Yield now and then, as a receive would.
+                    tokio::task::consume_budget().await;
+                    Some(Some(message))
+                }
+                None => {
+                    let wait = deadline
+                        .map(|d| d.saturating_duration_since(Instant::now()))
+                        .unwrap_or(Duration::from_millis(200));
+                    tokio::select! {
+                        message = rx.recv() => Some(message),
+                        _ = tokio::time::sleep(wait) => {
+                            if deadline.is_some_and(|d| d <= Instant::now()) {
+                                self.flush().await?;
+                                deadline = None;
+                            }
+                            None
+                        }
+                        _ = self.stop.asked() => {
+                            tracing::info!("shutdown requested; committing the in-flight batch");
+                            return self.flush().await;
+                        }
+                    }
+                }
+            };
+            if let Some(message) = message {
+                match message {
                     Some(SourceMsg::Record(record)) => {
                         self.ends.record();
                         self.batch.push(*record);
@@ -265,7 +296,10 @@ impl Running {
                             deadline = None;
                         }
                     }
-                    Some(SourceMsg::Assigned { claims, end_offsets }) => {
+                    Some(SourceMsg::Assigned {
+                        claims,
+                        end_offsets,
+                    }) => {
                         for claim in claims {
                             self.stored.insert(claim.tp.clone(), claim.stored_offset);
                             self.watermarks.insert(claim.tp.clone(), claim.watermark_ms);
@@ -301,16 +335,6 @@ impl Running {
                     }
                     Some(SourceMsg::Fatal(reason)) => return Err(PipelineError::Kafka(reason)),
                     None => return Err(PipelineError::Kafka("the source thread stopped".into())),
-                },
-                _ = tokio::time::sleep(wait) => {
-                    if deadline.is_some_and(|d| d <= Instant::now()) {
-                        self.flush().await?;
-                        deadline = None;
-                    }
-                }
-                _ = self.stop.asked() => {
-                    tracing::info!("shutdown requested; committing the in-flight batch");
-                    return self.flush().await;
                 }
             }
             self.update_shares(rx.len());
@@ -376,6 +400,8 @@ impl Running {
         let mut watermarks: HashMap<TopicPartition, Option<i64>> = HashMap::new();
         let mut late: Vec<LateRecord> = Vec::new();
         let now = crate::checkpoint::now_ms();
+        // Records read per partition, counted once per batch.
+        let mut consumed: HashMap<TopicPartition, u64> = HashMap::new();
         for record in records {
             let tp = TopicPartition {
                 topic: record.coordinates.topic.clone(),
@@ -393,10 +419,7 @@ impl Running {
             if taken.is_some_and(|n| record.coordinates.offset < n) {
                 continue;
             }
-            self.metrics
-                .records_consumed
-                .with_label_values(&[&name, &tp.topic, &tp.partition.to_string()])
-                .inc();
+            *consumed.entry(tp.clone()).or_default() += 1;
             positions.insert(
                 tp.clone(),
                 Position {
@@ -454,6 +477,12 @@ impl Running {
                     }
                 },
             }
+        }
+        for (tp, n) in &consumed {
+            self.metrics
+                .records_consumed
+                .with_label_values(&[&name, &tp.topic, &tp.partition.to_string()])
+                .inc_by(*n);
         }
         // Sorted, so every writer of sluice_offsets locks its rows in the same order.
         let mut positions: Vec<Position> = positions.into_values().collect();
