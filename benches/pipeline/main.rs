@@ -35,6 +35,11 @@
 //!    every statement's duration for that database (`log_min_duration_statement = 0`), summed
 //!    per statement kind, so SQL time on the server is separated from client time.
 //!
+//! 5. **latency** (issue #18): sluice on a fresh 3-partition topic fed at a steady rate
+//!    (`SLUICE_BENCH_LATENCY=RATExSECS`, default `10000x20`, `0` skips it), the checkpoint read
+//!    every 10 ms: p50/p90/p99/max from a record's send to the checkpoint covering it
+//!    (`latency.rs`).
+//!
 //! Targets (issue #2): sluice events/s >= 0.8 x min(raw consume records/s, COPY of every
 //! event's row rows/s), and peak RSS <= 64 MB. Issue #18: sluice >= 5x the script in steady
 //! state and >= 2x including start-up, second half's rate >= 0.9x the first's. A table with
@@ -66,6 +71,7 @@ mod baseline;
 mod consume;
 mod copy;
 mod in_process;
+mod latency;
 mod progress;
 mod run;
 mod stream;
@@ -74,6 +80,7 @@ use baseline::*;
 use consume::*;
 use copy::*;
 use in_process::*;
+use latency::*;
 use progress::*;
 use run::*;
 use stream::*;
@@ -121,6 +128,8 @@ struct Settings {
     partitioning: Partitioning,
     /// `cargo bench` (targets checked) rather than the `cargo test` smoke run.
     bench: bool,
+    /// Part 5: records per second and seconds (`SLUICE_BENCH_LATENCY`).
+    latency: Option<(usize, u64)>,
 }
 
 /// `key=value` pairs separated by commas or spaces, from the variable `name`.
@@ -169,6 +178,7 @@ impl Settings {
                 "SLUICE_BENCH_CONNECTOR_PROPS",
             ),
             partitioning: partitioning(var("SLUICE_BENCH_SKEW")),
+            latency: latency_setting(var("SLUICE_BENCH_LATENCY"), bench),
             bench,
         }
     }
@@ -319,6 +329,16 @@ fn main() {
             inproc.push(r);
         }
     }
+    // 5. latency at a steady rate.
+    let latency = s.latency.map(|setting| {
+        let l = run_latency(&rt, &s, &tansu, &records, setting);
+        let [p50, p90, p99, max] = l.percentiles;
+        eprintln!(
+            "latency at {}/s for {} s: p50 {p50:.0} ms, p90 {p90:.0} ms, p99 {p99:.0} ms, max {max:.0} ms",
+            l.rate, l.secs
+        );
+        l
+    });
     drop(tansu);
 
     // Report.
@@ -502,6 +522,17 @@ fn main() {
         .iter()
         .map(|r| rate(n as f64, r.secs))
         .fold(0.0, f64::max);
+    if let Some(l) = &latency {
+        let [p50, p90, p99, max] = l.percentiles;
+        table.push((
+            format!("latency at {}/s, {} s, 3 partitions", l.rate, l.secs),
+            format!("{p99:>10.0} ms p99"),
+            format!(
+                "p50 {p50:.0} ms, p90 {p90:.0} ms, max {max:.0} ms over {} records (send -> checkpoint)",
+                l.records
+            ),
+        ));
+    }
     let report = json!({"bench": "pipeline", "events": n, "partitions": PARTITIONS,
         "mix": {"c": c, "u": u, "d": d}, "final_rows": final_rows.len(), "bytes": bytes,
         "publish": {"secs": publish_secs, "records_per_s": rate(n as f64, publish_secs)},
@@ -516,6 +547,7 @@ fn main() {
         "connector_props": s.connector_props.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         "partitioning": format!("{:?}", s.partitioning), "per_partition": per_partition,
         "sluice": json_runs, "baseline_script": json_baseline, "in_process": json_inproc,
+        "latency": latency.as_ref().map(Latency::json),
         "best_ratio": best / ceiling,
         "targets": {"ratio": RATIO_TARGET, "rss_mb": RSS_TARGET_MB,
             "rate_met": best / ceiling >= RATIO_TARGET,

@@ -138,8 +138,11 @@ pub struct ConnectorConfig {
 
 /// Default `batch.size` of the Debezium JDBC sink.
 pub const DEFAULT_BATCH_SIZE: usize = 500;
-/// Default linger of a partial batch.
-pub const DEFAULT_LINGER_MS: u64 = 100;
+/// Default linger of a partial batch: how long it waits for records that have not arrived
+/// (those already waiting always join it, up to `batch.size`). Measured on the pipeline
+/// bench at a steady 10k records/s (`SLUICE_BENCH_LATENCY`): 100 ms gave p50 96 / p99 156 ms
+/// from send to checkpoint, 5 ms p50 76 / p99 131, at the same catch-up rate.
+pub const DEFAULT_LINGER_MS: u64 = 5;
 /// Default version-tombstone retention: 7 days.
 pub const DEFAULT_TOMBSTONE_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Default retention of per-batch checkpoint history: 7 days.

@@ -252,8 +252,10 @@ impl Running {
                 return Ok(());
             }
             // Records already waiting are taken one after the other, without a timer and a
-            // select per record; the deadline and the stop signal are still seen between them.
-            let queued = if self.stop.requested() || deadline.is_some_and(|d| d <= Instant::now()) {
+            // select per record, and go into the batch even when its linger is over: the
+            // linger bounds the wait for records that have not arrived, so a partial batch is
+            // written as soon as nothing more is waiting once it has passed.
+            let queued = if self.stop.requested() {
                 None
             } else {
                 rx.try_recv().ok()
