@@ -507,6 +507,17 @@ fn main() {
             "apply_events_per_s": rate(n as f64, r.apply_secs), "server_sql_secs": server_ms / 1000.0,
             "server_ms_by_statement": server_json(&r.server)}));
     }
+    if let Some(l) = &latency {
+        let [p50, p90, p99, max] = l.percentiles;
+        table.push((
+            format!("latency at {}/s, {} s, 3 partitions", l.rate, l.secs),
+            format!("{p99:>10.0} ms p99"),
+            format!(
+                "p50 {p50:.0} ms, p90 {p90:.0} ms, max {max:.0} ms over {} records (send -> checkpoint)",
+                l.records
+            ),
+        ));
+    }
     println!();
     println!(
         "sluice pipeline benchmark: {n} events (c {c} / u {u} / d {d}), {PARTITIONS} partitions \
@@ -522,17 +533,6 @@ fn main() {
         .iter()
         .map(|r| rate(n as f64, r.secs))
         .fold(0.0, f64::max);
-    if let Some(l) = &latency {
-        let [p50, p90, p99, max] = l.percentiles;
-        table.push((
-            format!("latency at {}/s, {} s, 3 partitions", l.rate, l.secs),
-            format!("{p99:>10.0} ms p99"),
-            format!(
-                "p50 {p50:.0} ms, p90 {p90:.0} ms, max {max:.0} ms over {} records (send -> checkpoint)",
-                l.records
-            ),
-        ));
-    }
     let report = json!({"bench": "pipeline", "events": n, "partitions": PARTITIONS,
         "mix": {"c": c, "u": u, "d": d}, "final_rows": final_rows.len(), "bytes": bytes,
         "publish": {"secs": publish_secs, "records_per_s": rate(n as f64, publish_secs)},
