@@ -314,7 +314,7 @@ async fn a_confluent_style_config_with_transforms_applies_them() {
 }
 
 /// Publishes `(key, value)` pairs to one partition of `topic`, in order.
-async fn publish_to(bootstrap: &str, topic: &str, partition: i32, records: &[(String, String)]) {
+async fn publish_to(bootstrap: &str, topic: &str, partition: i32, records: Vec<(String, String)>) {
     use rdkafka::producer::{FutureProducer, FutureRecord};
     let producer: FutureProducer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -323,7 +323,7 @@ async fn publish_to(bootstrap: &str, topic: &str, partition: i32, records: &[(St
         .create()
         .expect("producer");
     let mut sends = Vec::with_capacity(records.len());
-    for (key, value) in records {
+    for (key, value) in &records {
         let record = FutureRecord::to(topic)
             .partition(partition)
             .key(key)
@@ -367,20 +367,11 @@ async fn a_partition_at_its_end_is_parked_and_its_new_records_still_arrive() {
         support::generate::items_change(("postgresql", "gen"), "c", id, Some(id), Some(1))
     };
     let bootstrap = tansu.bootstrap();
-    publish_to(
-        &bootstrap,
-        &topic,
-        0,
-        &(1..=5).map(change).collect::<Vec<_>>(),
-    )
-    .await;
-    publish_to(
-        &bootstrap,
-        &topic,
-        1,
-        &(1001..1001 + BACKLOG).map(change).collect::<Vec<_>>(),
-    )
-    .await;
+    let publish = |partition: i32, ids: std::ops::RangeInclusive<i64>| {
+        publish_to(&bootstrap, &topic, partition, ids.map(change).collect())
+    };
+    publish(0, 1..=5).await;
+    publish(1, 1001..=1000 + BACKLOG).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let worker = dir.path().join("worker.properties");
     std::fs::write(
@@ -450,13 +441,7 @@ async fn a_partition_at_its_end_is_parked_and_its_new_records_still_arrive() {
         busy < BACKLOG,
         "partition 1 was done before the test could publish"
     );
-    publish_to(
-        &bootstrap,
-        &topic,
-        0,
-        &(6..=10).map(change).collect::<Vec<_>>(),
-    )
-    .await;
+    publish(0, 6..=10).await;
     until(
         "the new records of partition 0 applied",
         &|| count("id <= 10") == 10,

@@ -133,19 +133,7 @@ pub(crate) fn run_latency(
                 let mut tick = tokio::time::interval(Duration::from_millis(10));
                 while !stop.load(Ordering::Relaxed) {
                     tick.tick().await;
-                    let rows: Vec<(i32, i64)> = sqlx::query_as(
-                        "SELECT kafka_partition, next_offset FROM sluice_offsets WHERE topic = $1",
-                    )
-                    .bind(&topic)
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap_or_default();
-                    let mut next = vec![0; LATENCY_PARTITIONS as usize];
-                    for (p, n) in rows {
-                        if let Some(slot) = next.get_mut(p as usize) {
-                            *slot = n;
-                        }
-                    }
+                    let next = checkpoint(&mut conn, &topic).await;
                     samples.push((started.elapsed().as_secs_f64(), next));
                 }
                 samples
@@ -198,19 +186,10 @@ pub(crate) fn run_latency(
                 break sampler.await.expect("sampler");
             }
             let covered = {
-                let url = url.clone();
                 let mut c = PgConnection::connect(&url).await.expect("connect");
-                let rows: Vec<(i32, i64)> = sqlx::query_as(
-                    "SELECT kafka_partition, next_offset FROM sluice_offsets WHERE topic = $1",
-                )
-                .bind(&topic)
-                .fetch_all(&mut c)
-                .await
-                .unwrap_or_default();
+                let next = checkpoint(&mut c, &topic).await;
                 c.close().await.ok();
-                rows.iter()
-                    .all(|(p, n)| last.get(*p as usize).is_none_or(|l| n >= l))
-                    && rows.len() == LATENCY_PARTITIONS as usize
+                next.iter().zip(&last).all(|(n, l)| n >= l)
             };
             if covered {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -232,6 +211,23 @@ pub(crate) fn run_latency(
         records: ms.len(),
         percentiles: [at(0.50), at(0.90), at(0.99), ms[ms.len() - 1]],
     }
+}
+
+/// The checkpoint of each partition of `topic` (0 where none is stored yet).
+async fn checkpoint(conn: &mut PgConnection, topic: &str) -> Vec<i64> {
+    let rows: Vec<(i32, i64)> =
+        sqlx::query_as("SELECT kafka_partition, next_offset FROM sluice_offsets WHERE topic = $1")
+            .bind(topic)
+            .fetch_all(conn)
+            .await
+            .unwrap_or_default();
+    let mut next = vec![0; LATENCY_PARTITIONS as usize];
+    for (p, n) in rows {
+        if let Some(slot) = next.get_mut(p as usize) {
+            *slot = n;
+        }
+    }
+    next
 }
 
 /// Each produced record's latency in ms: from its send to the first sample whose checkpoint
