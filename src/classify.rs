@@ -24,14 +24,19 @@ pub enum ErrorClass {
 
 /// Classifies a sqlx error: SQLSTATE classes 08 (connection), 40 (serialization failure,
 /// deadlock), 53 (insufficient resources, disk full), 57 (operator intervention, admin
-/// shutdown), 58 (system I/O error), 55P03 (lock not available) and 55006 (object in use), SQLite BUSY/LOCKED/IOERR/FULL, and I/O or pool errors are
+/// shutdown), 58 (system I/O error), 55P03 (lock not available) and 55006 (object in use), SQLite BUSY/LOCKED/IOERR/FULL, and I/O, protocol or pool errors are
 /// transient; 28 (authorization), 3D (no such database), 3F (no such schema), 42501
 /// (insufficient privilege), XX (internal error) and configuration errors are fatal; the rest
 /// (data exceptions 22, integrity violations 23, undefined or invalid objects 42, ...) are
 /// permanent.
 pub fn sqlx(error: &sqlx::Error) -> ErrorClass {
     match error {
+        // A protocol error is a conversation with the server that broke off: a PostgreSQL
+        // shutting down (`pg_ctl stop -m immediate`) answered a new connection's SSLRequest
+        // with a zero byte ("unexpected response from SSLRequest: 0x00") and failed a
+        // connector in the SIGTERM-during-an-outage test instead of letting it retry.
         sqlx::Error::Io(_)
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => ErrorClass::Transient,
@@ -309,6 +314,12 @@ mod tests {
         assert_eq!(
             sqlx(&sqlx::Error::Configuration("bad url".into())),
             ErrorClass::Fatal
+        );
+        assert_eq!(
+            sqlx(&sqlx::Error::Protocol(
+                "unexpected response from SSLRequest: 0x00".into()
+            )),
+            ErrorClass::Transient
         );
         assert_eq!(sqlx(&sqlx::Error::RowNotFound), ErrorClass::Permanent);
     }
