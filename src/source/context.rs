@@ -44,6 +44,9 @@ pub struct SourceContext {
     trouble: Trouble,
 }
 
+/// The consumer type of a source.
+pub type SluiceConsumer = BaseConsumer<SourceContext>;
+
 /// A partition's own message queue (see [`SourceContext::take_queue_changes`]).
 pub type SplitQueue = (TopicPartition, PartitionQueue<SourceContext>);
 

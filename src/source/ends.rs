@@ -9,8 +9,8 @@
 //!   transaction with a marker that takes an offset but is never delivered, so the last
 //!   record of a partition is below its end and only the position reaches it.
 
-use super::context::SplitQueue;
-use super::{Received, SluiceConsumer, SourceMsg};
+use super::context::{SluiceConsumer, SplitQueue};
+use super::message::{Received, SourceMsg};
 use crate::checkpoint::TopicPartition;
 use rdkafka::consumer::Consumer;
 use rdkafka::Offset;

@@ -15,9 +15,8 @@
 //! to read. A partition is parked only when everything fetched of it was handed over (position
 //! = high watermark), so pausing it throws nothing away.
 
-use super::context::SplitQueue;
+use super::context::{SluiceConsumer, SplitQueue};
 use super::ends::fetched_high_watermark;
-use super::SluiceConsumer;
 use crate::checkpoint::TopicPartition;
 use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};

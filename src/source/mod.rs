@@ -13,14 +13,14 @@ mod idle;
 mod message;
 mod trouble;
 
-pub use context::SourceContext;
+pub use context::{SluiceConsumer, SourceContext};
 pub use message::{Decoder, Received, RecordError, SourceMsg};
 pub use trouble::Trouble;
 
 use crate::checkpoint::TopicPartition;
 use crate::config::{ClientRole, ConnectorConfig, TopicSelection, WorkerConfig};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::VecDeque;
@@ -28,9 +28,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-/// The consumer type of a source.
-pub type SluiceConsumer = BaseConsumer<SourceContext>;
 
 /// librdkafka settings of the sink's consumer: the worker's client settings and the
 /// connector's `consumer.override.*` ([`WorkerConfig::client_config_for`]), sluice's defaults
@@ -314,6 +311,7 @@ pub fn mirror(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rdkafka::consumer::BaseConsumer;
     use std::collections::BTreeMap;
 
     fn consumer_for(flags: &[(&str, &str)]) -> ClientConfig {
