@@ -7,8 +7,6 @@
 //! here 1 ms) to the first reading of the checkpoint that covers its offset.
 
 use super::*;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// Partitions of the latency topic.
 const LATENCY_PARTITIONS: i32 = 3;
@@ -123,20 +121,32 @@ pub(crate) fn run_latency(
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        // The checkpoint, every 10 ms.
+        // The checkpoint, every 10 ms, until it covers the offsets sent on `done` (the end
+        // of each partition once every record is delivered), or 60 s after that.
         let started = Instant::now();
-        let stop = Arc::new(AtomicBool::new(false));
+        let (done, mut end) = tokio::sync::watch::channel(None::<Vec<i64>>);
         let sampler = {
-            let (stop, topic) = (stop.clone(), topic.clone());
+            let topic = topic.clone();
             tokio::spawn(async move {
                 let mut samples: Vec<(f64, Vec<i64>)> = Vec::new();
                 let mut tick = tokio::time::interval(Duration::from_millis(10));
-                while !stop.load(Ordering::Relaxed) {
+                let mut deadline = None;
+                loop {
                     tick.tick().await;
                     let next = checkpoint(&mut conn, &topic).await;
+                    let covered = end
+                        .borrow_and_update()
+                        .as_ref()
+                        .map(|last| next.iter().zip(last).all(|(n, l)| n >= l));
                     samples.push((started.elapsed().as_secs_f64(), next));
+                    if let Some(covered) = covered {
+                        let deadline = *deadline
+                            .get_or_insert_with(|| Instant::now() + Duration::from_secs(60));
+                        if covered || Instant::now() > deadline {
+                            return samples;
+                        }
+                    }
                 }
-                samples
             })
         };
         // The steady producer: every millisecond, what the rate owes by then.
@@ -163,7 +173,6 @@ pub(crate) fn run_latency(
             let d = delivery.await.expect("delivery").expect("delivered");
             produced.push((at, d.partition as usize, d.offset));
         }
-        // Until the checkpoint covers every record (or 60 s).
         let last: Vec<i64> = (0..LATENCY_PARTITIONS as usize)
             .map(|p| {
                 produced
@@ -174,29 +183,8 @@ pub(crate) fn run_latency(
                     .unwrap_or(0)
             })
             .collect();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let samples = loop {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            if Instant::now() > deadline {
-                stop.store(true, Ordering::Relaxed);
-                break sampler.await.expect("sampler");
-            }
-            // The sampler owns the connection: stop it once a sample shows the end.
-            if sampler.is_finished() {
-                break sampler.await.expect("sampler");
-            }
-            let covered = {
-                let mut c = PgConnection::connect(&url).await.expect("connect");
-                let next = checkpoint(&mut c, &topic).await;
-                c.close().await.ok();
-                next.iter().zip(&last).all(|(n, l)| n >= l)
-            };
-            if covered {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                stop.store(true, Ordering::Relaxed);
-                break sampler.await.expect("sampler");
-            }
-        };
+        let _ = done.send(Some(last));
+        let samples = sampler.await.expect("sampler");
         latencies(&produced, &samples)
     });
     let _ = child.kill();

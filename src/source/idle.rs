@@ -84,32 +84,36 @@ impl Parking {
         let Ok(positions) = consumer.position() else {
             return;
         };
-        // Records fetched but not handed over, per unparked partition (None: not known yet).
-        let left = |tp: &TopicPartition| -> Option<i64> {
+        // Per unparked partition: its fetched end and the records fetched but not handed
+        // over (None: not known yet).
+        let state = |tp: &TopicPartition| -> Option<(i64, i64)> {
             let high = fetched_high_watermark(consumer, tp)?;
             match positions.find_partition(&tp.topic, tp.partition)?.offset() {
-                Offset::Offset(position) => Some(high - position),
+                Offset::Offset(position) => Some((high, high - position)),
                 _ => None,
             }
         };
-        let active: Vec<(&TopicPartition, Option<i64>)> = queues
+        let active: Vec<(&TopicPartition, Option<(i64, i64)>)> = queues
             .iter()
             .map(|(tp, _)| tp)
             .filter(|tp| !self.parked.contains_key(*tp))
-            .map(|tp| (tp, left(tp)))
+            .map(|tp| (tp, state(tp)))
             .collect();
-        let backlog = active.iter().any(|(_, l)| l.is_some_and(|l| l >= BACKLOG));
-        let nothing_left = active.iter().all(|(_, l)| l.is_some_and(|l| l <= 0));
+        let left = |s: &Option<(i64, i64)>| s.map(|(_, left)| left);
+        let backlog = active
+            .iter()
+            .any(|(_, s)| left(s).is_some_and(|l| l >= BACKLOG));
+        let nothing_left = active.iter().all(|(_, s)| left(s).is_some_and(|l| l <= 0));
         if nothing_left && !self.parked.is_empty() {
             moves.resumed = self.parked.drain().map(|(tp, _)| tp).collect();
         } else if backlog {
-            for (tp, left) in &active {
-                if left.is_some_and(|l| l <= 0) {
-                    if let Some(high) = fetched_high_watermark(consumer, tp) {
-                        self.parked
-                            .insert((*tp).clone(), Watch { high, seen: None });
-                        moves.parked.push((*tp).clone());
-                    }
+            for (tp, s) in &active {
+                // At or past the end: tansu's fetch responses can put the end at the last
+                // record batch's base offset.
+                if let Some((high, _)) = s.filter(|(_, left)| *left <= 0) {
+                    self.parked
+                        .insert((*tp).clone(), Watch { high, seen: None });
+                    moves.parked.push((*tp).clone());
                 }
             }
             if !moves.parked.is_empty() {
