@@ -461,6 +461,111 @@ async fn a_partition_at_its_end_is_parked_and_its_new_records_still_arrive() {
     println!("partition 1 had {busy} of {BACKLOG} rows when partition 0 got new records, {behind} when they were applied");
 }
 
+/// Issue #18: `tasks.max` in `sluice run` runs that many pipelines in the connector's group,
+/// each with its own target connection: the partitions are split among them, every record is
+/// applied and counted once, and `--stop-at-end` ends the run even with more tasks than
+/// partitions: the task the group gives nothing stops once the others have, without waiting
+/// for a rebalance to hand it their partitions (tansu may never complete it).
+#[tokio::test(flavor = "multi_thread")]
+async fn tasks_max_splits_the_partitions_among_pipelines_and_stops_at_the_end() {
+    const PER_PARTITION: i64 = 300;
+    let tansu = Tansu::start();
+    let pg = Postgres::shared();
+    let url = pg.create_database();
+    let db = url.rsplit('/').next().expect("database name").to_string();
+    let topic = random_name("tasks");
+    tansu.create_topic(&topic, 3);
+    let bootstrap = tansu.bootstrap();
+    for partition in 0..3 {
+        let first = i64::from(partition) * PER_PARTITION + 1;
+        let records = (first..first + PER_PARTITION)
+            .map(|id| {
+                support::generate::items_change(("postgresql", "gen"), "c", id, Some(id), Some(1))
+            })
+            .collect();
+        publish_to(&bootstrap, &topic, partition, records).await;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = worker_file(dir.path(), &bootstrap);
+    let name = random_name("tasks");
+    let connector = connector_file(
+        dir.path(),
+        &name,
+        serde_json::json!({
+            "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+            "tasks.max": "4",
+            "topics": topic,
+            "connection.url": url,
+            "insert.mode": "upsert",
+            "primary.key.mode": "record_key",
+            "table.name.format": "items",
+            "schema.evolution": "basic",
+            "batch.size": "50",
+        }),
+    );
+    let log = run_to_end(dir.path(), &worker, &[&connector], Duration::from_secs(180));
+    let rows: i64 = pg
+        .psql(&db, "SELECT count(*) FROM items")
+        .trim()
+        .parse()
+        .expect("count");
+    assert_eq!(rows, 3 * PER_PARTITION);
+    // Which task took which partition, from the assignment lines (each names its task).
+    let mut holders: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for line in log.lines().filter(|l| l.contains("partition assigned")) {
+        let task = line
+            .split("task{name=")
+            .nth(1)
+            .and_then(|rest| rest.split('}').next())
+            .unwrap_or_else(|| panic!("an assignment line names no task: {line}"));
+        let partition = line
+            .split("partition=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("partition")
+            .to_string();
+        holders
+            .entry(task.to_string())
+            .or_default()
+            .insert(partition);
+    }
+    println!("partitions by task: {holders:?}");
+    for line in log.lines().filter(|l| l.contains("stopping")) {
+        println!("{line}");
+    }
+    assert!(
+        holders.len() >= 2,
+        "the partitions were not split among tasks: {holders:?}\n{log}"
+    );
+    assert!(
+        holders.keys().all(|t| t.starts_with(&format!("{name}-"))),
+        "{holders:?}"
+    );
+    // One report for the connector, every record counted once.
+    assert!(
+        log.contains(&format!(
+            "connector {name}: {} records read",
+            3 * PER_PARTITION
+        )),
+        "{log}"
+    );
+    let next: Vec<String> = pg
+        .psql(
+            &db,
+            "SELECT next_offset FROM sluice_offsets ORDER BY kafka_partition",
+        )
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        next,
+        vec![PER_PARTITION.to_string(); 3],
+        "checkpoint per partition"
+    );
+}
+
 /// Issue #18: the version guard's lookup probes the primary key of `sluice_row_versions` once
 /// per key even under a generic plan cached while the table was small and never analyzed (what
 /// a connector's prepared statement gets on a new target). The plain join it replaced hashed

@@ -2,7 +2,7 @@
 
 use super::WorkerArgs;
 use crate::config::{ConnectorConfig, WorkerConfig};
-use crate::pipeline::{self, RunOptions};
+use crate::pipeline::{self, Report, RunOptions, Siblings};
 use crate::telemetry::{serve, Health, Metrics};
 use clap::Args;
 use std::path::PathBuf;
@@ -45,6 +45,13 @@ pub fn shutdown_signal() -> watch::Receiver<bool> {
 }
 
 /// Runs connectors with a worker config; returns the exit code.
+///
+/// A connector with `tasks.max` N > 1 runs as N pipelines, each a consumer of the connector's
+/// group with its own target connection and checkpoint rows, the group splitting the
+/// partitions among them (as Kafka Connect's standalone worker runs a connector's tasks); their
+/// states are kept as `<connector>-<task>` and their reports are added up. With
+/// `--stop-at-end`, a task the group never gave a partition (more tasks than partitions) stops
+/// once the others have (see [`Siblings`]).
 pub async fn run_connectors(
     worker: WorkerConfig,
     configs: Vec<ConnectorConfig>,
@@ -53,54 +60,70 @@ pub async fn run_connectors(
     metrics: Metrics,
     health: Health,
 ) -> Result<i32, String> {
-    let mut tasks = Vec::new();
+    let mut connectors = Vec::new();
     for config in configs {
-        let (worker, metrics, health, shutdown, options) = (
-            worker.clone(),
-            metrics.clone(),
-            health.clone(),
-            shutdown.clone(),
-            options.clone(),
-        );
-        // A failing connector is logged (and FAILED in /ready) by the pipeline as it fails;
-        // the others keep running, as connectors of one Kafka Connect worker do.
-        tasks.push(tokio::spawn(async move {
-            let name = config.name.clone();
-            let result =
-                pipeline::run(&worker, config.clone(), metrics, health, shutdown, options).await;
-            (name, config, result)
-        }));
+        let tasks = config.tasks_max.max(1);
+        let siblings = (tasks > 1).then(|| Siblings::new(tasks));
+        let mut handles = Vec::new();
+        for task in 0..tasks {
+            let (worker, metrics, health, shutdown, config) = (
+                worker.clone(),
+                metrics.clone(),
+                health.clone(),
+                shutdown.clone(),
+                config.clone(),
+            );
+            let options = RunOptions {
+                health_name: (tasks > 1).then(|| format!("{}-{task}", config.name)),
+                siblings: siblings.clone(),
+                ..options.clone()
+            };
+            // A failing connector is logged (and FAILED in /ready) by the pipeline as it
+            // fails; the others keep running, as connectors of one Kafka Connect worker do.
+            handles.push(tokio::spawn(async move {
+                pipeline::run(&worker, config, metrics, health, shutdown, options).await
+            }));
+        }
+        connectors.push((config, handles));
     }
     let mut code = 0;
-    for task in tasks {
-        let (name, config, result) = task.await.map_err(|e| e.to_string())?;
-        match result {
-            Ok(report) => {
-                // The report's checkpoint is a courtesy: a target that is down (a shutdown
-                // during an outage) must not hold the exit up (sqlx retries a refused
-                // connection until its acquire timeout).
-                let read = async {
-                    let db = crate::db::Db::connect(
-                        &config.target,
-                        config.username.as_deref(),
-                        config.password.as_ref(),
-                    )
-                    .await
-                    .ok()?;
-                    crate::checkpoint::load(&db, &config.group_id()).await.ok()
-                };
-                let checkpoint = tokio::time::timeout(std::time::Duration::from_secs(2), read)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
-                print!("{}", report.render(&checkpoint));
-            }
-            Err(e) => {
-                eprintln!("connector {name} failed: {e}");
-                code = 1;
+    for (config, handles) in connectors {
+        let mut report: Option<Report> = None;
+        let mut failed = Vec::new();
+        for (task, handle) in handles.into_iter().enumerate() {
+            match handle.await.map_err(|e| e.to_string())? {
+                Ok(done) => match &mut report {
+                    Some(report) => report.merge(done),
+                    None => report = Some(done),
+                },
+                Err(e) if config.tasks_max > 1 => failed.push(format!("task {task}: {e}")),
+                Err(e) => failed.push(e.to_string()),
             }
         }
+        if !failed.is_empty() {
+            eprintln!("connector {} failed: {}", config.name, failed.join("; "));
+            code = 1;
+            continue;
+        }
+        // The report's checkpoint is a courtesy: a target that is down (a shutdown during an
+        // outage) must not hold the exit up (sqlx retries a refused connection until its
+        // acquire timeout).
+        let read = async {
+            let db = crate::db::Db::connect(
+                &config.target,
+                config.username.as_deref(),
+                config.password.as_ref(),
+            )
+            .await
+            .ok()?;
+            crate::checkpoint::load(&db, &config.group_id()).await.ok()
+        };
+        let checkpoint = tokio::time::timeout(std::time::Duration::from_secs(2), read)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        print!("{}", report.unwrap_or_default().render(&checkpoint));
     }
     Ok(code)
 }
@@ -124,6 +147,7 @@ pub async fn run(args: RunArgs) -> Result<i32, String> {
         stop_at_end: args.stop_at_end,
         shutdown_timeout: worker.shutdown_timeout,
         health_name: None,
+        siblings: None,
     };
     run_connectors(worker, configs, options, shutdown_signal(), metrics, health).await
 }

@@ -98,6 +98,9 @@ pub struct ConnectorConfig {
     pub field_include: Vec<String>,
     /// `field.exclude.list`.
     pub field_exclude: Vec<String>,
+    /// `tasks.max`: how many pipelines (each a consumer of the connector's group with its own
+    /// target connection) run the connector; the group splits the partitions among them.
+    pub tasks_max: usize,
     /// `batch.size`: records per target transaction at most, bounded by `max_poll_records`.
     pub batch_size: usize,
     /// `max.poll.records` of the connector's consumer (`consumer.override.max.poll.records`,
@@ -425,6 +428,14 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
         parse_bool,
         "true or false",
     );
+    let tasks_max = parse(
+        map,
+        "tasks.max",
+        1,
+        problems,
+        |s| s.parse().ok().filter(|n| *n > 0),
+        "a positive integer",
+    );
     let batch_size = parse(
         map,
         "batch.size",
@@ -515,6 +526,7 @@ fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<C
         quote_identifiers,
         field_include: list(map, "field.include.list"),
         field_exclude: list(map, "field.exclude.list"),
+        tasks_max,
         batch_size,
         max_poll_records: None,
         clients: ConnectorClients::default(),

@@ -28,6 +28,8 @@ pub(super) struct Ends {
     positions: HashMap<TopicPartition, i64>,
     /// The last record or assignment (the quiet period counts from it).
     last_activity: Instant,
+    /// Whether the group ever gave this task a partition.
+    held_any: bool,
 }
 
 impl Default for Ends {
@@ -37,15 +39,24 @@ impl Default for Ends {
             fetched: HashSet::new(),
             positions: HashMap::new(),
             last_activity: Instant::now(),
+            held_any: false,
         }
     }
 }
 
 impl Ends {
-    /// Partitions were assigned, with the offset lookup's ends.
-    pub(super) fn assigned(&mut self, ends: Vec<(TopicPartition, i64)>) {
+    /// Partitions were assigned, with the offset lookup's ends; `holding`: the task holds
+    /// some partition now.
+    pub(super) fn assigned(&mut self, ends: Vec<(TopicPartition, i64)>, holding: bool) {
         self.offsets.extend(ends);
         self.last_activity = Instant::now();
+        self.held_any |= holding;
+    }
+
+    /// Whether the group ever gave this task a partition (a task that never held one may
+    /// stop at the end once the connector's other tasks have: see `Siblings`).
+    pub(super) fn held_any(&self) -> bool {
+        self.held_any
     }
 
     /// A record arrived.
@@ -118,7 +129,7 @@ mod tests {
         let mut ends = Ends::default();
         let assigned = [tp(0), tp(1)];
         // The lookup answered 90 for partition 0 (the last batch's base offset on tansu).
-        ends.assigned(vec![(tp(0), 90), (tp(1), 0)]);
+        ends.assigned(vec![(tp(0), 90), (tp(1), 0)], true);
         let mut next = HashMap::from([(tp(0), 90)]);
         ends.fetched(tp(0), 100);
         ends.fetched(tp(1), 0);
@@ -133,7 +144,7 @@ mod tests {
     #[test]
     fn a_lower_fetch_response_end_does_not_lower_the_lookup() {
         let mut ends = Ends::default();
-        ends.assigned(vec![(tp(0), 100)]);
+        ends.assigned(vec![(tp(0), 100)], true);
         ends.fetched(tp(0), 50);
         let next = HashMap::from([(tp(0), 50)]);
         assert_eq!(ends.reached([tp(0)].iter(), &next), None);
@@ -142,7 +153,7 @@ mod tests {
     #[test]
     fn without_a_fetch_response_the_source_must_be_quiet() {
         let mut ends = Ends::default();
-        ends.assigned(vec![(tp(0), 10)]);
+        ends.assigned(vec![(tp(0), 10)], true);
         let next = HashMap::from([(tp(0), 10)]);
         assert_eq!(ends.reached([tp(0)].iter(), &next), None);
         ends.last_activity = Instant::now() - QUIET;
@@ -153,7 +164,7 @@ mod tests {
         // A revoked partition's confirmation goes with it.
         ends.fetched(tp(0), 10);
         ends.revoked(&tp(0));
-        ends.assigned(vec![(tp(0), 10)]);
+        ends.assigned(vec![(tp(0), 10)], true);
         assert_eq!(ends.reached([tp(0)].iter(), &next), None);
     }
 
@@ -161,7 +172,7 @@ mod tests {
     fn a_position_past_a_transaction_marker_reaches_the_end() {
         let mut ends = Ends::default();
         // Ten records (0-9) and the commit marker at 10: the end is 11.
-        ends.assigned(vec![(tp(0), 11)]);
+        ends.assigned(vec![(tp(0), 11)], true);
         ends.fetched(tp(0), 11);
         let next = HashMap::from([(tp(0), 10)]);
         assert_eq!(ends.reached([tp(0)].iter(), &next), None);
@@ -171,7 +182,7 @@ mod tests {
             Some("confirmed by fetch responses")
         );
         ends.revoked(&tp(0));
-        ends.assigned(vec![(tp(0), 11)]);
+        ends.assigned(vec![(tp(0), 11)], true);
         ends.fetched(tp(0), 11);
         assert_eq!(ends.reached([tp(0)].iter(), &next), None);
     }

@@ -33,7 +33,7 @@ use crate::source::{self, Received, SluiceConsumer, SourceContext, SourceMsg};
 use crate::telemetry::{ConnectorHealth, ConnectorState, Health, Metrics};
 use open::open_sink;
 use outcome::bad_record;
-pub use outcome::{PipelineError, RunOptions};
+pub use outcome::{PipelineError, RunOptions, Siblings};
 use rdkafka::consumer::Consumer;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +41,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stop::Stop;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 struct Running {
     config: ConnectorConfig,
@@ -89,9 +90,19 @@ pub async fn run(
 ) -> Result<Report, PipelineError> {
     let name = config.name.clone();
     let health = health.connector(options.health_name.as_deref().unwrap_or(&name));
-    let result = match run_connector(worker, config, metrics, health.clone(), shutdown, options)
-        .await
-    {
+    // A task's lines name it (a worker's tasks, `sluice run` with `tasks.max` > 1).
+    let span = match &options.health_name {
+        Some(task) => tracing::info_span!("task", name = %task),
+        None => tracing::Span::none(),
+    };
+    let siblings = options.siblings.clone();
+    let result = run_connector(worker, config, metrics, health.clone(), shutdown, options)
+        .instrument(span)
+        .await;
+    if let Some(siblings) = siblings {
+        siblings.stopped();
+    }
+    let result = match result {
         Err(PipelineError::Interrupted) => {
             tracing::warn!(connector = %name, "stopped without committing the in-flight batch; a restart applies it");
             Ok(None)
@@ -161,9 +172,10 @@ async fn run_connector(
             runtime: tokio::runtime::Handle::current(),
             stop: stop.clone(),
         };
+        let span = tracing::Span::current();
         std::thread::Builder::new()
             .name("sluice-source".into())
-            .spawn(move || source::run(consumer, tx, stop, max, decoder))
+            .spawn(move || span.in_scope(|| source::run(consumer, tx, stop, max, decoder)))
             .map_err(|e| PipelineError::Kafka(e.to_string()))?
     };
     let (consumer_for_mirror, db_for_mirror, group_for_mirror) =
@@ -243,7 +255,16 @@ impl Running {
         loop {
             let reached = options.stop_at_end && self.batch.is_empty();
             if let Some(ends) = reached
-                .then(|| self.ends.reached(self.claims.keys(), &self.next))
+                .then(|| {
+                    self.ends
+                        .reached(self.claims.keys(), &self.next)
+                        .or_else(|| {
+                            let alone = options.siblings.as_ref().is_some_and(|s| s.running() == 1);
+                            (alone && !self.ends.held_any()).then_some(
+                                "no partition held, and the connector's other tasks stopped",
+                            )
+                        })
+                })
                 .flatten()
             {
                 tracing::info!(
@@ -311,7 +332,7 @@ impl Running {
                             }
                             self.claims.insert(claim.tp.clone(), claim);
                         }
-                        self.ends.assigned(end_offsets);
+                        self.ends.assigned(end_offsets, !self.claims.is_empty());
                     }
                     Some(SourceMsg::FetchEnd(tp, high)) => {
                         if self.claims.contains_key(&tp) {

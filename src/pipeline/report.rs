@@ -53,6 +53,31 @@ impl Report {
         }
     }
 
+    /// Adds another task's report of the same connector.
+    pub fn merge(&mut self, other: Report) {
+        self.records += other.records;
+        self.changes += other.changes;
+        for (table, t) in other.tables {
+            let entry = self.tables.entry(table).or_default();
+            entry.inserted += t.inserted;
+            entry.updated += t.updated;
+            entry.deleted += t.deleted;
+            entry.truncated += t.truncated;
+            for (reason, n) in t.skipped {
+                *entry.skipped.entry(reason).or_default() += n;
+            }
+            for (key, n) in t.conflicts {
+                *entry.conflicts.entry(key).or_default() += n;
+            }
+        }
+        for (reason, n) in other.skipped {
+            *self.skipped.entry(reason).or_default() += n;
+        }
+        for (stage, n) in other.dead_letters {
+            *self.dead_letters.entry(stage).or_default() += n;
+        }
+    }
+
     /// The human-readable report, with the final checkpoint read from the target.
     pub fn render(&self, checkpoint: &[Stored]) -> String {
         let mut out = String::new();

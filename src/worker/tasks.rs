@@ -125,6 +125,8 @@ impl Tasks {
                     stop_at_end: false,
                     shutdown_timeout: worker.shutdown_timeout,
                     health_name: Some(health_name.clone()),
+                    // The worker runs each task by itself; it is never stopped at the end.
+                    siblings: None,
                 };
                 tracing::info!(connector = name, task, "starting task");
                 tokio::spawn(async move {

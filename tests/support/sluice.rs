@@ -24,9 +24,17 @@ pub fn worker_file(dir: &Path, bootstrap: &str) -> PathBuf {
     path
 }
 
-/// Writes a connector JSON file.
-pub fn connector_file(dir: &Path, name: &str, config: serde_json::Value) -> PathBuf {
+/// Writes a connector JSON file. `SLUICE_TEST_TASKS_MAX=N` gives every connector that does
+/// not say otherwise `tasks.max=N` (the suite run with parallel tasks, issue #18).
+pub fn connector_file(dir: &Path, name: &str, mut config: serde_json::Value) -> PathBuf {
     let path = dir.join(format!("{name}.json"));
+    if let (Ok(tasks), Some(map)) = (
+        std::env::var("SLUICE_TEST_TASKS_MAX"),
+        config.as_object_mut(),
+    ) {
+        map.entry("tasks.max")
+            .or_insert_with(|| serde_json::Value::from(tasks));
+    }
     let doc = serde_json::json!({ "name": name, "config": config });
     std::fs::write(&path, doc.to_string()).expect("write connector file");
     path
