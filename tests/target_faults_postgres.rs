@@ -209,7 +209,10 @@ async fn a_target_refusing_every_record_trips_the_ratio_guard_without_probing_th
     );
     let records: Vec<(String, String)> = (1..=300).map(create).collect();
     publish(&cluster, "refused", &records).await;
-    let extra = json!({"batch.size": "100", "sluice.errors.max.ratio": "0.2"});
+    // The first batch must be whole (the guard judges 100 records at least): records that
+    // arrived after the 5 ms default linger would start a smaller one.
+    let extra = json!({"batch.size": "100", "sluice.batch.linger.ms": "2000",
+        "sluice.errors.max.ratio": "0.2"});
     let config = connector("refused", "refused", &url, "all", extra);
     let rollbacks = || {
         let pg = support::Postgres::shared();
