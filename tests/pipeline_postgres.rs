@@ -463,9 +463,8 @@ async fn a_partition_at_its_end_is_parked_and_its_new_records_still_arrive() {
 
 /// Issue #18: `tasks.max` in `sluice run` runs that many pipelines in the connector's group,
 /// each with its own target connection: the partitions are split among them, every record is
-/// applied and counted once, and `--stop-at-end` ends the run even with more tasks than
-/// partitions: the task the group gives nothing stops once the others have, without waiting
-/// for a rebalance to hand it their partitions (tansu may never complete it).
+/// applied and counted once, and with `--stop-at-end` the tasks stop together once all are at
+/// their end, the one the group gives nothing (more tasks than partitions) included.
 #[tokio::test(flavor = "multi_thread")]
 async fn tasks_max_splits_the_partitions_among_pipelines_and_stops_at_the_end() {
     const PER_PARTITION: i64 = 300;
@@ -531,9 +530,19 @@ async fn tasks_max_splits_the_partitions_among_pipelines_and_stops_at_the_end() 
             .insert(partition);
     }
     println!("partitions by task: {holders:?}");
-    for line in log.lines().filter(|l| l.contains("stopping")) {
-        println!("{line}");
-    }
+    // The tasks stop together: none leaves while the others wait for a rebalance that hands
+    // them its partitions (on tansu it may never complete).
+    let lines: Vec<&str> = log.lines().collect();
+    let first_stop = lines
+        .iter()
+        .position(|l| l.contains("; stopping"))
+        .expect("a stop line");
+    assert!(
+        !lines[first_stop..]
+            .iter()
+            .any(|l| l.contains("partition assigned")),
+        "partitions moved after a task stopped:\n{log}"
+    );
     assert!(
         holders.len() >= 2,
         "the partitions were not split among tasks: {holders:?}\n{log}"

@@ -50,8 +50,7 @@ pub fn shutdown_signal() -> watch::Receiver<bool> {
 /// group with its own target connection and checkpoint rows, the group splitting the
 /// partitions among them (as Kafka Connect's standalone worker runs a connector's tasks); their
 /// states are kept as `<connector>-<task>` and their reports are added up. With
-/// `--stop-at-end`, a task the group never gave a partition (more tasks than partitions) stops
-/// once the others have (see [`Siblings`]).
+/// `--stop-at-end` the tasks stop together, once all are at their end (see [`Siblings`]).
 pub async fn run_connectors(
     worker: WorkerConfig,
     configs: Vec<ConnectorConfig>,
@@ -63,9 +62,9 @@ pub async fn run_connectors(
     let mut connectors = Vec::new();
     for config in configs {
         let tasks = config.tasks_max.max(1);
-        let siblings = (tasks > 1).then(|| Siblings::new(tasks));
+        let siblings = Siblings::group(tasks);
         let mut handles = Vec::new();
-        for task in 0..tasks {
+        for (task, sibling) in siblings.into_iter().enumerate() {
             let (worker, metrics, health, shutdown, config) = (
                 worker.clone(),
                 metrics.clone(),
@@ -75,7 +74,7 @@ pub async fn run_connectors(
             );
             let options = RunOptions {
                 health_name: (tasks > 1).then(|| format!("{}-{task}", config.name)),
-                siblings: siblings.clone(),
+                siblings: (tasks > 1).then_some(sibling),
                 ..options.clone()
             };
             // A failing connector is logged (and FAILED in /ready) by the pipeline as it

@@ -13,6 +13,7 @@
 
 use crate::checkpoint::TopicPartition;
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long the source must be quiet before stopping when some partition's end is known only
@@ -53,8 +54,8 @@ impl Ends {
         self.held_any |= holding;
     }
 
-    /// Whether the group ever gave this task a partition (a task that never held one may
-    /// stop at the end once the connector's other tasks have: see `Siblings`).
+    /// Whether the group ever gave this task a partition (a task that never held one is at
+    /// its end for [`Siblings`]).
     pub(super) fn held_any(&self) -> bool {
         self.held_any
     }
@@ -113,6 +114,67 @@ impl Ends {
     }
 }
 
+/// The tasks of one connector that `sluice run` runs side by side (`tasks.max` > 1), each a
+/// consumer of the connector's group, as `--stop-at-end` sees them: they stop together, once
+/// all of them are at their end at one moment — a task at the end of every partition it holds,
+/// or one the group never gave a partition (more tasks than partitions) — and one of them
+/// reached a real end. Stopping one by one would make the group move the others' partitions
+/// each time a task left: on tansu that rebalance holds every member for half the session
+/// timeout, and may never complete, leaving a task that held nothing waiting for ever.
+#[derive(Debug, Clone)]
+pub struct Siblings {
+    together: Arc<Mutex<Together>>,
+    task: usize,
+}
+
+#[derive(Debug)]
+struct Together {
+    /// Per task: at its end (`None`: stopped).
+    at_end: Vec<Option<bool>>,
+    /// Some task was at the end of partitions it held.
+    reached: bool,
+    /// All were at their end at one moment: every task stops.
+    over: bool,
+}
+
+impl Siblings {
+    /// The handles of `tasks` tasks, all running.
+    pub fn group(tasks: usize) -> Vec<Siblings> {
+        let together = Arc::new(Mutex::new(Together {
+            at_end: vec![Some(false); tasks],
+            reached: false,
+            over: false,
+        }));
+        (0..tasks)
+            .map(|task| Siblings {
+                together: together.clone(),
+                task,
+            })
+            .collect()
+    }
+
+    /// This task is at its end (`at_end`; `reached`: at the end of partitions it holds) or
+    /// not; whether all the running tasks have been at once (then it stops).
+    pub(super) fn at_end(&self, at_end: bool, reached: bool) -> bool {
+        let Ok(mut t) = self.together.lock() else {
+            return false;
+        };
+        t.at_end[self.task] = Some(at_end);
+        t.reached |= reached;
+        if t.reached && t.at_end.iter().all(|s| *s != Some(false)) {
+            t.over = true;
+        }
+        t.over
+    }
+
+    /// This task stopped (at the end, on a signal, or failing).
+    pub(super) fn stopped(&self) {
+        if let Ok(mut t) = self.together.lock() {
+            t.at_end[self.task] = None;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +184,33 @@ mod tests {
             topic: "t".into(),
             partition,
         }
+    }
+
+    #[test]
+    fn sibling_tasks_stop_together_once_all_are_at_their_end_at_one_moment() {
+        let tasks = Siblings::group(3);
+        // Nobody reached a real end yet: tasks the group gave nothing do not stop the run.
+        assert!(!tasks[0].at_end(true, false));
+        assert!(!tasks[1].at_end(true, false));
+        assert!(!tasks[2].at_end(false, false));
+        assert!(
+            tasks[2].at_end(true, true),
+            "all at their end, one at a real one"
+        );
+        // Once over, every task stops, whatever it sees afterwards (a rebalance started by
+        // the first one leaving).
+        assert!(tasks[1].at_end(false, false));
+        let tasks = Siblings::group(2);
+        assert!(!tasks[0].at_end(true, true));
+        assert!(
+            !tasks[1].at_end(false, false),
+            "task 1 still has records to apply"
+        );
+        tasks[1].stopped();
+        assert!(
+            tasks[0].at_end(true, false),
+            "a stopped task does not hold the others"
+        );
     }
 
     #[test]

@@ -31,9 +31,10 @@ use crate::resolve::Outcome;
 use crate::sink::Sink;
 use crate::source::{self, Received, SluiceConsumer, SourceContext, SourceMsg};
 use crate::telemetry::{ConnectorHealth, ConnectorState, Health, Metrics};
+pub use end::Siblings;
 use open::open_sink;
 use outcome::bad_record;
-pub use outcome::{PipelineError, RunOptions, Siblings};
+pub use outcome::{PipelineError, RunOptions};
 use rdkafka::consumer::Consumer;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -244,6 +245,26 @@ async fn run_connector(
 }
 
 impl Running {
+    /// With `--stop-at-end`: whether to stop now, and how the end is known.
+    fn at_end(&self, options: &RunOptions) -> Option<&'static str> {
+        if !options.stop_at_end {
+            return None;
+        }
+        let reached = self
+            .batch
+            .is_empty()
+            .then(|| self.ends.reached(self.claims.keys(), &self.next))
+            .flatten();
+        let Some(siblings) = &options.siblings else {
+            return reached;
+        };
+        // A task the group never gave a partition has nothing to wait for.
+        let idle = self.batch.is_empty() && self.claims.is_empty() && !self.ends.held_any();
+        siblings
+            .at_end(reached.is_some() || idle, reached.is_some())
+            .then_some(reached.unwrap_or("every task of the connector at its end"))
+    }
+
     async fn main_loop(
         &mut self,
         rx: &mut mpsc::Receiver<SourceMsg>,
@@ -253,20 +274,7 @@ impl Running {
         let mut deadline: Option<Instant> = None;
         let mut last_purge = Instant::now();
         loop {
-            let reached = options.stop_at_end && self.batch.is_empty();
-            if let Some(ends) = reached
-                .then(|| {
-                    self.ends
-                        .reached(self.claims.keys(), &self.next)
-                        .or_else(|| {
-                            let alone = options.siblings.as_ref().is_some_and(|s| s.running() == 1);
-                            (alone && !self.ends.held_any()).then_some(
-                                "no partition held, and the connector's other tasks stopped",
-                            )
-                        })
-                })
-                .flatten()
-            {
+            if let Some(ends) = self.at_end(options) {
                 tracing::info!(
                     ends,
                     "every assigned partition is applied up to its end offset; stopping"

@@ -1,9 +1,8 @@
 //! How a connector's run is asked for ([`RunOptions`]) and how it ends when it fails
 //! ([`PipelineError`]).
 
+use super::end::Siblings;
 use crate::event::Coordinates;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a connector stopped with an error.
@@ -54,32 +53,6 @@ pub struct RunOptions {
     pub health_name: Option<String>,
     /// The other tasks of the connector in this process (`sluice run` with `tasks.max` > 1).
     pub siblings: Option<Siblings>,
-}
-
-/// The tasks of one connector that `sluice run` runs side by side (`tasks.max` > 1), each a
-/// consumer of the connector's group. With `--stop-at-end`, a task the group never gave a
-/// partition (more tasks than partitions) stops once all the others have: between them they
-/// held every partition, and each stopped only at the end of those it held. Waiting instead
-/// for the group to hand it their partitions would wait for a rebalance, which tansu may never
-/// complete after members leave.
-#[derive(Debug, Clone)]
-pub struct Siblings(Arc<AtomicUsize>);
-
-impl Siblings {
-    /// `tasks` tasks, all running.
-    pub fn new(tasks: usize) -> Self {
-        Siblings(Arc::new(AtomicUsize::new(tasks)))
-    }
-
-    /// One of them stopped.
-    pub fn stopped(&self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    /// How many are running (the caller included).
-    pub fn running(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
 }
 
 impl Default for RunOptions {
