@@ -137,15 +137,16 @@ async fn run_connector(
     // `sluice.max.inflight.records` bounds the decoded records waiting for a batch; what is
     // fetched beyond them waits undecoded in librdkafka's per-partition queues.
     let (tx, mut rx) = mpsc::channel(config.max_inflight.max(1));
-    let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
+    // Set when the pipeline stops: the source thread ends, a claim in a rebalance gives up.
+    let stop = Arc::new(AtomicBool::new(false));
     let context = SourceContext::new(
         tokio::runtime::Handle::current(),
         sink.db().clone(),
         config.group_id(),
-        owner,
         tx.clone(),
         metrics.clone(),
         health.clone(),
+        stop.clone(),
     );
     let consumer: Arc<SluiceConsumer> = Arc::new(
         source::consumer_config(worker, &config)
@@ -158,7 +159,6 @@ async fn run_connector(
     consumer
         .subscribe(&topic_refs)
         .map_err(|e| PipelineError::Kafka(e.to_string()))?;
-    let stop = Arc::new(AtomicBool::new(false));
     let thread = {
         let (consumer, stop) = (consumer.clone(), stop.clone());
         // Records that come through the main queue (before a partition's queue is split, or

@@ -13,7 +13,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -42,6 +42,8 @@ pub struct SourceContext {
     rebalances: AtomicU64,
     /// Kafka errors: what stops the connector, what readiness shows.
     trouble: Trouble,
+    /// Set when the pipeline stops: a claim waiting for the target gives up.
+    stop: Arc<AtomicBool>,
 }
 
 /// The consumer type of a source.
@@ -56,17 +58,18 @@ impl SourceContext {
         runtime: tokio::runtime::Handle,
         db: Db,
         group: String,
-        owner: String,
         tx: mpsc::Sender<SourceMsg>,
         metrics: Metrics,
         health: ConnectorHealth,
+        stop: Arc<AtomicBool>,
     ) -> Self {
         let connector = health.name().to_string();
         SourceContext {
             runtime,
             db,
             group,
-            owner,
+            // Who claims: this process and this consumer.
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()),
             connector,
             tx,
             metrics,
@@ -75,6 +78,7 @@ impl SourceContext {
             split: Mutex::new(Vec::new()),
             rebalances: AtomicU64::new(0),
             trouble: Trouble::new(health),
+            stop,
         }
     }
 
@@ -159,23 +163,45 @@ impl SourceContext {
             .collect()
     }
 
-    /// Claims the partitions in the target, with retries while the target is unreachable.
+    /// Claims the partitions in the target, with retries while the target is unreachable;
+    /// gives up at once when the pipeline stops (a SIGTERM during a target outage must not
+    /// wait for the claim: another task or process leaving hands this one partitions then).
     fn claim(&self, tps: &[TopicPartition]) -> Result<Vec<Claim>, String> {
         let mut delay = Duration::from_millis(200);
         let mut last = String::new();
+        let stopping = || async {
+            while !self.stop.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
         for _ in 0..12 {
-            match self
-                .runtime
-                .block_on(checkpoint::claim(&self.db, &self.group, &self.owner, tps))
-            {
-                Ok(claims) => return Ok(claims),
-                Err(e) => {
+            let attempt = self.runtime.block_on(async {
+                tokio::select! {
+                    claimed = checkpoint::claim(&self.db, &self.group, &self.owner, tps) => Some(claimed),
+                    () = stopping() => None,
+                }
+            });
+            match attempt {
+                Some(Ok(claims)) => return Ok(claims),
+                Some(Err(e)) => {
                     last = e.to_string();
                     tracing::warn!(error = %last, "claiming partitions failed; retrying");
-                    std::thread::sleep(delay);
+                    let wait = self.runtime.block_on(async {
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => true,
+                            () = stopping() => false,
+                        }
+                    });
+                    if !wait {
+                        break;
+                    }
                     delay = (delay * 2).min(Duration::from_secs(10));
                 }
+                None => break,
             }
+        }
+        if self.stop.load(Ordering::SeqCst) {
+            return Err(format!("stopping: partitions not claimed ({last})"));
         }
         Err(format!("cannot claim partitions in the target: {last}"))
     }
