@@ -39,14 +39,7 @@ impl Report {
         self.records += records as u64;
         self.changes += events.len() as u64;
         for (table, t) in &stats.tables {
-            let entry = self.tables.entry(table.clone()).or_default();
-            entry.inserted += t.inserted;
-            entry.updated += t.updated;
-            entry.deleted += t.deleted;
-            entry.truncated += t.truncated;
-            for (reason, n) in &t.skipped {
-                *entry.skipped.entry(reason).or_default() += n;
-            }
+            self.tables.entry(table.clone()).or_default().add(t);
         }
         for (reason, n) in &stats.skipped {
             *self.skipped.entry(reason).or_default() += n;
@@ -57,18 +50,8 @@ impl Report {
     pub fn merge(&mut self, other: Report) {
         self.records += other.records;
         self.changes += other.changes;
-        for (table, t) in other.tables {
-            let entry = self.tables.entry(table).or_default();
-            entry.inserted += t.inserted;
-            entry.updated += t.updated;
-            entry.deleted += t.deleted;
-            entry.truncated += t.truncated;
-            for (reason, n) in t.skipped {
-                *entry.skipped.entry(reason).or_default() += n;
-            }
-            for (key, n) in t.conflicts {
-                *entry.conflicts.entry(key).or_default() += n;
-            }
+        for (table, t) in &other.tables {
+            self.tables.entry(table.clone()).or_default().add(t);
         }
         for (reason, n) in other.skipped {
             *self.skipped.entry(reason).or_default() += n;

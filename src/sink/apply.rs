@@ -33,6 +33,20 @@ pub struct TableStats {
 }
 
 impl TableStats {
+    /// Adds another share of the same table's counts (another batch, another task).
+    pub fn add(&mut self, other: &TableStats) {
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.deleted += other.deleted;
+        self.truncated += other.truncated;
+        for (reason, n) in &other.skipped {
+            *self.skipped.entry(reason).or_default() += n;
+        }
+        for (key, n) in &other.conflicts {
+            *self.conflicts.entry(*key).or_default() += n;
+        }
+    }
+
     fn skip(&mut self, reason: SkipReason) {
         *self.skipped.entry(reason.label()).or_default() += 1;
     }

@@ -363,17 +363,11 @@ impl Sink {
                 group: &self.group,
             };
             let table_stats = apply::apply_table(tx, &writing, &info, ops).await?;
-            let entry = stats.tables.entry(table.label()).or_default();
-            entry.inserted += table_stats.inserted;
-            entry.updated += table_stats.updated;
-            entry.deleted += table_stats.deleted;
-            entry.truncated += table_stats.truncated;
-            for (reason, n) in table_stats.skipped {
-                *entry.skipped.entry(reason).or_default() += n;
-            }
-            for (key, n) in table_stats.conflicts {
-                *entry.conflicts.entry(key).or_default() += n;
-            }
+            stats
+                .tables
+                .entry(table.label())
+                .or_default()
+                .add(&table_stats);
         }
         Ok(())
     }
