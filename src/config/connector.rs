@@ -6,6 +6,7 @@ use super::overrides::ConnectorClients;
 use super::policies::{conflict_policy, late_config};
 use super::secret::{is_secret_key, Secret};
 use super::url::TargetUrl;
+use super::values::{list, parse, parse_bool};
 use super::worker::{converter_side, WorkerConfig};
 use crate::decode::DecodeConfig;
 use crate::resolve::conflict::ConflictPolicy;
@@ -273,44 +274,6 @@ fn flatten(doc: &serde_json::Value) -> Result<(Option<String>, BTreeMap<String, 
         flat.insert(key.clone(), text);
     }
     Ok((name, flat))
-}
-
-/// Reads a typed value, recording a problem naming the key when it does not parse.
-pub(super) fn parse<T>(
-    map: &BTreeMap<String, String>,
-    key: &str,
-    default: T,
-    problems: &mut Vec<String>,
-    parser: impl Fn(&str) -> Option<T>,
-    expected: &str,
-) -> T {
-    match map.get(key) {
-        None => default,
-        Some(raw) => parser(raw.trim()).unwrap_or_else(|| {
-            problems.push(format!("{key}: '{raw}' is not valid (expected {expected})"));
-            default
-        }),
-    }
-}
-
-pub(super) fn parse_bool(raw: &str) -> Option<bool> {
-    match raw.to_ascii_lowercase().as_str() {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
-    }
-}
-
-pub(super) fn list(map: &BTreeMap<String, String>, key: &str) -> Vec<String> {
-    map.get(key)
-        .map(|raw| {
-            raw.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn build(map: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Option<ConnectorConfig> {

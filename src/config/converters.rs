@@ -2,8 +2,8 @@
 //! Confluent's AvroConverter with its Schema Registry (`schema.registry.url`, basic auth).
 //! Every problem names its key.
 
-use super::connector::{parse, parse_bool};
 use super::errors::ErrorsConfig;
+use super::values::{parse, parse_bool};
 use crate::decode::AVRO_CONVERTER;
 use crate::decode::{strip_user_info, AvroConverter, DecodeConfig, Registry, RegistrySettings};
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! Error handling settings: Kafka Connect's `errors.*` keys with their meanings, and sluice's
 //! dead-letter ratio guard (`sluice.errors.*`). Every problem names its key.
 
-use super::connector::{parse, parse_bool};
+use super::values::{parse, parse_bool};
 use std::collections::BTreeMap;
 use std::time::Duration;
 

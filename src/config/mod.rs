@@ -18,6 +18,7 @@ pub mod providers;
 pub mod secret;
 pub mod topics;
 mod url;
+mod values;
 pub mod worker;
 mod worker_keys;
 

@@ -2,7 +2,7 @@
 //! `sluice.clock.skew.max.ms`) and multi-source conflicts (`sluice.source.name`,
 //! `sluice.conflict.*`). Every problem names its key, like the rest of the connector config.
 
-use super::connector::{list, parse};
+use super::values::{list, parse};
 use crate::resolve::conflict::{ConflictPolicy, FieldStrategy, Strategy, DEFAULT_WINDOW_MS};
 use crate::resolve::late::{LateConfig, LatePolicy};
 use std::collections::BTreeMap;
