@@ -46,12 +46,11 @@ impl Default for Ends {
 }
 
 impl Ends {
-    /// Partitions were assigned, with the offset lookup's ends; `holding`: the task holds
-    /// some partition now.
-    pub(super) fn assigned(&mut self, ends: Vec<(TopicPartition, i64)>, holding: bool) {
+    /// Partitions were assigned, with the offset lookup's ends (one per partition).
+    pub(super) fn assigned(&mut self, ends: Vec<(TopicPartition, i64)>) {
+        self.held_any |= !ends.is_empty();
         self.offsets.extend(ends);
         self.last_activity = Instant::now();
-        self.held_any |= holding;
     }
 
     /// Whether the group ever gave this task a partition (a task that never held one is at
@@ -218,7 +217,7 @@ mod tests {
         let mut ends = Ends::default();
         let assigned = [tp(0), tp(1)];
         // The lookup answered 90 for partition 0 (the last batch's base offset on tansu).
-        ends.assigned(vec![(tp(0), 90), (tp(1), 0)], true);
+        ends.assigned(vec![(tp(0), 90), (tp(1), 0)]);
         let mut next = HashMap::from([(tp(0), 90)]);
         ends.fetched(tp(0), 100);
         ends.fetched(tp(1), 0);
@@ -233,7 +232,7 @@ mod tests {
     #[test]
     fn a_lower_fetch_response_end_does_not_lower_the_lookup() {
         let mut ends = Ends::default();
-        ends.assigned(vec![(tp(0), 100)], true);
+        ends.assigned(vec![(tp(0), 100)]);
         ends.fetched(tp(0), 50);
         let next = HashMap::from([(tp(0), 50)]);
         assert_eq!(ends.reached([tp(0)].iter(), &next), None);
@@ -242,7 +241,7 @@ mod tests {
     #[test]
     fn without_a_fetch_response_the_source_must_be_quiet() {
         let mut ends = Ends::default();
-        ends.assigned(vec![(tp(0), 10)], true);
+        ends.assigned(vec![(tp(0), 10)]);
         let next = HashMap::from([(tp(0), 10)]);
         assert_eq!(ends.reached([tp(0)].iter(), &next), None);
         ends.last_activity = Instant::now() - QUIET;
@@ -253,7 +252,7 @@ mod tests {
         // A revoked partition's confirmation goes with it.
         ends.fetched(tp(0), 10);
         ends.revoked(&tp(0));
-        ends.assigned(vec![(tp(0), 10)], true);
+        ends.assigned(vec![(tp(0), 10)]);
         assert_eq!(ends.reached([tp(0)].iter(), &next), None);
     }
 
@@ -261,7 +260,7 @@ mod tests {
     fn a_position_past_a_transaction_marker_reaches_the_end() {
         let mut ends = Ends::default();
         // Ten records (0-9) and the commit marker at 10: the end is 11.
-        ends.assigned(vec![(tp(0), 11)], true);
+        ends.assigned(vec![(tp(0), 11)]);
         ends.fetched(tp(0), 11);
         let next = HashMap::from([(tp(0), 10)]);
         assert_eq!(ends.reached([tp(0)].iter(), &next), None);
@@ -271,7 +270,7 @@ mod tests {
             Some("confirmed by fetch responses")
         );
         ends.revoked(&tp(0));
-        ends.assigned(vec![(tp(0), 11)], true);
+        ends.assigned(vec![(tp(0), 11)]);
         ends.fetched(tp(0), 11);
         assert_eq!(ends.reached([tp(0)].iter(), &next), None);
     }

@@ -340,7 +340,7 @@ impl Running {
                             }
                             self.claims.insert(claim.tp.clone(), claim);
                         }
-                        self.ends.assigned(end_offsets, !self.claims.is_empty());
+                        self.ends.assigned(end_offsets);
                     }
                     Some(SourceMsg::FetchEnd(tp, high)) => {
                         if self.claims.contains_key(&tp) {
