@@ -288,6 +288,9 @@ pub struct ChangeEvent {
     /// For the create half of a primary-key change: the key the row had before
     /// (`__debezium.oldkey` header), so unchanged TOAST columns can be carried over.
     pub old_key: Option<Row>,
+    /// For the delete half of a primary-key change (`__debezium.newkey` header): the sink keeps
+    /// the deleted row's values until the create half (with [`ChangeEvent::old_key`]) arrives.
+    pub rekeyed: bool,
     /// The envelope's `ts_ms`: when Debezium processed the change.
     pub ts_ms: Option<i64>,
     /// The topic name transforms gave the record (RegexRouter, `route.by.field`), when they

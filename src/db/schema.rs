@@ -8,7 +8,7 @@ use super::Db;
 use crate::config::Dialect;
 
 /// The current internal schema version.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The column types of the internal tables that differ between dialects.
 struct Types {
@@ -139,6 +139,15 @@ fn ddl_v3(dialect: Dialect) -> Vec<String> {
     ]
 }
 
+/// Version 4: the rows that the delete half of a primary-key change removed, kept until the
+/// create half (which may come in a later batch) takes the unchanged TOAST values it lacks.
+fn ddl_v4() -> Vec<String> {
+    vec!["CREATE TABLE IF NOT EXISTS sluice_rekeyed_rows (\
+        table_name TEXT NOT NULL, row_key TEXT NOT NULL, row_values TEXT NOT NULL, \
+        moved_at_ms BIGINT NOT NULL, PRIMARY KEY (table_name, row_key))"
+        .to_string()]
+}
+
 /// Adds a column to an internal table unless it is there (names are constants of this file).
 async fn add_column_if_missing(
     tx: &mut crate::db::Tx,
@@ -200,7 +209,11 @@ pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
     ] {
         add_column_if_missing(&mut tx, table, column, sql_type).await?;
     }
-    for statement in ddl_v2(db.dialect()).into_iter().chain(ddl_v3(db.dialect())) {
+    for statement in ddl_v2(db.dialect())
+        .into_iter()
+        .chain(ddl_v3(db.dialect()))
+        .chain(ddl_v4())
+    {
         tx.execute(&statement, &[]).await?;
     }
     tx.execute(

@@ -119,6 +119,7 @@ fn change(
         } else {
             None
         },
+        rekeyed: op == Op::Delete && super::has_new_key(record),
         ts_ms: object.get("ts_ms").and_then(Json::as_i64),
         route: None,
     })

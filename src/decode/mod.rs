@@ -198,6 +198,21 @@ pub fn decode(record: &RawRecord, config: &DecodeConfig) -> Result<Decoded, Deco
 /// before the change, as the header converter wrote it.
 pub const OLD_KEY_HEADER: &str = "__debezium.oldkey";
 
+/// The record header Debezium adds to the delete event (and its tombstone) of a primary-key
+/// change: the row's key after the change.
+pub const NEW_KEY_HEADER: &str = "__debezium.newkey";
+
+/// Whether a record carries a non-null [`NEW_KEY_HEADER`]: the delete half of a primary-key
+/// change, whose row the create half may still need.
+pub fn has_new_key(record: &RawRecord) -> bool {
+    record
+        .headers
+        .iter()
+        .rev()
+        .find(|(name, _)| name == NEW_KEY_HEADER)
+        .is_some_and(|(_, value)| value.as_deref().is_some_and(|v| v != b"null"))
+}
+
 /// Decodes the [`OLD_KEY_HEADER`] header of a record into the old key's row.
 ///
 /// Debezium turns an update of a primary key into a delete of the old key and a create of the

@@ -3,7 +3,7 @@
 //! `__debezium.oldkey` header of primary-key changes decodes in every recorded scenario.
 
 use super::test_support::{corpus_dir, record, record_from_jsonl, run_file};
-use super::{decode, decode_old_key, DecodeConfig, DecodeError, OLD_KEY_HEADER};
+use super::{decode, decode_old_key, DecodeConfig, DecodeError, NEW_KEY_HEADER, OLD_KEY_HEADER};
 use crate::event::{ChangeEvent, Decoded, RawRecord, Row, Value};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
@@ -256,6 +256,39 @@ fn old_key_header_decodes_on_every_recorded_primary_key_change() {
                 assert_eq!(decode_old_key(&r, &config(schemas)), Ok(None));
             }
         }
+    }
+}
+
+/// The delete half of every recorded primary-key change (`__debezium.newkey`) decodes as a
+/// re-keyed delete; no other record does (its tombstone is not a change).
+#[test]
+fn new_key_header_marks_the_delete_half_of_every_recorded_primary_key_change() {
+    for (scenario, run) in [
+        ("inventory", "default.json-schemas"),
+        ("toast", "default.json-noschemas"),
+        ("types", "default.json-schemas"),
+    ] {
+        let schemas = !run.contains("noschemas");
+        let (mut rekeyed, mut creates) = (0, 0);
+        for r in records(scenario, run) {
+            let header = r.headers.iter().any(|(n, _)| n == NEW_KEY_HEADER);
+            let Ok(Decoded::Change(event)) = decode(&r, &config(schemas)) else {
+                continue;
+            };
+            assert_eq!(
+                event.rekeyed,
+                header && event.op.code() == "d",
+                "{scenario} {run} {:?}",
+                r.coordinates
+            );
+            rekeyed += usize::from(event.rekeyed);
+            creates += usize::from(event.old_key.is_some());
+        }
+        assert!(rekeyed > 0, "{scenario} {run}: no re-keyed delete");
+        assert_eq!(
+            rekeyed, creates,
+            "{scenario} {run}: deletes and creates pair up"
+        );
     }
 }
 

@@ -116,6 +116,7 @@ pub async fn apply_table(
                     .await
                     .map_err(|e| SinkError::db(e, coordinates))?;
                 versions::clear(tx, &label).await?;
+                super::toast::forget_table(tx, &label).await?;
                 versions::store(
                     tx,
                     &label,
@@ -297,7 +298,8 @@ async fn apply_rows(
         }
     }
     super::conflicts::resolve(tx, writing, info, &mut states, &conflicts, stats).await?;
-    super::toast::carry_over(tx, dialect, info, &mut states, &index).await?;
+    let referred = super::toast::carry_over(tx, dialect, info, &mut states, &index).await?;
+    super::toast::keep_rekeyed(tx, dialect, info, &states, &referred).await?;
     let applied: Vec<&KeyState> = states.iter().filter(|s| s.applied.is_some()).collect();
     let deletes: Vec<&RowChange> = applied
         .iter()

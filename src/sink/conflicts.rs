@@ -467,6 +467,7 @@ async fn write_resolution(
         delete: values.is_none(),
         version: pending.incoming_version,
         old_key: None,
+        rekeyed: false,
         writer: pending.incoming.clone(),
         review: false,
     };

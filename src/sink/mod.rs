@@ -486,10 +486,12 @@ impl Sink {
         Ok(info)
     }
 
-    /// Deletes version tombstones past the retention (run now and then, not per batch).
+    /// Deletes version tombstones past the retention, and the rows re-keyed deletes kept for a
+    /// create that never came (run now and then, not per batch).
     pub async fn purge_tombstones(&self) -> Result<u64, sqlx::Error> {
         let mut tx = self.db.begin().await?;
-        let n = versions::purge_tombstones(&mut tx, self.tombstone_retention_ms).await?;
+        let n = versions::purge_tombstones(&mut tx, self.tombstone_retention_ms).await?
+            + toast::purge_kept(&mut tx, self.tombstone_retention_ms).await?;
         tx.commit().await?;
         Ok(n)
     }

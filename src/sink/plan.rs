@@ -23,6 +23,8 @@ pub struct RowChange {
     pub version: Version,
     /// The key before a primary-key change (create half), for carrying TOAST columns over.
     pub old_key: Option<Vec<Field>>,
+    /// The delete half of a primary-key change: the row's values are kept for the create half.
+    pub rekeyed: bool,
     /// The source system and its commit time (multi-source conflicts).
     pub writer: Writer,
     /// Held for review instead of written (a late change under `sluice.late.policy=review`).
@@ -270,6 +272,9 @@ impl Planner {
                 delete,
                 version,
                 old_key,
+                rekeyed: delete
+                    && event.rekeyed
+                    && self.primary_key_mode == PrimaryKeyMode::RecordKey,
                 writer: self.writer(event),
                 review: false,
             }),
@@ -352,6 +357,7 @@ mod tests {
             tx: None,
             kafka_timestamp_ms: None,
             old_key: None,
+            rekeyed: false,
             ts_ms: None,
             route: None,
         }

@@ -259,6 +259,8 @@ pub(super) fn value_to_key(event: &mut ChangeEvent, fields: &[String]) -> Result
         })
         .collect::<Result<Vec<_>, _>>()?;
     event.key = Row { fields: key };
+    // The key is no longer Debezium's: neither half of a primary-key change can find the other.
     event.old_key = None;
+    event.rekeyed = false;
     Ok(())
 }

@@ -61,6 +61,7 @@ fn event(op: Op, before: Option<Row>, after: Option<Row>) -> ChangeEvent {
         }),
         kafka_timestamp_ms: Some(1_700_000_000_500),
         old_key: None,
+        rekeyed: false,
         ts_ms: Some(1_700_000_001_000),
         route: None,
     }
