@@ -479,6 +479,8 @@ async fn a_partition_at_its_end_is_parked_and_its_new_records_still_arrive() {
             "primary.key.mode": "record_key",
             "table.name.format": "items",
             "batch.size": "200",
+            // Parking happens among the partitions of one consumer: one task holds them all.
+            "tasks.max": "1",
         }),
     );
     let mut sluice = support::sluice::spawn_run_with_env(

@@ -73,7 +73,7 @@ pub async fn run_connectors(
                 config.clone(),
             );
             let options = RunOptions {
-                health_name: (tasks > 1).then(|| format!("{}-{task}", config.name)),
+                task: (tasks > 1).then_some(task as u32),
                 siblings: (tasks > 1).then_some(sibling),
                 ..options.clone()
             };
@@ -145,7 +145,7 @@ pub async fn run(args: RunArgs) -> Result<i32, String> {
     let options = RunOptions {
         stop_at_end: args.stop_at_end,
         shutdown_timeout: worker.shutdown_timeout,
-        health_name: None,
+        task: None,
         siblings: None,
     };
     run_connectors(worker, configs, options, shutdown_signal(), metrics, health).await

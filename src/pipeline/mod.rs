@@ -90,10 +90,13 @@ pub async fn run(
     options: RunOptions,
 ) -> Result<Report, PipelineError> {
     let name = config.name.clone();
-    let health = health.connector(options.health_name.as_deref().unwrap_or(&name));
+    let health = match options.task {
+        Some(task) => health.task(&name, task),
+        None => health.connector(&name),
+    };
     // A task's lines name it (a worker's tasks, `sluice run` with `tasks.max` > 1).
-    let span = match &options.health_name {
-        Some(task) => tracing::info_span!("task", name = %task),
+    let span = match options.task {
+        Some(_) => tracing::info_span!("task", name = %health.name()),
         None => tracing::Span::none(),
     };
     let siblings = options.siblings.clone();

@@ -48,9 +48,9 @@ pub struct RunOptions {
     /// After SIGTERM, how long a batch being applied may still take to commit; retries stop
     /// at once (`sluice.shutdown.timeout.ms`).
     pub shutdown_timeout: Duration,
-    /// The name its state is kept under in the health registry (default: the connector's
-    /// name; a worker's task: `<connector>-<task>`).
-    pub health_name: Option<String>,
+    /// The task it runs, when the connector runs several (a worker's tasks, `sluice run` with
+    /// `tasks.max` > 1): its health is kept per task and its log lines name it.
+    pub task: Option<u32>,
     /// The other tasks of the connector in this process (`sluice run` with `tasks.max` > 1).
     pub siblings: Option<Siblings>,
 }
@@ -60,7 +60,7 @@ impl Default for RunOptions {
         RunOptions {
             stop_at_end: false,
             shutdown_timeout: Duration::from_secs(10),
-            health_name: None,
+            task: None,
             siblings: None,
         }
     }

@@ -63,7 +63,7 @@ impl SourceContext {
         health: ConnectorHealth,
         stop: Arc<AtomicBool>,
     ) -> Self {
-        let connector = health.name().to_string();
+        let connector = health.connector().to_string();
         SourceContext {
             runtime,
             db,

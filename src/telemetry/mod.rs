@@ -12,7 +12,7 @@ mod server;
 #[cfg(test)]
 mod tests;
 
-pub use health::{ConnectorHealth, ConnectorState, Dependency, Health, Verdict};
+pub use health::{task_name, Change, ConnectorHealth, ConnectorState, Dependency, Health, Verdict};
 pub use limit::LogLimiter;
 use prometheus::{
     GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
@@ -460,18 +460,19 @@ impl Metrics {
     }
 
     /// An observer for [`Health::with_observer`] that keeps the metrics in step with each
-    /// connector's health (`sluice run`, where each connector is one task, task 0): a
-    /// connector registering (UNASSIGNED) gets its zero series
-    /// ([`Metrics::connector_started`]), every later change moves `sluice_connector_state`
-    /// and `sluice_task_state`. A worker sets both from its status instead.
-    pub fn health_observer(&self) -> impl Fn(&str, ConnectorState) + Send + Sync + 'static {
+    /// connector's health (`sluice run`: a connector is one task, task 0, unless `tasks.max`
+    /// gives it more): a connector registering (UNASSIGNED) gets its zero series
+    /// ([`Metrics::connector_started`]), every later change moves `sluice_connector_state` (the
+    /// worst of its tasks' states) and the task's `sluice_task_state`. A worker sets both from
+    /// its status instead.
+    pub fn health_observer(&self) -> impl Fn(health::Change<'_>) + Send + Sync + 'static {
         let metrics = self.clone();
-        move |connector, state| {
-            match state {
-                ConnectorState::Unassigned => metrics.connector_started(connector),
-                other => metrics.set_connector_state(connector, other.name()),
+        move |change| {
+            match change.connector_state {
+                ConnectorState::Unassigned => metrics.connector_started(change.connector),
+                other => metrics.set_connector_state(change.connector, other.name()),
             }
-            metrics.set_task_state(connector, 0, state.name());
+            metrics.set_task_state(change.connector, change.task, change.task_state.name());
         }
     }
 

@@ -203,6 +203,18 @@ fn health_observer_follows_each_connector() {
     assert_eq!(states(&metrics, "h"), one_hot("RETRYING"));
     handle.set(ConnectorState::Failed, Some("refused".into()));
     assert_eq!(states(&metrics, "h"), one_hot("FAILED"));
+    // A connector's tasks: the connector gauge is the worst task's state, each task has its own.
+    let t0 = health.task("m", 0);
+    let t1 = health.task("m", 1);
+    t0.set(ConnectorState::Running, None);
+    assert_eq!(states(&metrics, "m"), one_hot("UNASSIGNED"));
+    t1.set(ConnectorState::Running, None);
+    assert_eq!(states(&metrics, "m"), one_hot("RUNNING"));
+    t1.set(ConnectorState::Retrying, Some("target down".into()));
+    assert_eq!(states(&metrics, "m"), one_hot("RETRYING"));
+    assert_eq!(task_states(&metrics, "m", "0"), one_hot("RUNNING"));
+    assert_eq!(task_states(&metrics, "m", "1"), one_hot("RETRYING"));
+    assert!(!metrics.render().contains("connector=\"m-1\""));
     // Every state health knows is a state of the gauge.
     for state in ConnectorState::ALL {
         assert!(CONNECTOR_STATES.contains(&state.name()), "{state:?}");

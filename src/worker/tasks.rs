@@ -30,7 +30,7 @@ pub(super) struct Tasks {
 
 /// The health-registry name of a task.
 pub(super) fn label(connector: &str, task: u32) -> String {
-    format!("{connector}-{task}")
+    crate::telemetry::task_name(connector, task)
 }
 
 impl Tasks {
@@ -100,7 +100,6 @@ impl Tasks {
         let (stop, shutdown) = watch::channel(false);
         // The worker sets the states (from what it reports); the zero series come from here.
         self.metrics.connector_series(name);
-        let health_name = label(name, task);
         let doc = serde_json::json!({"name": name, "config": config}).to_string();
         let loaded = ConnectorConfig::from_json_with(
             &doc,
@@ -111,7 +110,7 @@ impl Tasks {
         let handle = match loaded {
             Err(e) => {
                 self.health
-                    .connector(&health_name)
+                    .task(name, task)
                     .set(ConnectorState::Failed, Some(e.problems.join("; ")));
                 tokio::spawn(async {})
             }
@@ -124,7 +123,7 @@ impl Tasks {
                 let options = RunOptions {
                     stop_at_end: false,
                     shutdown_timeout: worker.shutdown_timeout,
-                    health_name: Some(health_name.clone()),
+                    task: Some(task),
                     // The worker runs each task by itself; it is never stopped at the end.
                     siblings: None,
                 };

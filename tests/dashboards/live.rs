@@ -314,7 +314,11 @@ async fn every_panel_and_rule_evaluates_on_prometheus_scraping_a_run_with_faults
         ("sluice_connector_state", vec![o, "\"RUNNING\""], |v| {
             v == 1.0
         }),
-        ("sluice_task_state", vec![f, "\"FAILED\""], |v| v == 1.0),
+        (
+            "sluice_task_state",
+            vec![f, "task=\"0\"", "\"FAILED\""],
+            |v| v == 1.0,
+        ),
     ];
     for (name, labels, ok) in expect {
         let value = sample(&metrics, name, &labels);
