@@ -36,6 +36,11 @@ fn connector(prefix: &str, url: &str) -> serde_json::Value {
 
 /// Applies one recorded run with a single `sluice run`; returns the target URL and the log.
 async fn apply(run: &str) -> (String, String) {
+    apply_with(run, serde_json::json!({})).await
+}
+
+/// [`apply`] with more connector settings.
+async fn apply_with(run: &str, settings: serde_json::Value) -> (String, String) {
     let tansu = Tansu::start();
     let url = Postgres::database();
     let prefix = random_name("t");
@@ -49,6 +54,9 @@ async fn apply(run: &str) -> (String, String) {
         )
     });
     let mut config = connector(&prefix, &url);
+    for (k, v) in settings.as_object().into_iter().flatten() {
+        config[k] = v.clone();
+    }
     if let Some(registry) = &registry {
         for (k, v) in avro_converter_keys(&registry.url(), None) {
             config[k] = v.into();
@@ -112,6 +120,29 @@ async fn columns_added_and_widened_mid_stream_equal_the_source() {
         ]
     );
     assert_evolution_logged(&log);
+}
+
+/// The whole stream in one batch: changes from before `ADD COLUMN active NOT NULL DEFAULT true`
+/// (which lack the column) meet changes after it, so the table is created with, or given, the
+/// required column before the older changes are written. They must get the column's default,
+/// as the source's rows did, and never fail on the NOT NULL. (A batch that straddles the ALTER
+/// happens whenever records arrive together: the linger cuts batches by timing.)
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_from_before_a_required_column_in_its_batch_get_its_default() {
+    let (url, _) = apply_with(
+        "propagate.json-schemas",
+        serde_json::json!({"batch.size": "1000", "sluice.batch.linger.ms": "3000"}),
+    )
+    .await;
+    let oracle = Oracle::load(scenario().join("oracle/final.json"));
+    support::assert_pg_matches(&url, &oracle, |name| name.to_string()).await;
+    assert!(
+        columns(&url)
+            .await
+            .contains(&"active boolean not null".to_string()),
+        "{:?}",
+        columns(&url).await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

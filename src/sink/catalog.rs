@@ -262,7 +262,47 @@ fn column_def(
         name: Ident::column(&wanted.name, dialect)?,
         sql_type: ddl_type(column_type, dialect),
         not_null: is_key || !wanted.optional,
+        default: None,
     })
+}
+
+/// The `DEFAULT` of a required non-key column whose schema has a default, as the source table
+/// has it: rows written from changes older than the column (a batch that spans the source's
+/// ADD COLUMN, a replay) take it instead of failing the NOT NULL. The value is bound and the
+/// database quotes it (`quote_literal` / `quote`); sluice never splices a value into DDL.
+async fn default_literal(
+    tx: &mut Tx,
+    dialect: Dialect,
+    wanted: &WantedColumn,
+    def: &ColumnDef,
+) -> Result<Option<String>, EvolveError> {
+    let Some(default) = wanted.default.as_ref().filter(|_| def.not_null) else {
+        return Ok(None);
+    };
+    let target = parse_target_type(&def.sql_type);
+    // SQLite would read a quoted hex text as text, not bytes: no default there.
+    if dialect == Dialect::Sqlite && target == super::types::TargetType::Bytes {
+        return Ok(None);
+    }
+    let Some(text) = super::render::text(default, &target, dialect)
+        .map_err(|e| EvolveError::Default(format!("{}: {e}", wanted.name)))?
+    else {
+        return Ok(None);
+    };
+    let quote = match dialect {
+        Dialect::Postgres => "SELECT quote_literal(CAST($1 AS TEXT))",
+        Dialect::Sqlite => "SELECT quote($1)",
+    };
+    let rows = tx.query(quote, &[Param::Text(Some(text))]).await?;
+    let literal = rows
+        .into_iter()
+        .next()
+        .and_then(|row| row.into_cells().into_iter().next().flatten())
+        .ok_or_else(|| EvolveError::Default(format!("{}: no quoted default", wanted.name)))?;
+    Ok(Some(match dialect {
+        Dialect::Postgres => format!("CAST({literal} AS {})", def.sql_type),
+        Dialect::Sqlite => literal,
+    }))
 }
 
 /// A change schema evolution made to a target table (logged and counted).
@@ -333,9 +373,10 @@ async fn widen(
     Ok(changes)
 }
 
-/// Adds a column to an existing table. A required column with a default gets the default in
-/// every existing row (bound as a value, like every value) and then NOT NULL, as the source
-/// did; a required column without one stays nullable, since the old rows have no value.
+/// Adds a column to an existing table. A required column with a default keeps the default (so
+/// every existing row, and every row written from a change older than the column, has it) and
+/// then NOT NULL, as the source did; a required column without one stays nullable, since the
+/// old rows have no value.
 async fn add_column(
     tx: &mut Tx,
     dialect: Dialect,
@@ -343,28 +384,13 @@ async fn add_column(
     wanted: &WantedColumn,
 ) -> Result<(), EvolveError> {
     let mut def = column_def(table, wanted, dialect, false)?;
-    let required = def.not_null;
-    def.not_null = false;
+    def.default = default_literal(tx, dialect, wanted, &def).await?;
+    // Existing rows take the default as the column is added.
     tx.execute(&sql::add_column(table, &def), &[]).await?;
-    let fill = match (&wanted.default, required) {
-        (Some(default), true) => Some(default),
-        _ => None,
-    };
-    if let Some(default) = fill {
-        let target = parse_target_type(&def.sql_type);
-        let value = super::render::render(default, &target, dialect, &wanted.name)
-            .map_err(|e| EvolveError::Default(format!("{}: {}", e.column, e.reason)))?;
-        let cast = if dialect == Dialect::Postgres {
-            format!("CAST($1 AS {})", def.sql_type)
-        } else {
-            "$1".into()
-        };
-        let update = format!("UPDATE {table} SET {} = {cast}", def.name.quoted());
-        tx.execute(&update, &[value]).await?;
-        if dialect == Dialect::Postgres {
-            tx.execute(&sql::set_not_null(table, &def.name), &[])
-                .await?;
-        }
+    let fill = def.default.as_ref();
+    if fill.is_some() && dialect == Dialect::Postgres {
+        tx.execute(&sql::set_not_null(table, &def.name), &[])
+            .await?;
     }
     tracing::info!(table = %table.label(), column = %wanted.name, sql_type = %def.sql_type, filled = fill.is_some(), change = "add_column", "schema evolution: added target column");
     Ok(())
@@ -383,10 +409,15 @@ pub async fn evolve(
     match existing {
         None if !allowed => Err(EvolveError::MissingTable(table.label())),
         None => {
-            let defs: Vec<ColumnDef> = wanted
-                .iter()
-                .map(|w| column_def(table, w, dialect, key.contains(&w.name)))
-                .collect::<Result<_, _>>()?;
+            let mut defs = Vec::with_capacity(wanted.len());
+            for w in wanted {
+                let is_key = key.contains(&w.name);
+                let mut def = column_def(table, w, dialect, is_key)?;
+                if !is_key {
+                    def.default = default_literal(tx, dialect, w, &def).await?;
+                }
+                defs.push(def);
+            }
             let key_idents: Vec<Ident> = key
                 .iter()
                 .map(|k| Ident::new(k, dialect))

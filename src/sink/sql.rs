@@ -250,20 +250,29 @@ pub struct ColumnDef {
     pub sql_type: String,
     /// NOT NULL.
     pub not_null: bool,
+    /// `DEFAULT` expression: a literal the database itself quoted (see
+    /// `catalog::default_literal`), never text sluice put together.
+    pub default: Option<String>,
+}
+
+/// ` NOT NULL` and ` DEFAULT ...` of a column definition.
+fn constraints(c: &ColumnDef) -> String {
+    let mut out = String::new();
+    if let Some(default) = &c.default {
+        out.push_str(" DEFAULT ");
+        out.push_str(default);
+    }
+    if c.not_null {
+        out.push_str(" NOT NULL");
+    }
+    out
 }
 
 /// CREATE TABLE with a primary key (none when `key` is empty).
 pub fn create_table(table: &TableName, columns: &[ColumnDef], key: &[Ident]) -> String {
     let mut parts: Vec<String> = columns
         .iter()
-        .map(|c| {
-            format!(
-                "{} {}{}",
-                c.name.quoted(),
-                c.sql_type,
-                if c.not_null { " NOT NULL" } else { "" }
-            )
-        })
+        .map(|c| format!("{} {}{}", c.name.quoted(), c.sql_type, constraints(c)))
         .collect();
     if !key.is_empty() {
         let key_list: Vec<String> = key.iter().map(Ident::quoted).collect();
@@ -272,12 +281,18 @@ pub fn create_table(table: &TableName, columns: &[ColumnDef], key: &[Ident]) -> 
     format!("CREATE TABLE IF NOT EXISTS {table} ({})", parts.join(", "))
 }
 
-/// ALTER TABLE ADD COLUMN (always nullable: existing rows have no value).
+/// ALTER TABLE ADD COLUMN, nullable (NOT NULL comes after, once existing rows have a value),
+/// with the column's default: existing rows take it.
 pub fn add_column(table: &TableName, column: &ColumnDef) -> String {
+    let nullable = ColumnDef {
+        not_null: false,
+        ..column.clone()
+    };
     format!(
-        "ALTER TABLE {table} ADD COLUMN {} {}",
+        "ALTER TABLE {table} ADD COLUMN {} {}{}",
         column.name.quoted(),
-        column.sql_type
+        column.sql_type,
+        constraints(&nullable)
     )
 }
 
@@ -341,11 +356,13 @@ mod tests {
                 name: Ident::new("id", dialect).unwrap(),
                 sql_type: "integer".into(),
                 not_null: true,
+                default: None,
             },
             ColumnDef {
                 name: Ident::new("ünï\"code", dialect).unwrap(),
                 sql_type: "text".into(),
                 not_null: false,
+                default: None,
             },
         ];
         [
