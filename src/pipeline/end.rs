@@ -29,8 +29,6 @@ pub(super) struct Ends {
     positions: HashMap<TopicPartition, i64>,
     /// The last record or assignment (the quiet period counts from it).
     last_activity: Instant,
-    /// Whether the group ever gave this task a partition.
-    held_any: bool,
 }
 
 impl Default for Ends {
@@ -40,7 +38,6 @@ impl Default for Ends {
             fetched: HashSet::new(),
             positions: HashMap::new(),
             last_activity: Instant::now(),
-            held_any: false,
         }
     }
 }
@@ -48,15 +45,8 @@ impl Default for Ends {
 impl Ends {
     /// Partitions were assigned, with the offset lookup's ends (one per partition).
     pub(super) fn assigned(&mut self, ends: Vec<(TopicPartition, i64)>) {
-        self.held_any |= !ends.is_empty();
         self.offsets.extend(ends);
         self.last_activity = Instant::now();
-    }
-
-    /// Whether the group ever gave this task a partition (a task that never held one is at
-    /// its end for [`Siblings`]).
-    pub(super) fn held_any(&self) -> bool {
-        self.held_any
     }
 
     /// A record arrived.
@@ -116,10 +106,15 @@ impl Ends {
 /// The tasks of one connector that `sluice run` runs side by side (`tasks.max` > 1), each a
 /// consumer of the connector's group, as `--stop-at-end` sees them: they stop together, once
 /// all of them are at their end at one moment — a task at the end of every partition it holds,
-/// or one the group never gave a partition (more tasks than partitions) — and one of them
-/// reached a real end. Stopping one by one would make the group move the others' partitions
-/// each time a task left: on tansu that rebalance holds every member for half the session
-/// timeout, and may never complete, leaving a task that held nothing waiting for ever.
+/// or one the group gave no partition (more tasks than partitions) — and one of them reached a
+/// real end. Stopping one by one would make the group move the others' partitions each time a
+/// task left: on tansu that rebalance holds every member for half the session timeout, and may
+/// never complete, leaving a task that held nothing waiting for ever.
+///
+/// "At one moment" excludes a rebalance in flight: every running task must have been given its
+/// share at least once (possibly nothing), and every partition a task ever held must be held by
+/// a task now. Between one task giving a partition up and another taking it, the partition is
+/// nobody's, and its new owner, which holds nothing yet, would otherwise count as at its end.
 #[derive(Debug, Clone)]
 pub struct Siblings {
     together: Arc<Mutex<Together>>,
@@ -130,6 +125,10 @@ pub struct Siblings {
 struct Together {
     /// Per task: at its end (`None`: stopped).
     at_end: Vec<Option<bool>>,
+    /// Per task: the partitions it holds (`None`: the group has given it nothing yet).
+    held: Vec<Option<HashSet<TopicPartition>>>,
+    /// Every partition a task of the connector has held.
+    ever: HashSet<TopicPartition>,
     /// Some task was at the end of partitions it held.
     reached: bool,
     /// All were at their end at one moment: every task stops.
@@ -141,6 +140,8 @@ impl Siblings {
     pub fn group(tasks: usize) -> Vec<Siblings> {
         let together = Arc::new(Mutex::new(Together {
             at_end: vec![Some(false); tasks],
+            held: vec![None; tasks],
+            ever: HashSet::new(),
             reached: false,
             over: false,
         }));
@@ -152,6 +153,26 @@ impl Siblings {
             .collect()
     }
 
+    /// The group gave this task `partitions` (possibly none).
+    pub(super) fn assigned<'a>(&self, partitions: impl Iterator<Item = &'a TopicPartition>) {
+        if let Ok(mut t) = self.together.lock() {
+            let partitions: Vec<TopicPartition> = partitions.cloned().collect();
+            t.ever.extend(partitions.iter().cloned());
+            t.held[self.task]
+                .get_or_insert_with(HashSet::new)
+                .extend(partitions);
+        }
+    }
+
+    /// The group took `partition` from this task.
+    pub(super) fn revoked(&self, partition: &TopicPartition) {
+        if let Ok(mut t) = self.together.lock() {
+            if let Some(held) = t.held[self.task].as_mut() {
+                held.remove(partition);
+            }
+        }
+    }
+
     /// This task is at its end (`at_end`; `reached`: at the end of partitions it holds) or
     /// not; whether all the running tasks have been at once (then it stops).
     pub(super) fn at_end(&self, at_end: bool, reached: bool) -> bool {
@@ -160,16 +181,29 @@ impl Siblings {
         };
         t.at_end[self.task] = Some(at_end);
         t.reached |= reached;
-        if t.reached && t.at_end.iter().all(|s| *s != Some(false)) {
+        let running = || {
+            t.at_end
+                .iter()
+                .zip(&t.held)
+                .filter(|(state, _)| state.is_some())
+        };
+        let all_at_end = running().all(|(state, _)| *state == Some(true));
+        let all_given = running().all(|(_, held)| held.is_some());
+        let in_transit = t
+            .ever
+            .iter()
+            .any(|tp| !t.held.iter().flatten().any(|held| held.contains(tp)));
+        if t.reached && all_at_end && all_given && !in_transit {
             t.over = true;
         }
         t.over
     }
 
-    /// This task stopped (at the end, on a signal, or failing).
+    /// This task stopped (at the end, on a signal, or failing): what it held is nobody's.
     pub(super) fn stopped(&self) {
         if let Ok(mut t) = self.together.lock() {
             t.at_end[self.task] = None;
+            t.held[self.task] = None;
         }
     }
 }
@@ -188,6 +222,9 @@ mod tests {
     #[test]
     fn sibling_tasks_stop_together_once_all_are_at_their_end_at_one_moment() {
         let tasks = Siblings::group(3);
+        tasks[0].assigned([].iter());
+        tasks[1].assigned([].iter());
+        tasks[2].assigned([tp(0)].iter());
         // Nobody reached a real end yet: tasks the group gave nothing do not stop the run.
         assert!(!tasks[0].at_end(true, false));
         assert!(!tasks[1].at_end(true, false));
@@ -200,6 +237,8 @@ mod tests {
         // the first one leaving).
         assert!(tasks[1].at_end(false, false));
         let tasks = Siblings::group(2);
+        tasks[0].assigned([tp(0)].iter());
+        tasks[1].assigned([tp(1)].iter());
         assert!(!tasks[0].at_end(true, true));
         assert!(
             !tasks[1].at_end(false, false),
@@ -207,8 +246,44 @@ mod tests {
         );
         tasks[1].stopped();
         assert!(
-            tasks[0].at_end(true, false),
+            !tasks[0].at_end(true, false),
+            "the stopped task's partition is nobody's until the group moves it"
+        );
+        tasks[0].assigned([tp(1)].iter());
+        assert!(!tasks[0].at_end(false, false), "task 0 now applies it");
+        assert!(
+            tasks[0].at_end(true, true),
             "a stopped task does not hold the others"
+        );
+    }
+
+    /// A rebalance in flight is not an end: the partition one task gave up is nobody's until
+    /// its new owner takes it, and that owner (holding nothing yet) is not at its end; a task
+    /// the group has not given its share yet is not either.
+    #[test]
+    fn sibling_tasks_do_not_stop_while_a_partition_moves_between_them() {
+        let tasks = Siblings::group(3);
+        // Task 0 got every partition first; task 2 has not been given anything yet.
+        tasks[0].assigned([tp(0), tp(1)].iter());
+        tasks[1].assigned([].iter());
+        assert!(
+            !tasks[0].at_end(true, true),
+            "task 2 has not been given its share"
+        );
+        tasks[2].assigned([].iter());
+        // The group moves partition 1 from task 0 to task 1: given up, not yet taken.
+        tasks[0].revoked(&tp(1));
+        assert!(!tasks[1].at_end(true, false));
+        assert!(!tasks[2].at_end(true, false));
+        assert!(
+            !tasks[0].at_end(true, true),
+            "partition 1 is in flight: its new owner holds nothing yet"
+        );
+        tasks[1].assigned([tp(1)].iter());
+        assert!(!tasks[1].at_end(false, false));
+        assert!(
+            tasks[1].at_end(true, true),
+            "every partition held and at its end"
         );
     }
 

@@ -261,8 +261,9 @@ impl Running {
         let Some(siblings) = &options.siblings else {
             return reached;
         };
-        // A task the group never gave a partition has nothing to wait for.
-        let idle = self.batch.is_empty() && self.claims.is_empty() && !self.ends.held_any();
+        // A task that holds no partition has nothing to wait for (whether its old ones, or
+        // ones the group is handing it, are taken up is for the siblings to judge).
+        let idle = self.batch.is_empty() && self.claims.is_empty();
         siblings
             .at_end(reached.is_some() || idle, reached.is_some())
             .then_some(reached.unwrap_or("every task of the connector at its end"))
@@ -335,6 +336,9 @@ impl Running {
                         claims,
                         end_offsets,
                     }) => {
+                        if let Some(siblings) = &options.siblings {
+                            siblings.assigned(claims.iter().map(|c| &c.tp));
+                        }
                         for claim in claims {
                             self.stored.insert(claim.tp.clone(), claim.stored_offset);
                             self.watermarks.insert(claim.tp.clone(), claim.watermark_ms);
@@ -362,6 +366,9 @@ impl Running {
                         self.mirror.barrier().await;
                         deadline = None;
                         for tp in tps {
+                            if let Some(siblings) = &options.siblings {
+                                siblings.revoked(&tp);
+                            }
                             self.claims.remove(&tp);
                             self.ends.revoked(&tp);
                             self.watermarks.remove(&tp);
