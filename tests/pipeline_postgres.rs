@@ -70,6 +70,24 @@ const ONE_BATCH: Variant = Variant {
     one_batch: true,
 };
 
+/// The Debezium JDBC sink config the recordings are applied with: every topic of `prefix`,
+/// upserts by record key, deletes and truncates on, tables created from the schemas.
+fn recording_connector(prefix: &str, url: &str, schemas: bool) -> serde_json::Value {
+    serde_json::json!({
+        "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+        "topics.regex": format!("{prefix}\\..*"),
+        "connection.url": format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1)),
+        "insert.mode": "upsert",
+        "primary.key.mode": "record_key",
+        "delete.enabled": "true",
+        "truncate.enabled": "true",
+        "schema.evolution": if schemas { "basic" } else { "none" },
+        "collection.name.format": "${source.table}",
+        "key.converter.schemas.enable": schemas.to_string(),
+        "value.converter.schemas.enable": schemas.to_string(),
+    })
+}
+
 /// [`apply_recording`] with a [`Variant`].
 async fn apply_recording_with(
     scenario: &str,
@@ -108,20 +126,8 @@ async fn apply_recording_with(
             .join(file.replace(".jsonl", ".registry.json"));
         RegistryFixture::with_dump(&dump, Some(REGISTRY_AUTH))
     });
-    let mut config = serde_json::json!({
-        "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
-        "topics.regex": format!("{prefix}\\..*"),
-        "connection.url": format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1)),
-        "insert.mode": "upsert",
-        "primary.key.mode": "record_key",
-        "delete.enabled": "true",
-        "truncate.enabled": "true",
-        "schema.evolution": if schemas { "basic" } else { "none" },
-        "collection.name.format": "${source.table}",
-        "key.converter.schemas.enable": schemas.to_string(),
-        "value.converter.schemas.enable": schemas.to_string(),
-        "batch.size": if variant.one_batch { "1000" } else { "40" },
-    });
+    let mut config = recording_connector(&prefix, &url, schemas);
+    config["batch.size"] = if variant.one_batch { "1000" } else { "40" }.into();
     if variant.one_batch {
         config["sluice.batch.linger.ms"] = "3000".into();
     }
@@ -260,17 +266,7 @@ async fn a_primary_key_change_split_across_runs_keeps_the_toast_values() {
     let connector = connector_file(
         dir.path(),
         &random_name("sink"),
-        serde_json::json!({
-            "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
-            "topics.regex": format!("{prefix}\\..*"),
-            "connection.url": format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1)),
-            "insert.mode": "upsert",
-            "primary.key.mode": "record_key",
-            "delete.enabled": "true",
-            "truncate.enabled": "true",
-            "schema.evolution": "basic",
-            "collection.name.format": "${source.table}",
-        }),
+        recording_connector(&prefix, &url, true),
     );
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
         .await

@@ -214,29 +214,26 @@ async fn a_primary_key_change_across_batches_keeps_the_unchanged_toast_value() {
         event("t", "v", "c", 3, Some("another"), 101, 1),
     ])
     .await;
-    t.apply(&[event_with_headers(
-        "t",
-        "v",
-        "d",
-        2,
-        None,
-        200,
-        2,
-        vec![("__debezium.newkey", key(20))],
-    )])
-    .await;
+    // Debezium's two halves of a primary-key change: (op, key, value, lsn, offset, header, the
+    // other key).
+    let rekey = |op, id, text, lsn, offset, header, other: i64| {
+        event_with_headers(
+            "t",
+            "v",
+            op,
+            id,
+            text,
+            lsn,
+            offset,
+            vec![(header, key(other))],
+        )
+    };
+    t.apply(&[rekey("d", 2, None, 200, 2, "__debezium.newkey", 20)])
+        .await;
     assert_eq!(t.rows("t", "v").await, vec![(3, Some("another".into()))]);
-    t.apply(&[event_with_headers(
-        "t",
-        "v",
-        "c",
-        20,
-        Some("__debezium_unavailable_value"),
-        200,
-        3,
-        vec![("__debezium.oldkey", key(2))],
-    )])
-    .await;
+    let placeholder = Some("__debezium_unavailable_value");
+    t.apply(&[rekey("c", 20, placeholder, 200, 3, "__debezium.oldkey", 2)])
+        .await;
     assert_eq!(
         t.rows("t", "v").await,
         vec![
@@ -246,17 +243,8 @@ async fn a_primary_key_change_across_batches_keeps_the_unchanged_toast_value() {
     );
     // The create took the kept row; a delete whose create never comes keeps one until the
     // retention (0 here) passes.
-    t.apply(&[event_with_headers(
-        "t",
-        "v",
-        "d",
-        3,
-        None,
-        300,
-        4,
-        vec![("__debezium.newkey", key(30))],
-    )])
-    .await;
+    t.apply(&[rekey("d", 3, None, 300, 4, "__debezium.newkey", 30)])
+        .await;
     let mut conn = SqliteConnection::connect(&format!("sqlite:{}", t.path))
         .await
         .expect("sqlite");
