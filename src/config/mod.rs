@@ -19,6 +19,8 @@ pub mod secret;
 pub mod topics;
 mod url;
 mod values;
+
+pub(crate) use values::list;
 pub mod worker;
 mod worker_keys;
 

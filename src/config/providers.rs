@@ -60,16 +60,7 @@ impl Providers {
     /// Reads `config.providers` and `config.providers.<alias>.class` / `.param.*` from the
     /// worker's settings; every problem names its key.
     pub fn declare(settings: &BTreeMap<String, String>, problems: &mut Vec<String>) -> Self {
-        let aliases: Vec<String> = settings
-            .get("config.providers")
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|a| !a.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let aliases = super::values::list(settings, "config.providers");
         let mut declared = BTreeMap::new();
         for alias in &aliases {
             let class_key = format!("config.providers.{alias}.class");

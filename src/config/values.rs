@@ -31,7 +31,7 @@ pub(super) fn parse_bool(raw: &str) -> Option<bool> {
 }
 
 /// A comma-separated list, items trimmed, empty ones dropped.
-pub(super) fn list(map: &BTreeMap<String, String>, key: &str) -> Vec<String> {
+pub(crate) fn list(map: &BTreeMap<String, String>, key: &str) -> Vec<String> {
     map.get(key)
         .map(|raw| {
             raw.split(',')

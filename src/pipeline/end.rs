@@ -123,10 +123,8 @@ pub struct Siblings {
 
 #[derive(Debug)]
 struct Together {
-    /// Per task: at its end (`None`: stopped).
-    at_end: Vec<Option<bool>>,
-    /// Per task: the partitions it holds (`None`: the group has given it nothing yet).
-    held: Vec<Option<HashSet<TopicPartition>>>,
+    /// Per running task (`None`: stopped).
+    tasks: Vec<Option<Sibling>>,
     /// Every partition a task of the connector has held.
     ever: HashSet<TopicPartition>,
     /// Some task was at the end of partitions it held.
@@ -135,12 +133,20 @@ struct Together {
     over: bool,
 }
 
+/// One running task as its siblings see it.
+#[derive(Debug, Clone, Default)]
+struct Sibling {
+    /// At its end.
+    at_end: bool,
+    /// The partitions it holds (`None`: the group has given it nothing yet).
+    held: Option<HashSet<TopicPartition>>,
+}
+
 impl Siblings {
     /// The handles of `tasks` tasks, all running.
     pub fn group(tasks: usize) -> Vec<Siblings> {
         let together = Arc::new(Mutex::new(Together {
-            at_end: vec![Some(false); tasks],
-            held: vec![None; tasks],
+            tasks: vec![Some(Sibling::default()); tasks],
             ever: HashSet::new(),
             reached: false,
             over: false,
@@ -158,16 +164,16 @@ impl Siblings {
         if let Ok(mut t) = self.together.lock() {
             let partitions: Vec<TopicPartition> = partitions.cloned().collect();
             t.ever.extend(partitions.iter().cloned());
-            t.held[self.task]
-                .get_or_insert_with(HashSet::new)
-                .extend(partitions);
+            if let Some(me) = t.tasks[self.task].as_mut() {
+                me.held.get_or_insert_with(HashSet::new).extend(partitions);
+            }
         }
     }
 
     /// The group took `partition` from this task.
     pub(super) fn revoked(&self, partition: &TopicPartition) {
         if let Ok(mut t) = self.together.lock() {
-            if let Some(held) = t.held[self.task].as_mut() {
+            if let Some(held) = t.tasks[self.task].as_mut().and_then(|me| me.held.as_mut()) {
                 held.remove(partition);
             }
         }
@@ -179,20 +185,18 @@ impl Siblings {
         let Ok(mut t) = self.together.lock() else {
             return false;
         };
-        t.at_end[self.task] = Some(at_end);
+        if let Some(me) = t.tasks[self.task].as_mut() {
+            me.at_end = at_end;
+        }
         t.reached |= reached;
-        let running = || {
-            t.at_end
-                .iter()
-                .zip(&t.held)
-                .filter(|(state, _)| state.is_some())
-        };
-        let all_at_end = running().all(|(state, _)| *state == Some(true));
-        let all_given = running().all(|(_, held)| held.is_some());
-        let in_transit = t
-            .ever
-            .iter()
-            .any(|tp| !t.held.iter().flatten().any(|held| held.contains(tp)));
+        let running = || t.tasks.iter().flatten();
+        let all_at_end = running().all(|s| s.at_end);
+        let all_given = running().all(|s| s.held.is_some());
+        let in_transit = t.ever.iter().any(|tp| {
+            !running()
+                .filter_map(|s| s.held.as_ref())
+                .any(|held| held.contains(tp))
+        });
         if t.reached && all_at_end && all_given && !in_transit {
             t.over = true;
         }
@@ -202,8 +206,7 @@ impl Siblings {
     /// This task stopped (at the end, on a signal, or failing): what it held is nobody's.
     pub(super) fn stopped(&self) {
         if let Ok(mut t) = self.together.lock() {
-            t.at_end[self.task] = None;
-            t.held[self.task] = None;
+            t.tasks[self.task] = None;
         }
     }
 }

@@ -387,12 +387,12 @@ async fn add_column(
     def.default = default_literal(tx, dialect, wanted, &def).await?;
     // Existing rows take the default as the column is added.
     tx.execute(&sql::add_column(table, &def), &[]).await?;
-    let fill = def.default.as_ref();
-    if fill.is_some() && dialect == Dialect::Postgres {
+    let filled = def.default.is_some();
+    if filled && dialect == Dialect::Postgres {
         tx.execute(&sql::set_not_null(table, &def.name), &[])
             .await?;
     }
-    tracing::info!(table = %table.label(), column = %wanted.name, sql_type = %def.sql_type, filled = fill.is_some(), change = "add_column", "schema evolution: added target column");
+    tracing::info!(table = %table.label(), column = %wanted.name, sql_type = %def.sql_type, filled, change = "add_column", "schema evolution: added target column");
     Ok(())
 }
 

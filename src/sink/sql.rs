@@ -255,24 +255,21 @@ pub struct ColumnDef {
     pub default: Option<String>,
 }
 
-/// ` NOT NULL` and ` DEFAULT ...` of a column definition.
-fn constraints(c: &ColumnDef) -> String {
-    let mut out = String::new();
-    if let Some(default) = &c.default {
-        out.push_str(" DEFAULT ");
-        out.push_str(default);
-    }
-    if c.not_null {
-        out.push_str(" NOT NULL");
-    }
-    out
+/// ` DEFAULT ...` and ` NOT NULL` of a column definition.
+fn constraints(default: Option<&str>, not_null: bool) -> String {
+    let default = default.map(|d| format!(" DEFAULT {d}")).unwrap_or_default();
+    let not_null = if not_null { " NOT NULL" } else { "" };
+    format!("{default}{not_null}")
 }
 
 /// CREATE TABLE with a primary key (none when `key` is empty).
 pub fn create_table(table: &TableName, columns: &[ColumnDef], key: &[Ident]) -> String {
     let mut parts: Vec<String> = columns
         .iter()
-        .map(|c| format!("{} {}{}", c.name.quoted(), c.sql_type, constraints(c)))
+        .map(|c| {
+            let constraints = constraints(c.default.as_deref(), c.not_null);
+            format!("{} {}{constraints}", c.name.quoted(), c.sql_type)
+        })
         .collect();
     if !key.is_empty() {
         let key_list: Vec<String> = key.iter().map(Ident::quoted).collect();
@@ -284,15 +281,11 @@ pub fn create_table(table: &TableName, columns: &[ColumnDef], key: &[Ident]) -> 
 /// ALTER TABLE ADD COLUMN, nullable (NOT NULL comes after, once existing rows have a value),
 /// with the column's default: existing rows take it.
 pub fn add_column(table: &TableName, column: &ColumnDef) -> String {
-    let nullable = ColumnDef {
-        not_null: false,
-        ..column.clone()
-    };
     format!(
         "ALTER TABLE {table} ADD COLUMN {} {}{}",
         column.name.quoted(),
         column.sql_type,
-        constraints(&nullable)
+        constraints(column.default.as_deref(), false)
     )
 }
 

@@ -105,6 +105,12 @@ pub(super) async fn keep_rekeyed(
     states: &[KeyState<'_>],
     referred: &HashSet<String>,
 ) -> Result<(), SinkError> {
+    let names: Vec<&String> = info
+        .columns
+        .iter()
+        .map(|c| &c.name)
+        .filter(|n| !info.key.contains(n))
+        .collect();
     for state in states {
         let Some((change, _)) = &state.applied else {
             continue;
@@ -112,12 +118,6 @@ pub(super) async fn keep_rekeyed(
         if !change.delete || !change.rekeyed || referred.contains(&state.key_text) {
             continue;
         }
-        let names: Vec<&String> = info
-            .columns
-            .iter()
-            .map(|c| &c.name)
-            .filter(|n| !info.key.contains(n))
-            .collect();
         let mut cells = read_cells(tx, dialect, info, &change.key, &names, change)
             .await?
             .unwrap_or_default();
@@ -167,14 +167,14 @@ async fn take_kept(
     old_text: &str,
     change: &super::plan::RowChange,
 ) -> Result<Option<Vec<Cell>>, SinkError> {
-    let params = [
-        Param::Text(Some(info.name.label())),
-        Param::Text(Some(old_text.to_string())),
-    ];
     let rows = tx
         .query(
-            "SELECT row_values FROM sluice_rekeyed_rows WHERE table_name = $1 AND row_key = $2",
-            &params,
+            "DELETE FROM sluice_rekeyed_rows WHERE table_name = $1 AND row_key = $2 \
+             RETURNING row_values",
+            &[
+                Param::Text(Some(info.name.label())),
+                Param::Text(Some(old_text.to_string())),
+            ],
         )
         .await
         .map_err(|e| SinkError::db(e, &change.coordinates))?;
@@ -185,12 +185,6 @@ async fn take_kept(
     else {
         return Ok(None);
     };
-    tx.execute(
-        "DELETE FROM sluice_rekeyed_rows WHERE table_name = $1 AND row_key = $2",
-        &params,
-    )
-    .await
-    .map_err(|e| SinkError::db(e, &change.coordinates))?;
     let row: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&text).map_err(|e| {
             SinkError::record(

@@ -3,8 +3,9 @@
 //! Each connector reports its state (UNASSIGNED while starting, RUNNING, RETRYING with the
 //! cause, FAILED with the error, STOPPED) and whether its broker and its target can be
 //! reached; a connector that runs several tasks reports per task, and its state is the worst
-//! of theirs (FAILED, RETRYING, UNASSIGNED, RUNNING, STOPPED, in that order). Readiness fails while any connector is FAILED or still starting, or has been cut
-//! off from its broker or target for longer than `sluice.health.unreachable.timeout.ms`;
+//! of theirs (FAILED, RETRYING, UNASSIGNED, RUNNING, STOPPED, in that order). Readiness fails
+//! while any connector is FAILED or still starting, or has been cut off from its broker or
+//! target for longer than `sluice.health.unreachable.timeout.ms`;
 //! liveness fails only when no connector can make progress (every one FAILED).
 
 use serde_json::{json, Value};

@@ -224,17 +224,7 @@ impl Worker {
     /// The topics a connector reads (its `topics` list; a `topics.regex` connector names the
     /// pattern's matches only once it has been assigned them, which this answer leaves out).
     pub fn topics(&self, name: &str) -> Result<Vec<String>, WorkerError> {
-        let config = self.config(name)?;
-        Ok(config
-            .get("topics")
-            .map(|t| {
-                t.split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(crate::config::list(&self.config(name)?, "topics"))
     }
 
     fn task_of(&self, name: &str, task: u32) -> Result<(), WorkerError> {
