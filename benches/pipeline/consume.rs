@@ -1,6 +1,7 @@
 //! Part 1: raw consume (the Kafka ceiling).
 
 use super::*;
+use rdkafka::message::Headers as _;
 
 #[derive(Default)]
 pub(crate) struct Consumed {
@@ -72,4 +73,65 @@ pub(crate) fn raw_consume(
     }
     out.secs = started.elapsed().as_secs_f64();
     out
+}
+
+/// Part 1a: decode cost alone, without Kafka.
+pub(crate) struct DecodeCost {
+    pub(crate) records: usize,
+    /// `sluice::decode` per record (key and value into a change event).
+    pub(crate) decode_us: f64,
+    /// The baseline: `serde_json::from_slice::<Value>` of the same key and value bytes, as any
+    /// JSON sink (the script's `json.loads`) does at least.
+    pub(crate) parse_us: f64,
+}
+
+/// Decodes the first `SAMPLE` generated records in memory, three rounds each, timed against a
+/// plain JSON parse of the same bytes, alternating so both see the same machine state.
+pub(crate) fn decode_cost(records: &[Record], topic: &str) -> DecodeCost {
+    const SAMPLE: usize = 50_000;
+    const ROUNDS: usize = 3;
+    let headers: Vec<(String, Option<Vec<u8>>)> = debezium_headers()
+        .iter()
+        .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+        .collect();
+    let raws: Vec<sluice::event::RawRecord> = records
+        .iter()
+        .take(SAMPLE)
+        .enumerate()
+        .map(|(i, r)| sluice::event::RawRecord {
+            coordinates: sluice::event::Coordinates {
+                topic: topic.to_string(),
+                partition: r.partition,
+                offset: i as i64,
+            },
+            key: Some(r.key.clone()),
+            value: Some(r.value.clone()),
+            headers: headers.clone(),
+            timestamp_ms: Some(1_700_000_000_000 + i as i64),
+        })
+        .collect();
+    let config = sluice::decode::DecodeConfig::default();
+    let (mut decode, mut parse) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        for raw in &raws {
+            let decoded = sluice::decode::decode(raw, &config).expect("bench records decode");
+            assert!(matches!(decoded, sluice::event::Decoded::Change(_)));
+        }
+        decode += t.elapsed();
+        let t = Instant::now();
+        for raw in &raws {
+            for bytes in [&raw.key, &raw.value].into_iter().flatten() {
+                let json: Json = serde_json::from_slice(bytes).expect("bench records are JSON");
+                std::hint::black_box(json);
+            }
+        }
+        parse += t.elapsed();
+    }
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / (raws.len() * ROUNDS) as f64;
+    DecodeCost {
+        records: raws.len(),
+        decode_us: per(decode),
+        parse_us: per(parse),
+    }
 }

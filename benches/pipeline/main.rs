@@ -4,6 +4,9 @@
 //! partitions reach their end at different times) are published to a real tansu broker, then
 //! measured in one run:
 //!
+//! 1a. **decode in memory**: the first 50,000 generated records decoded with `sluice::decode`
+//!    (three rounds), against `serde_json::from_slice::<Value>` of the same key and value bytes
+//!    (the least any JSON sink does): microseconds per record.
 //! 1. **raw consume**: one librdkafka consumer (sluice's prefetch setting) reading all N records
 //!    of the topic with manual assignment (no group join): records/s and MB/s. A second pass
 //!    also turns every record into sluice's `RawRecord` and decodes it with `sluice::decode`
@@ -247,8 +250,15 @@ fn main() {
         t.elapsed().as_secs_f64(),
         s.partitioning
     );
-    let tansu = Tansu::start();
+    // 1a. decode alone, in memory.
     let topic = random_name("bench_orders");
+    let decode = decode_cost(&records, &topic);
+    eprintln!(
+        "decode in memory ({} records x3): sluice::decode {:.1} us/record; \
+         serde_json::Value of the same bytes {:.1} us/record",
+        decode.records, decode.decode_us, decode.parse_us
+    );
+    let tansu = Tansu::start();
     tansu.create_topic(&topic, PARTITIONS);
     let t = Instant::now();
     rt.block_on(publish(&tansu.bootstrap(), &topic, &mut records));
@@ -539,6 +549,7 @@ fn main() {
         "raw_consume": {"records": consumed.records, "bytes": consumed.bytes, "secs": consumed.secs,
             "records_per_s": consume_rps, "mb_per_s": consumed.bytes as f64 / 1e6 / consumed.secs},
         "consume_decode": {"secs": consumed_decoded.secs, "records_per_s": rate(n as f64, consumed_decoded.secs)},
+        "decode_in_memory": {"records": decode.records, "decode_us": decode.decode_us, "json_parse_us": decode.parse_us},
         "copy_final_rows": {"rows": copy_final.rows, "secs": copy_final.secs, "rows_per_s": rate(copy_final.rows as f64, copy_final.secs)},
         "copy_all_events": {"rows": copy_all.rows, "secs": copy_all.secs, "rows_per_s": copy_events_rps},
         "copy_per_batch": {"batch_size": copy_batch, "rows": copy_batched.rows, "secs": copy_batched.secs, "rows_per_s": rate(copy_batched.rows as f64, copy_batched.secs)},

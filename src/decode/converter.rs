@@ -4,6 +4,7 @@
 //! The configured setting is followed, but leniently in both directions: connectors are often
 //! misconfigured on exactly this switch, and the wrapper is unambiguous enough to recognise.
 
+use super::object::{Node, Payload};
 use super::schema::Schema;
 use super::DecodeError;
 use serde_json::value::RawValue;
@@ -49,13 +50,13 @@ fn cached_schema(text: &str) -> Result<Arc<Json>, serde_json::Error> {
 
 /// A record value parsed for decoding: the `{schema, payload}` wrapper split without building
 /// the schema again (see [`SCHEMAS`]), or the whole JSON when there is no wrapper.
-pub(crate) enum Parsed {
+pub(crate) enum Parsed<'b> {
     /// A JsonConverter wrapper.
     Wrapped {
         /// The schema, shared with every record that has the same schema text.
         schema: Arc<Json>,
-        /// The payload.
-        payload: Json,
+        /// The payload (read flat from the record bytes, see `object`).
+        payload: Payload<'b>,
     },
     /// Anything else (bare payload, or a wrapper that is to be taken as a bare payload).
     Whole(Json),
@@ -70,17 +71,17 @@ struct Wrapper<'a> {
     payload: &'a RawValue,
 }
 
-impl Parsed {
+impl<'b> Parsed<'b> {
     /// Parses record bytes, following [`split`]'s rules for the wrapper.
     pub(crate) fn new(
-        bytes: &[u8],
+        bytes: &'b [u8],
         part: &'static str,
         schemas_enable: bool,
-    ) -> Result<Parsed, DecodeError> {
+    ) -> Result<Parsed<'b>, DecodeError> {
         if let Some(parsed) = Parsed::known_prefix(bytes, schemas_enable) {
             return Ok(parsed);
         }
-        if let Ok(wrapper) = serde_json::from_slice::<Wrapper<'_>>(bytes) {
+        if let Ok(wrapper) = serde_json::from_slice::<Wrapper<'b>>(bytes) {
             let malformed = |e: serde_json::Error| DecodeError::MalformedJson {
                 part,
                 reason: e.to_string(),
@@ -88,7 +89,8 @@ impl Parsed {
             let schema = cached_schema(wrapper.schema.get()).map_err(malformed)?;
             let is_struct = Schema::new(&schema).is_some_and(|s| s.type_name() == "struct");
             if schemas_enable || is_struct {
-                let payload = serde_json::from_str(wrapper.payload.get()).map_err(malformed)?;
+                let mut reader = serde_json::Deserializer::from_str(wrapper.payload.get());
+                let payload = Payload::read(&mut reader).map_err(malformed)?;
                 remember_prefix(bytes, &wrapper, &schema, is_struct);
                 return Ok(Parsed::Wrapped { schema, payload });
             }
@@ -99,7 +101,7 @@ impl Parsed {
     /// The fast path: `bytes` open with a remembered prefix (so the schema is known and valid)
     /// and the rest is exactly `,"payload":<JSON>}`. `None` sends the record down the full
     /// path, which also produces any error, so the fast path never decides what is malformed.
-    fn known_prefix(bytes: &[u8], schemas_enable: bool) -> Option<Parsed> {
+    fn known_prefix(bytes: &'b [u8], schemas_enable: bool) -> Option<Parsed<'b>> {
         let (len, schema) = PREFIXES.with(|cache| {
             let mut cache = cache.borrow_mut();
             let hit = cache.iter().position(|p| bytes.starts_with(&p.bytes))?;
@@ -116,7 +118,8 @@ impl Parsed {
         match self {
             Parsed::Wrapped { schema, payload } => Part {
                 schema: Schema::new(schema),
-                payload,
+                document: Some(schema),
+                payload: payload.node(),
             },
             Parsed::Whole(json) => split(json, schemas_enable),
         }
@@ -173,14 +176,15 @@ fn skip_ws(b: &[u8]) -> &[u8] {
 
 /// Parses `,"payload":<JSON>}` (JSON whitespace allowed between tokens) into the payload;
 /// `None` for anything else, including a key written with escapes.
-fn payload_after_schema(rest: &[u8]) -> Option<Json> {
+fn payload_after_schema(rest: &[u8]) -> Option<Payload<'_>> {
     let rest = skip_ws(rest).strip_prefix(b",")?;
     let rest = skip_ws(rest).strip_prefix(b"\"payload\"")?;
     let rest = skip_ws(rest).strip_prefix(b":")?;
-    let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<Json>();
-    let payload = stream.next()?.ok()?;
-    let tail = skip_ws(&rest[stream.byte_offset()..]).strip_prefix(b"}")?;
-    skip_ws(tail).is_empty().then_some(payload)
+    let json = rest.trim_ascii_end().strip_suffix(b"}")?;
+    let mut reader = serde_json::Deserializer::from_slice(json);
+    let payload = Payload::read(&mut reader).ok()?;
+    reader.end().ok()?;
+    Some(payload)
 }
 
 /// One converted part of a record (key or value): its payload and, when present, its schema.
@@ -188,8 +192,11 @@ fn payload_after_schema(rest: &[u8]) -> Option<Json> {
 pub(crate) struct Part<'a> {
     /// The Connect schema of the payload, when the record carried one.
     pub schema: Option<Schema<'a>>,
-    /// The payload JSON itself (the bare JSON when there is no wrapper).
-    pub payload: &'a Json,
+    /// The shared document `schema` lives in, when it is cached (what is derived from the
+    /// schema can then be cached too).
+    pub document: Option<&'a Arc<Json>>,
+    /// The payload itself (the bare JSON when there is no wrapper).
+    pub payload: Node<'a>,
 }
 
 /// Parses record bytes as JSON; `part` (`key` or `value`) names the culprit in the error.
@@ -208,7 +215,8 @@ pub(crate) fn parse(bytes: &[u8], part: &'static str) -> Result<Json, DecodeErro
 pub(crate) fn split(json: &Json, schemas_enable: bool) -> Part<'_> {
     let bare = Part {
         schema: None,
-        payload: json,
+        document: None,
+        payload: Node::Json(json),
     };
     let Some(object) = json.as_object() else {
         return bare;
@@ -222,12 +230,17 @@ pub(crate) fn split(json: &Json, schemas_enable: bool) -> Part<'_> {
     let schema = Schema::new(schema);
     if schemas_enable {
         // `"schema": null` is what JsonConverter writes for a schemaless value.
-        return Part { schema, payload };
+        return Part {
+            schema,
+            document: None,
+            payload: Node::Json(payload),
+        };
     }
     match schema {
         Some(s) if s.type_name() == "struct" => Part {
             schema: Some(s),
-            payload,
+            document: None,
+            payload: Node::Json(payload),
         },
         _ => bare,
     }
@@ -254,7 +267,7 @@ mod tests {
     fn wrapper_is_unwrapped_when_enabled() {
         let j = json!({"schema": {"type": "int32"}, "payload": 5});
         let p = split(&j, true);
-        assert_eq!(p.payload, &json!(5));
+        assert_eq!(*p.payload.json(), json!(5));
         assert_eq!(p.schema.map(|s| s.type_name()), Some("int32"));
     }
 
@@ -263,7 +276,7 @@ mod tests {
         let j = json!({"before": null, "after": {"id": 1}, "op": "c"});
         let p = split(&j, true);
         assert!(p.schema.is_none());
-        assert_eq!(p.payload, &j);
+        assert_eq!(*p.payload.json(), j);
     }
 
     #[test]
@@ -271,10 +284,10 @@ mod tests {
         let j = json!({"schema": {"type": "struct", "fields": []}, "payload": {"op": "c"}});
         let p = split(&j, false);
         assert!(p.schema.is_some());
-        assert_eq!(p.payload, &json!({"op": "c"}));
+        assert_eq!(*p.payload.json(), json!({"op": "c"}));
         // A non-struct schema is not taken as a wrapper when schemas are disabled.
         let j = json!({"schema": "x", "payload": 1});
-        assert_eq!(split(&j, false).payload, &j);
+        assert_eq!(*split(&j, false).payload.json(), j);
     }
 
     /// The schema's type and the payload [`Parsed::new`] gives for `bytes`.
@@ -282,7 +295,7 @@ mod tests {
         let p = Parsed::new(bytes.as_bytes(), "value", schemas_enable)?;
         let part = p.part(schemas_enable);
         let schema = part.schema.map(|s| s.type_name().to_string());
-        Ok((schema, part.payload.clone()))
+        Ok((schema, part.payload.json().into_owned()))
     }
 
     #[test]
@@ -310,7 +323,9 @@ mod tests {
             ),
         ] {
             let fast = Parsed::known_prefix(text.as_bytes(), true).expect("fast path taken");
-            assert!(matches!(&fast, Parsed::Wrapped { payload, .. } if *payload == want));
+            assert!(
+                matches!(&fast, Parsed::Wrapped { payload, .. } if *payload.node().json() == want)
+            );
             assert_eq!(parsed(&text, true).unwrap().1, want);
         }
     }
@@ -364,6 +379,6 @@ mod tests {
         let j = json!({"schema": null, "payload": {"id": 1}});
         let p = split(&j, true);
         assert!(p.schema.is_none());
-        assert_eq!(p.payload, &json!({"id": 1}));
+        assert_eq!(*p.payload.json(), json!({"id": 1}));
     }
 }

@@ -12,10 +12,10 @@
 //! | only `ts_ms`, or Heartbeat schema     | `NotARow("heartbeat")`        |
 //! | `ddl` / `tableChanges` / `databaseName` | `NotARow("schema_change")`  |
 
-use super::converter::{json_type, Part};
+use super::converter::Part;
+use super::object::{Node, Object};
 use super::{row, source, DecodeConfig, DecodeError};
 use crate::event::{ChangeEvent, Decoded, Op, RawRecord, Row};
-use serde_json::{Map, Value as Json};
 
 /// Debezium's default heartbeat topic prefix (`topic.heartbeat.prefix`).
 const HEARTBEAT_TOPIC_PREFIX: &str = "__debezium-heartbeat";
@@ -34,25 +34,20 @@ pub(crate) fn decode_value(
     value: Part<'_>,
     config: &DecodeConfig,
 ) -> Result<Decoded, DecodeError> {
-    let object = match value.payload {
-        // JsonConverter's form of a null value; treated like a Kafka null.
-        Json::Null => return Ok(Decoded::Tombstone),
-        Json::Object(object) => object,
-        other => {
-            return Err(DecodeError::NotAnEnvelope(format!(
-                "value is {}, not an object",
-                json_type(other)
-            )))
-        }
+    // JsonConverter's form of a null value; treated like a Kafka null.
+    if value.payload.is_null() {
+        return Ok(Decoded::Tombstone);
+    }
+    let Some(object) = value.payload.as_object() else {
+        return Err(DecodeError::NotAnEnvelope(format!(
+            "value is {}, not an object",
+            value.payload.type_name()
+        )));
     };
     let op = match object.get("op") {
-        Some(Json::String(op)) => op.as_str(),
-        Some(other) => {
-            return Err(DecodeError::NotAnEnvelope(format!(
-                "`op` is {}, not a string",
-                json_type(other)
-            )))
-        }
+        Some(op) => op.as_str().ok_or_else(|| {
+            DecodeError::NotAnEnvelope(format!("`op` is {}, not a string", op.type_name()))
+        })?,
         None => return classify_without_op(value, object).map(Decoded::NotARow),
     };
     let op = match op {
@@ -69,10 +64,7 @@ pub(crate) fn decode_value(
 }
 
 /// Names the kind of a value that has no `op`, or says why it is not an envelope.
-fn classify_without_op(
-    value: Part<'_>,
-    object: &Map<String, Json>,
-) -> Result<&'static str, DecodeError> {
+fn classify_without_op(value: Part<'_>, object: Object<'_>) -> Result<&'static str, DecodeError> {
     let schema_name = value.schema.and_then(|s| s.name()).unwrap_or("");
     let has = |key: &str| object.contains_key(key);
     if schema_name == HEARTBEAT_SCHEMA || (object.len() == 1 && has("ts_ms")) {
@@ -92,7 +84,7 @@ fn classify_without_op(
 fn change(
     record: &RawRecord,
     value: Part<'_>,
-    object: &Map<String, Json>,
+    object: Object<'_>,
     op: Op,
     config: &DecodeConfig,
 ) -> Result<ChangeEvent, DecodeError> {
@@ -120,23 +112,20 @@ fn change(
             None
         },
         rekeyed: op == Op::Delete && super::has_new_key(record),
-        ts_ms: object.get("ts_ms").and_then(Json::as_i64),
+        ts_ms: object.get("ts_ms").and_then(Node::as_i64),
         route: None,
     })
 }
 
 /// A `before` or `after` image: `None` when absent or null, typed when the envelope schema
 /// declares it.
-fn image(
-    value: Part<'_>,
-    object: &Map<String, Json>,
-    name: &str,
-) -> Result<Option<Row>, DecodeError> {
+fn image(value: Part<'_>, object: Object<'_>, name: &str) -> Result<Option<Row>, DecodeError> {
     match object.get(name) {
-        None | Some(Json::Null) => Ok(None),
+        None => Ok(None),
+        Some(payload) if payload.is_null() => Ok(None),
         Some(payload) => {
             let schema = value.schema.and_then(|s| s.field(name));
-            row::build(schema, payload, name).map(Some)
+            row::build(schema, value.document, payload, name).map(Some)
         }
     }
 }
@@ -151,5 +140,5 @@ fn key(record: &RawRecord, config: &DecodeConfig) -> Result<Row, DecodeError> {
     if part.payload.is_null() {
         return Ok(Row::default());
     }
-    row::build(part.schema, part.payload, "key")
+    row::build(part.schema, part.document, part.payload, "key")
 }

@@ -7,10 +7,13 @@
 //! The work is split along the layers of the format, outermost first:
 //!
 //! - `converter`: bytes -> JSON, and the JsonConverter `{"schema", "payload"}` wrapper.
+//! - `object`: the payload's objects read flat from the record bytes (no map built per record),
+//!   read through one view with the maps of the other paths.
 //! - `envelope`: what kind of record this is (change, tombstone, message, transaction,
 //!   heartbeat, schema change) and the [`ChangeEvent`](crate::event::ChangeEvent) it becomes.
 //! - `source`: the `source` and `transaction` blocks.
-//! - `row`: a `before`/`after`/key struct into a [`Row`](crate::event::Row).
+//! - `row`: a `before`/`after`/key struct into a [`Row`](crate::event::Row), through a layout
+//!   made once per struct schema.
 //! - `schema`: a Connect field schema into its logical type and [`ColumnType`](crate::event::ColumnType).
 //! - `semantic`, `temporal`, `decimal`, `binary`: one payload value into a typed
 //!   [`Value`](crate::event::Value).
@@ -20,6 +23,7 @@ mod binary;
 mod converter;
 mod decimal;
 mod envelope;
+mod object;
 mod registry;
 mod row;
 mod schema;
@@ -110,7 +114,11 @@ impl DecodeConfig {
     }
 
     /// Converts the key or value bytes: Avro with its registry, else JSON.
-    fn convert(&self, bytes: &[u8], key: bool) -> Result<converter::Parsed, DecodeError> {
+    fn convert<'b>(
+        &self,
+        bytes: &'b [u8],
+        key: bool,
+    ) -> Result<converter::Parsed<'b>, DecodeError> {
         let (part, avro, schemas_enable) = if key {
             ("key", &self.key_avro, self.key_schemas_enable)
         } else {
@@ -241,7 +249,7 @@ pub fn decode_old_key(
     if part.payload.is_null() {
         return Ok(None);
     }
-    row::build(part.schema, part.payload, OLD_KEY_HEADER).map(Some)
+    row::build(part.schema, part.document, part.payload, OLD_KEY_HEADER).map(Some)
 }
 
 /// Exact decimal text of a big-endian two's complement unscaled value (Connect `Decimal`

@@ -10,6 +10,7 @@
 
 use super::avro::{self, split_wire};
 use super::converter::Parsed;
+use super::object::Payload;
 use super::DecodeError;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use schema_registry_converter::async_impl::schema_registry::{get_schema_by_id, SrSettings};
@@ -212,7 +213,11 @@ impl Registry {
 
     /// Decodes wire-format bytes whose schema has been fetched into the Connect schema and
     /// payload JsonConverter would have given.
-    pub(crate) fn parse(&self, bytes: &[u8], part: &'static str) -> Result<Parsed, DecodeError> {
+    pub(crate) fn parse(
+        &self,
+        bytes: &[u8],
+        part: &'static str,
+    ) -> Result<Parsed<'static>, DecodeError> {
         let error = |reason: String| DecodeError::Avro { part, reason };
         let (id, mut body) = split_wire(bytes).map_err(error)?;
         let schema = match self.cached(id) {
@@ -233,7 +238,7 @@ impl Registry {
         let payload = avro::payload(&value).map_err(error)?;
         Ok(Parsed::Wrapped {
             schema: schema.connect.clone(),
-            payload,
+            payload: Payload::Json(payload),
         })
     }
 }

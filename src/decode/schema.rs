@@ -18,6 +18,12 @@ impl<'a> Schema<'a> {
         json.as_object().map(Schema)
     }
 
+    /// Where this schema object lives: with the document that holds it kept alive, an identity
+    /// for caching what is derived from it.
+    pub(crate) fn address(self) -> usize {
+        std::ptr::from_ref(self.0) as usize
+    }
+
     /// The primitive type (`int32`, `struct`, ...), empty when absent.
     pub(crate) fn type_name(self) -> &'a str {
         self.0.get("type").and_then(Json::as_str).unwrap_or("")
@@ -96,8 +102,8 @@ pub(crate) enum Unit {
 }
 
 /// What a field's payload means, after semantic names are resolved.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Logical<'a> {
+#[derive(Debug, Clone)]
+pub(crate) enum Logical {
     /// Integer of the given width in bits (8, 16, 32, 64).
     Int(u8),
     /// Connect `float`.
@@ -135,14 +141,14 @@ pub(crate) enum Logical<'a> {
     Uuid,
     /// `io.debezium.data.Bits`, with `parameters.length`.
     Bits(Option<u32>),
-    /// Connect `array` of an element schema.
-    Array(Schema<'a>),
+    /// Connect `array` of elements of this logical type.
+    Array(Box<Logical>),
     /// Maps, geometries and other structs: kept as a JSON document.
     Document,
 }
 
 /// Resolves a field schema to its logical type; `path` names the field in errors.
-pub(crate) fn logical<'a>(schema: Schema<'a>, path: &str) -> Result<Logical<'a>, DecodeError> {
+pub(crate) fn logical(schema: Schema<'_>, path: &str) -> Result<Logical, DecodeError> {
     let by_name = match schema.name().unwrap_or("") {
         "org.apache.kafka.connect.data.Decimal" => Some(decimal(schema, path)?),
         "io.debezium.data.VariableScaleDecimal" => Some(Logical::VariableDecimal),
@@ -181,7 +187,7 @@ pub(crate) fn logical<'a>(schema: Schema<'a>, path: &str) -> Result<Logical<'a>,
         "string" => Logical::Text(u32_param(schema, "__debezium.source.column.length", path)?),
         "bytes" => Logical::Bytes,
         "array" => match schema.items() {
-            Some(items) => Logical::Array(items),
+            Some(items) => Logical::Array(Box::new(logical(items, &format!("{path}[]"))?)),
             None => return Err(DecodeError::bad_field(path, "array schema without `items`")),
         },
         "map" | "struct" => Logical::Document,
@@ -195,7 +201,7 @@ pub(crate) fn logical<'a>(schema: Schema<'a>, path: &str) -> Result<Logical<'a>,
 }
 
 /// The Decimal logical type; its scale is mandatory because the bytes mean nothing without it.
-fn decimal<'a>(schema: Schema<'a>, path: &str) -> Result<Logical<'a>, DecodeError> {
+fn decimal(schema: Schema<'_>, path: &str) -> Result<Logical, DecodeError> {
     let scale = schema
         .parameter("scale")
         .and_then(|s| s.trim().parse::<i32>().ok())
@@ -217,7 +223,7 @@ fn u32_param(schema: Schema<'_>, key: &str, path: &str) -> Result<Option<u32>, D
     }
 }
 
-impl Logical<'_> {
+impl Logical {
     /// The column type this logical type creates in a target table.
     pub(crate) fn column_type(&self, path: &str) -> Result<ColumnType, DecodeError> {
         Ok(match *self {
@@ -244,10 +250,8 @@ impl Logical<'_> {
             Logical::Json | Logical::Document => ColumnType::Json,
             Logical::Uuid => ColumnType::Uuid,
             Logical::Bits(length) => ColumnType::Bits { length },
-            Logical::Array(items) => {
-                let item_path = format!("{path}[]");
-                let element = logical(items, &item_path)?.column_type(&item_path)?;
-                ColumnType::Array(Box::new(element))
+            Logical::Array(ref items) => {
+                ColumnType::Array(Box::new(items.column_type(&format!("{path}[]"))?))
             }
         })
     }

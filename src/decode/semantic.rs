@@ -8,13 +8,13 @@
 use super::binary::{self, is_placeholder};
 use super::converter::json_type;
 use super::decimal;
-use super::schema::{logical, Logical};
+use super::schema::Logical;
 use super::temporal;
 use super::DecodeError;
 use crate::event::Value;
 use serde_json::Value as Json;
 
-impl Logical<'_> {
+impl Logical {
     /// Converts `payload` to the value this logical type means; `path` names it in errors.
     pub(crate) fn convert(&self, payload: &Json, path: &str) -> Result<Value, DecodeError> {
         if payload.is_null() {
@@ -73,10 +73,9 @@ impl Logical<'_> {
             Logical::Bits(length) => {
                 Value::Bits(binary::bits_text(&bytes()?, length).map_err(fail)?)
             }
-            Logical::Array(items) => {
+            Logical::Array(ref element) => {
                 let elements = payload.as_array().ok_or_else(|| expected("an array"))?;
                 let element_path = format!("{path}[]");
-                let element = logical(items, &element_path)?;
                 let values = elements
                     .iter()
                     .map(|e| element.convert(e, &element_path))

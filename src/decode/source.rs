@@ -6,24 +6,31 @@
 //! unset rather than failing the record: the version guard then falls back to `ts_ms` and the
 //! Kafka offset, as DESIGN.md describes.
 
-use super::converter::json_type;
+use super::object::{Node, Object};
 use super::DecodeError;
 use crate::event::{SourcePosition, TxInfo};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
+
+/// The block, if present and not null; `name` names it in the error when it is no object.
+fn block<'p>(node: Option<Node<'p>>, name: &str) -> Result<Option<Object<'p>>, DecodeError> {
+    match node {
+        None => Ok(None),
+        Some(node) if node.is_null() => Ok(None),
+        Some(node) => node.as_object().map(Some).ok_or_else(|| {
+            DecodeError::bad_field(
+                name,
+                format!("expected an object, got {}", node.type_name()),
+            )
+        }),
+    }
+}
 
 /// Reads the `source` block; an absent or null block gives an empty position.
-pub(crate) fn position(source: Option<&Json>) -> Result<SourcePosition, DecodeError> {
-    let object = match source {
-        None | Some(Json::Null) => return Ok(SourcePosition::default()),
-        Some(Json::Object(object)) => object,
-        Some(other) => {
-            return Err(DecodeError::bad_field(
-                "source",
-                format!("expected an object, got {}", json_type(other)),
-            ))
-        }
+pub(crate) fn position(source: Option<Node<'_>>) -> Result<SourcePosition, DecodeError> {
+    let Some(object) = block(source, "source")? else {
+        return Ok(SourcePosition::default());
     };
-    let text = |key: &str| object.get(key).and_then(Json::as_str).map(str::to_string);
+    let text = |key: &str| object.get(key).and_then(Node::as_str).map(str::to_string);
     Ok(SourcePosition {
         name: text("name"),
         connector: text("connector"),
@@ -35,31 +42,31 @@ pub(crate) fn position(source: Option<&Json>) -> Result<SourcePosition, DecodeEr
         binlog_pos: integer(object, "pos"),
         binlog_row: integer(object, "row"),
         ts_ms: integer(object, "ts_ms"),
-        snapshot: snapshot(object.get("snapshot")),
+        snapshot: object.get("snapshot").is_some_and(|s| snapshot(&s.json())),
         fields: object
             .iter()
-            .filter_map(|(k, v)| render(v).map(|t| (k.clone(), t)))
+            .filter_map(|(k, v)| render(&v.json()).map(|t| (k.to_string(), t)))
             .collect(),
     })
 }
 
 /// An integer field, accepting the numeric strings some connectors write.
-fn integer(object: &Map<String, Json>, key: &str) -> Option<i64> {
+fn integer(object: Object<'_>, key: &str) -> Option<i64> {
     match object.get(key)? {
-        Json::Number(n) => n.as_i64(),
-        Json::String(s) => s.parse().ok(),
+        Node::Json(Json::Number(n)) => n.as_i64(),
+        Node::Json(Json::String(s)) => s.parse().ok(),
         _ => None,
     }
 }
 
 /// `snapshot` is an enum string (`true`, `first`, `last`, `incremental`, ..., `false`) in current
 /// Debezium and a boolean in old versions; only `false` and null mean streaming.
-fn snapshot(value: Option<&Json>) -> bool {
+fn snapshot(value: &Json) -> bool {
     match value {
-        None | Some(Json::Null) => false,
-        Some(Json::Bool(b)) => *b,
-        Some(Json::String(s)) => s != "false",
-        Some(_) => true,
+        Json::Null => false,
+        Json::Bool(b) => *b,
+        Json::String(s) => s != "false",
+        _ => true,
     }
 }
 
@@ -78,20 +85,13 @@ fn render(value: &Json) -> Option<String> {
 
 /// Reads the `transaction` block (`provide.transaction.metadata=true`); absent or null is
 /// `None`, a block without a usable `id` or `total_order` is an error.
-pub(crate) fn transaction(block: Option<&Json>) -> Result<Option<TxInfo>, DecodeError> {
-    let object = match block {
-        None | Some(Json::Null) => return Ok(None),
-        Some(Json::Object(object)) => object,
-        Some(other) => {
-            return Err(DecodeError::bad_field(
-                "transaction",
-                format!("expected an object, got {}", json_type(other)),
-            ))
-        }
+pub(crate) fn transaction(node: Option<Node<'_>>) -> Result<Option<TxInfo>, DecodeError> {
+    let Some(object) = block(node, "transaction")? else {
+        return Ok(None);
     };
     let id = match object.get("id") {
-        Some(Json::String(s)) => s.clone(),
-        Some(Json::Number(n)) => n.to_string(),
+        Some(Node::Json(Json::String(s))) => s.clone(),
+        Some(Node::Json(Json::Number(n))) => n.to_string(),
         _ => {
             return Err(DecodeError::bad_field(
                 "transaction.id",
@@ -101,7 +101,7 @@ pub(crate) fn transaction(block: Option<&Json>) -> Result<Option<TxInfo>, Decode
     };
     let total_order = object
         .get("total_order")
-        .and_then(Json::as_i64)
+        .and_then(Node::as_i64)
         .ok_or_else(|| {
             DecodeError::bad_field("transaction.total_order", "missing or not an integer")
         })?;
@@ -118,7 +118,7 @@ mod tests {
         let src = json!({"connector": "mysql", "name": "db1", "file": "binlog.000003",
             "pos": 154, "row": 2, "ts_ms": 1700000000000_i64, "snapshot": "false",
             "gtid": null, "server_id": 223344, "flag": true});
-        let p = position(Some(&src)).unwrap();
+        let p = position(Some(Node::Json(&src))).unwrap();
         assert_eq!(p.binlog_file.as_deref(), Some("binlog.000003"));
         assert_eq!(
             (p.binlog_pos, p.binlog_row, p.lsn),
@@ -143,18 +143,18 @@ mod tests {
             (json!(true), true),
             (json!(false), false),
         ] {
-            assert_eq!(snapshot(Some(&v)), want, "{v}");
+            assert_eq!(snapshot(&v), want, "{v}");
         }
     }
 
     #[test]
     fn transaction_block() {
         let tx = json!({"id": "748:26459912", "total_order": 3, "data_collection_order": 1});
-        let got = transaction(Some(&tx)).unwrap().unwrap();
+        let got = transaction(Some(Node::Json(&tx))).unwrap().unwrap();
         assert_eq!((got.id.as_str(), got.total_order), ("748:26459912", 3));
-        assert_eq!(transaction(Some(&json!(null))), Ok(None));
-        let err = transaction(Some(&json!({"id": "x"}))).unwrap_err();
+        assert_eq!(transaction(Some(Node::Json(&json!(null)))), Ok(None));
+        let err = transaction(Some(Node::Json(&json!({"id": "x"})))).unwrap_err();
         assert!(err.to_string().contains("transaction.total_order"));
-        assert!(position(Some(&json!("x"))).is_err());
+        assert!(position(Some(Node::Json(&json!("x")))).is_err());
     }
 }

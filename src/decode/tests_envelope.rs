@@ -178,3 +178,32 @@ fn deletes_and_truncates() {
     };
     assert!(t.key.fields.is_empty());
 }
+
+#[test]
+fn a_block_that_is_a_number_is_named_in_the_error() {
+    let schema = r#"{"type":"struct","fields":[]}"#;
+    for (payload, want) in [
+        (
+            r#"{"op":"c","after":5}"#,
+            "after: expected a struct object, got a number",
+        ),
+        (
+            r#"{"op":"c","after":{"id":1},"source":7.5}"#,
+            "source: expected an object, got a number",
+        ),
+        (
+            r#"{"op":"c","after":{"id":1},"transaction":1}"#,
+            "transaction: expected an object, got a number",
+        ),
+        (r#"{"op":5}"#, "`op` is a number, not a string"),
+        ("12", "value is a number, not an object"),
+    ] {
+        let value = format!(r#"{{"schema":{schema},"payload":{payload}}}"#);
+        let record = record("db.public.t", None, Some(&value));
+        // Twice: the second record takes the remembered-schema path.
+        for _ in 0..2 {
+            let err = decode(&record, &DecodeConfig::default()).unwrap_err();
+            assert!(err.to_string().contains(want), "{payload}: {err}");
+        }
+    }
+}
