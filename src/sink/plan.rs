@@ -58,11 +58,61 @@ pub enum Planned {
     Skip(SkipReason),
 }
 
+/// A piece of `collection.name.format`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NamePart {
+    /// Text kept as written.
+    Text(String),
+    /// `${topic}`, dots made underscores.
+    Topic,
+    /// `${source.<field>}`.
+    Source(String),
+}
+
+impl NamePart {
+    /// Splits a format at its placeholders, once per connector instead of once per change.
+    fn split(format: &str) -> Vec<NamePart> {
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        let mut rest = format;
+        while let Some(at) = rest.find("${") {
+            let (before, from) = rest.split_at(at);
+            text.push_str(before);
+            let placeholder = if let Some(after) = from.strip_prefix("${topic}") {
+                Some((NamePart::Topic, after))
+            } else {
+                from.strip_prefix("${source.")
+                    .and_then(|f| f.split_once('}'))
+                    .map(|(field, after)| (NamePart::Source(field.to_string()), after))
+            };
+            match placeholder {
+                Some((part, after)) => {
+                    if !text.is_empty() {
+                        parts.push(NamePart::Text(std::mem::take(&mut text)));
+                    }
+                    parts.push(part);
+                    rest = after;
+                }
+                None => {
+                    text.push_str("${");
+                    rest = &from[2..];
+                }
+            }
+        }
+        text.push_str(rest);
+        if !text.is_empty() {
+            parts.push(NamePart::Text(text));
+        }
+        parts
+    }
+}
+
 /// How names are resolved for one connector.
 #[derive(Debug, Clone)]
 pub struct Planner {
     dialect: Dialect,
-    table_name_format: String,
+    /// `collection.name.format`, split at its placeholders.
+    table_name_format: Vec<NamePart>,
     quote_identifiers: bool,
     primary_key_mode: PrimaryKeyMode,
     primary_key_fields: Vec<String>,
@@ -79,7 +129,7 @@ impl Planner {
     pub fn new(config: &ConnectorConfig) -> Self {
         Planner {
             dialect: config.target.dialect,
-            table_name_format: config.table_name_format.clone(),
+            table_name_format: NamePart::split(&config.table_name_format),
             quote_identifiers: config.quote_identifiers,
             primary_key_mode: config.primary_key_mode,
             primary_key_fields: config.primary_key_fields.clone(),
@@ -94,14 +144,32 @@ impl Planner {
     /// The target table of an event: `collection.name.format` with `${topic}` (dots become
     /// underscores, as in Debezium's JDBC sink) and `${source.<field>}` replaced.
     pub fn table_name(&self, event: &ChangeEvent) -> Result<TableName, IdentError> {
-        let mut name = self
-            .table_name_format
-            .replace("${topic}", &event.topic().replace('.', "_"));
-        for (field, value) in &event.source.fields {
-            name = name.replace(&format!("${{source.{field}}}"), value);
+        let mut name = String::with_capacity(64);
+        let mut missing = false;
+        for part in &self.table_name_format {
+            match part {
+                NamePart::Text(text) => name.push_str(text),
+                NamePart::Topic => {
+                    name.extend(
+                        event
+                            .topic()
+                            .chars()
+                            .map(|c| if c == '.' { '_' } else { c }),
+                    )
+                }
+                NamePart::Source(field) => {
+                    match event.source.fields.iter().find(|(f, _)| f == field) {
+                        Some((_, value)) => name.push_str(value),
+                        None => {
+                            missing = true;
+                            name.push_str(&format!("${{source.{field}}}"));
+                        }
+                    }
+                }
+            }
         }
         // A `${source.<field>}` the event does not carry must not become part of a name.
-        if name.contains("${source.") {
+        if missing {
             return Err(IdentError {
                 name,
                 reason: "a ${source.<field>} placeholder has no value in this change",
@@ -368,6 +436,35 @@ mod tests {
             Planned::Write(_, TableOp::Row(change)) => change,
             other => panic!("expected a row write, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn collection_name_format_placeholders_are_filled_per_change() {
+        let mut event = change(vec![field("id", Value::Int(5))], vec![]);
+        event.coordinates.topic = "shop.public.Orders".into();
+        event.source.fields = vec![
+            ("schema".into(), "public".into()),
+            ("table".into(), "orders".into()),
+        ];
+        let name = |format: &str| {
+            planner(&format!(r#", "collection.name.format": {format:?}"#))
+                .table_name(&event)
+                .map(|t| t.label())
+        };
+        assert_eq!(name("${topic}").unwrap(), "shop_public_Orders");
+        assert_eq!(name("sink_${source.table}").unwrap(), "sink_orders");
+        assert_eq!(
+            name("${source.table}_${source.table}_a").unwrap(),
+            "orders_orders_a"
+        );
+        assert_eq!(
+            name("${source.schema}.${source.table}").unwrap(),
+            "public.orders"
+        );
+        // What is not one of the two placeholders stays as written.
+        assert_eq!(name("$${topic}x").unwrap(), "$shop_public_Ordersx");
+        let err = name("a_${source.db}_${source.table}").unwrap_err();
+        assert_eq!(err.name, "a_${source.db}_orders");
     }
 
     #[test]
