@@ -412,7 +412,7 @@ async fn a_version_1_target_is_migrated() {
         .fetch_one(&mut conn)
         .await
         .expect("version");
-    assert_eq!(version, 4);
+    assert_eq!(version, sluice::db::schema::SCHEMA_VERSION);
     for table in [
         "sluice_late_events",
         "sluice_dead_letters",

@@ -8,13 +8,18 @@ use super::Db;
 use crate::config::Dialect;
 
 /// The current internal schema version.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The column types of the internal tables that differ between dialects.
 struct Types {
     bool_t: &'static str,
     bytes: &'static str,
     serial: &'static str,
+    /// The text of the keys the version guard looks up per change (table names, row keys).
+    /// PostgreSQL compares them bytewise (`COLLATE "C"`): the database's default collation
+    /// would compare every key of every index descent with its locale's rules, for an order
+    /// nothing reads. SQLite compares text bytewise already.
+    key_t: &'static str,
 }
 
 fn types(dialect: Dialect) -> Types {
@@ -23,18 +28,25 @@ fn types(dialect: Dialect) -> Types {
             bool_t: "BOOLEAN",
             bytes: "BYTEA",
             serial: "BIGSERIAL PRIMARY KEY",
+            key_t: "TEXT COLLATE \"C\"",
         },
         Dialect::Sqlite => Types {
             bool_t: "INTEGER",
             bytes: "BLOB",
             serial: "INTEGER PRIMARY KEY AUTOINCREMENT",
+            key_t: "TEXT",
         },
     }
 }
 
 /// The DDL statements of schema version 1 for a dialect.
 pub fn ddl(dialect: Dialect) -> Vec<String> {
-    let Types { bool_t, serial, .. } = types(dialect);
+    let Types {
+        bool_t,
+        serial,
+        key_t,
+        ..
+    } = types(dialect);
     vec![
         "CREATE TABLE IF NOT EXISTS sluice_schema_version (\
             component TEXT PRIMARY KEY, version BIGINT NOT NULL)"
@@ -61,7 +73,7 @@ pub fn ddl(dialect: Dialect) -> Vec<String> {
         // row_key '' holds a table's last TRUNCATE.
         format!(
             "CREATE TABLE IF NOT EXISTS sluice_row_versions (\
-            table_name TEXT NOT NULL, row_key TEXT NOT NULL, version_kind SMALLINT NOT NULL, \
+            table_name {key_t} NOT NULL, row_key {key_t} NOT NULL, version_kind SMALLINT NOT NULL, \
             version_hi BIGINT NOT NULL, version_lo BIGINT NOT NULL, deleted {bool_t} NOT NULL, \
             updated_at_ms BIGINT NOT NULL, source_name TEXT, source_ts_ms BIGINT, \
             PRIMARY KEY (table_name, row_key))"
@@ -141,11 +153,42 @@ fn ddl_v3(dialect: Dialect) -> Vec<String> {
 
 /// Version 4: the rows that the delete half of a primary-key change removed, kept until the
 /// create half (which may come in a later batch) takes the unchanged TOAST values it lacks.
-fn ddl_v4() -> Vec<String> {
-    vec!["CREATE TABLE IF NOT EXISTS sluice_rekeyed_rows (\
-        table_name TEXT NOT NULL, row_key TEXT NOT NULL, row_values TEXT NOT NULL, \
+fn ddl_v4(dialect: Dialect) -> Vec<String> {
+    let key_t = types(dialect).key_t;
+    vec![format!(
+        "CREATE TABLE IF NOT EXISTS sluice_rekeyed_rows (\
+        table_name {key_t} NOT NULL, row_key {key_t} NOT NULL, row_values TEXT NOT NULL, \
         moved_at_ms BIGINT NOT NULL, PRIMARY KEY (table_name, row_key))"
-        .to_string()]
+    )]
+}
+
+/// Version 5 (PostgreSQL): the version guard's keys compared bytewise. Tables created before
+/// get their key columns' collation changed (PostgreSQL rebuilds their primary-key index,
+/// once).
+async fn bytewise_keys(tx: &mut crate::db::Tx) -> Result<(), sqlx::Error> {
+    for table in ["sluice_row_versions", "sluice_rekeyed_rows"] {
+        let rows = tx
+            .query(
+                "SELECT CAST(column_name AS TEXT) AS column_name FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1 \
+                 AND column_name IN ('table_name', 'row_key') \
+                 AND collation_name IS DISTINCT FROM 'C'",
+                &[crate::db::Param::Text(Some(table.into()))],
+            )
+            .await?;
+        if rows.is_empty() {
+            continue;
+        }
+        tx.execute(
+            &format!(
+                "ALTER TABLE {table} ALTER COLUMN table_name TYPE TEXT COLLATE \"C\", \
+                 ALTER COLUMN row_key TYPE TEXT COLLATE \"C\""
+            ),
+            &[],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Adds a column to an internal table unless it is there (names are constants of this file).
@@ -212,9 +255,12 @@ pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
     for statement in ddl_v2(db.dialect())
         .into_iter()
         .chain(ddl_v3(db.dialect()))
-        .chain(ddl_v4())
+        .chain(ddl_v4(db.dialect()))
     {
         tx.execute(&statement, &[]).await?;
+    }
+    if let crate::db::Tx::Pg(_) = tx {
+        bytewise_keys(&mut tx).await?;
     }
     tx.execute(
         "INSERT INTO sluice_schema_version (component, version) VALUES ('internal', $1) \
