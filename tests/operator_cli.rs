@@ -24,6 +24,25 @@ fn demo(extra: &[&str]) -> Output {
     output
 }
 
+/// The binary allocates with jemalloc and hands it its settings (`src/main.rs`); jemalloc's
+/// `confirm_conf` lists the settings it read and from where.
+#[test]
+fn the_binary_runs_on_jemalloc_with_its_settings() {
+    let output = sluice()
+        .arg("--version")
+        .env("_RJEM_MALLOC_CONF", "confirm_conf:true")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    for setting in ["narenas:1", "dirty_decay_ms:1000", "muzzy_decay_ms:0"] {
+        assert!(
+            said.contains(&format!("Set conf value: {setting}")),
+            "{setting} not set: {said}"
+        );
+    }
+}
+
 #[test]
 fn version_names_the_commit() {
     let output = sluice().arg("--version").output().unwrap();
