@@ -18,8 +18,10 @@
 #
 # librdkafka is built from source by rdkafka-sys (features in Cargo.toml: ssl, zstd, and libz by
 # default; not cmake-build): its ./configure + make needs a C toolchain, make, pkg-config, the
-# OpenSSL and zlib headers; zstd is compiled from the bundled sources. sqlx and the schema
-# registry client use the system OpenSSL too (native-tls). Everything else is pure Rust.
+# OpenSSL and zlib headers; zstd is compiled from the bundled sources. jemalloc (the binary's
+# allocator, tikv-jemalloc-sys) is built from its bundled sources with the same toolchain and
+# make. sqlx and the schema registry client use the system OpenSSL too (native-tls). Everything
+# else is pure Rust.
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
