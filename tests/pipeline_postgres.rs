@@ -4,7 +4,7 @@
 mod support;
 
 use std::time::Duration;
-use support::sluice::{connector_file, run_to_end, worker_file};
+use support::sluice::{connector_file, jdbc, recording_connector, run_to_end, worker_file};
 use support::{
     avro_converter_keys, corpus_dir, publish_jsonl, publish_jsonl_with, random_name, Oracle,
     Postgres, PublishOptions, RegistryFixture, Tansu,
@@ -70,24 +70,6 @@ const ONE_BATCH: Variant = Variant {
     one_batch: true,
 };
 
-/// The Debezium JDBC sink config the recordings are applied with: every topic of `prefix`,
-/// upserts by record key, deletes and truncates on, tables created from the schemas.
-fn recording_connector(prefix: &str, url: &str, schemas: bool) -> serde_json::Value {
-    serde_json::json!({
-        "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
-        "topics.regex": format!("{prefix}\\..*"),
-        "connection.url": format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1)),
-        "insert.mode": "upsert",
-        "primary.key.mode": "record_key",
-        "delete.enabled": "true",
-        "truncate.enabled": "true",
-        "schema.evolution": if schemas { "basic" } else { "none" },
-        "collection.name.format": "${source.table}",
-        "key.converter.schemas.enable": schemas.to_string(),
-        "value.converter.schemas.enable": schemas.to_string(),
-    })
-}
-
 /// [`apply_recording`] with a [`Variant`].
 async fn apply_recording_with(
     scenario: &str,
@@ -126,7 +108,7 @@ async fn apply_recording_with(
             .join(file.replace(".jsonl", ".registry.json"));
         RegistryFixture::with_dump(&dump, Some(REGISTRY_AUTH))
     });
-    let mut config = recording_connector(&prefix, &url, schemas);
+    let mut config = recording_connector(&prefix, &jdbc(&url), schemas);
     config["batch.size"] = if variant.one_batch { "1000" } else { "40" }.into();
     if variant.one_batch {
         config["sluice.batch.linger.ms"] = "3000".into();
@@ -266,7 +248,7 @@ async fn a_primary_key_change_split_across_runs_keeps_the_toast_values() {
     let connector = connector_file(
         dir.path(),
         &random_name("sink"),
-        recording_connector(&prefix, &url, true),
+        recording_connector(&prefix, &jdbc(&url), true),
     );
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
         .await
@@ -320,7 +302,7 @@ async fn a_confluent_style_config_with_transforms_applies_them() {
         serde_json::json!({
             "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
             "topics.regex": format!("{prefix}\\..*"),
-            "connection.url": format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1)),
+            "connection.url": jdbc(&url),
             "pk.mode": "record_key",
             "insert.mode": "upsert",
             "auto.create": "true",

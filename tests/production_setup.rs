@@ -11,12 +11,13 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::ClientConfig;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::sluice::{
-    command, connector_file, run_to_end, spawn_run, spawn_run_with_env, wait, worker_file,
+    command, connector_file, jdbc, recording_connector, run_to_end, spawn_run, spawn_run_with_env,
+    wait, worker_file,
 };
 use support::tls::{Certs, Stunnel};
 use support::{
@@ -26,25 +27,9 @@ use support::{
 
 /// A JDBC sink connector for a corpus scenario published under `prefix`.
 fn sink_config(prefix: &str, url: &str, schemas: bool) -> Value {
-    json!({
-        "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
-        "topics.regex": format!("{prefix}\\..*"),
-        "connection.url": url,
-        "insert.mode": "upsert",
-        "primary.key.mode": "record_key",
-        "delete.enabled": "true",
-        "truncate.enabled": "true",
-        "schema.evolution": if schemas { "basic" } else { "none" },
-        "collection.name.format": "${source.table}",
-        "key.converter.schemas.enable": schemas.to_string(),
-        "value.converter.schemas.enable": schemas.to_string(),
-        "batch.size": "40",
-    })
-}
-
-/// `postgres://...` as the JDBC url a Debezium JDBC sink config carries.
-fn jdbc(url: &str) -> String {
-    format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1))
+    let mut config = recording_connector(prefix, url, schemas);
+    config["batch.size"] = "40".into();
+    config
 }
 
 /// Publishes the inventory recording with schemas under a fresh prefix, to topics of one

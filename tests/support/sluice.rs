@@ -24,6 +24,30 @@ pub fn worker_file(dir: &Path, bootstrap: &str) -> PathBuf {
     path
 }
 
+/// The Debezium JDBC sink config the recorded corpus is applied with: every topic of `prefix`,
+/// upserts by record key, deletes and truncates on, tables named after the source table and
+/// created from the schemas (`schemas`: the recording's converters wrote them).
+pub fn recording_connector(prefix: &str, connection_url: &str, schemas: bool) -> serde_json::Value {
+    serde_json::json!({
+        "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+        "topics.regex": format!("{prefix}\\..*"),
+        "connection.url": connection_url,
+        "insert.mode": "upsert",
+        "primary.key.mode": "record_key",
+        "delete.enabled": "true",
+        "truncate.enabled": "true",
+        "schema.evolution": if schemas { "basic" } else { "none" },
+        "collection.name.format": "${source.table}",
+        "key.converter.schemas.enable": schemas.to_string(),
+        "value.converter.schemas.enable": schemas.to_string(),
+    })
+}
+
+/// `url` (`postgres://...`) as the JDBC URL a Kafka Connect config gives.
+pub fn jdbc(url: &str) -> String {
+    format!("jdbc:{}", url.replacen("postgres://", "postgresql://", 1))
+}
+
 /// Writes a connector JSON file. `SLUICE_TEST_TASKS_MAX=N` gives every connector that does
 /// not say otherwise `tasks.max=N` (the suite run with parallel tasks, issue #18).
 pub fn connector_file(dir: &Path, name: &str, mut config: serde_json::Value) -> PathBuf {
