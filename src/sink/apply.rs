@@ -62,7 +62,7 @@ pub(super) struct KeyState<'a> {
     existed: bool,
     /// The last applied change and its merged row image (empty for a delete); borrowed from
     /// the change unless a TOAST placeholder or a conflict strategy changed it.
-    pub(super) applied: Option<(&'a RowChange, Cow<'a, [Field]>)>,
+    pub(super) applied: Option<(&'a RowChange<'a>, Cow<'a, [Field]>)>,
     /// The last row image applied in this batch, kept across a later delete (a primary-key
     /// change may need its values).
     pub(super) last_row: Option<Cow<'a, [Field]>>,
@@ -86,7 +86,7 @@ pub async fn apply_table(
     tx: &mut Tx,
     writing: &Writing<'_>,
     info: &TableInfo,
-    ops: &[TableOp],
+    ops: &[TableOp<'_>],
 ) -> Result<TableStats, SinkError> {
     let dialect = writing.dialect;
     let mut stats = TableStats::default();
@@ -142,7 +142,7 @@ pub(super) fn key_text(
     info: &TableInfo,
     key: &[Field],
     dialect: Dialect,
-    change: &RowChange,
+    change: &RowChange<'_>,
 ) -> Result<String, SinkError> {
     let mut parts = Vec::with_capacity(key.len());
     for field in key {
@@ -167,7 +167,7 @@ async fn apply_rows(
     tx: &mut Tx,
     writing: &Writing<'_>,
     info: &TableInfo,
-    changes: &[&RowChange],
+    changes: &[&RowChange<'_>],
     stats: &mut TableStats,
 ) -> Result<(), SinkError> {
     let (dialect, mode, policy) = (writing.dialect, writing.mode, writing.policy);
@@ -370,7 +370,7 @@ async fn delete_keys(
     tx: &mut Tx,
     dialect: Dialect,
     info: &TableInfo,
-    keys: &[&RowChange],
+    keys: &[&RowChange<'_>],
 ) -> Result<(), SinkError> {
     let Some(any) = keys.first().copied() else {
         return Ok(());
@@ -438,7 +438,7 @@ async fn write_groups(
     tx: &mut Tx,
     dialect: Dialect,
     info: &TableInfo,
-    rows: &[(&RowChange, Cow<'_, [Field]>)],
+    rows: &[(&RowChange<'_>, Cow<'_, [Field]>)],
     kind: WriteKind,
     mode: InsertMode,
 ) -> Result<(), SinkError> {
@@ -450,7 +450,7 @@ async fn write_groups(
         .collect();
     // Key: the indexes (in table order) of the columns present; value: each row's values for
     // them, in that order.
-    type Group<'r> = Vec<(&'r RowChange, Vec<&'r Value>)>;
+    type Group<'r> = Vec<(&'r RowChange<'r>, Vec<&'r Value>)>;
     let mut groups: BTreeMap<Vec<usize>, Group> = BTreeMap::new();
     for (change, fields) in rows {
         let mut present: Vec<(usize, &Value)> = Vec::with_capacity(fields.len());

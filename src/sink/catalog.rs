@@ -126,7 +126,7 @@ impl WantedColumn {
 /// The columns a table's ops write (a batch spanning a schema change takes the wider type),
 /// the key columns, and the first row change's coordinates (for errors).
 pub fn wanted_columns(
-    ops: &[super::plan::TableOp],
+    ops: &[super::plan::TableOp<'_>],
 ) -> (
     Vec<WantedColumn>,
     Vec<String>,
@@ -143,7 +143,7 @@ pub fn wanted_columns(
         if key.is_empty() {
             key = change.key.iter().map(|f| f.name.clone()).collect();
         }
-        for field in &change.values {
+        for field in change.values.iter() {
             match wanted.iter_mut().find(|w| w.name == field.name) {
                 None => wanted.push(WantedColumn::from_field(field.name.clone(), field)),
                 Some(w) => {
@@ -165,7 +165,7 @@ pub fn wanted_columns(
 /// The first change that carries the column an evolution error is about (a batch's first
 /// change may not have it).
 pub fn blame(
-    ops: &[super::plan::TableOp],
+    ops: &[super::plan::TableOp<'_>],
     error: &EvolveError,
 ) -> Option<crate::event::Coordinates> {
     let column = match error {

@@ -21,7 +21,7 @@ type Texts = BTreeMap<String, Option<String>>;
 /// A conflict found by the version loop, before its row values are known.
 pub(super) struct Detected<'a> {
     slot: usize,
-    change: &'a RowChange,
+    change: &'a RowChange<'a>,
     winner: Winner,
     /// The row as this batch already wrote it, when it did.
     in_batch: Option<Vec<Field>>,
@@ -32,7 +32,7 @@ pub(super) struct Detected<'a> {
 impl<'a> Detected<'a> {
     pub(super) fn new(
         slot: usize,
-        change: &'a RowChange,
+        change: &'a RowChange<'a>,
         winner: Winner,
         state: &KeyState<'a>,
     ) -> Self {
@@ -462,7 +462,7 @@ async fn write_resolution(
             offset: 0,
         },
         op: Op::Update,
-        values: key.iter().cloned().chain(row).collect(),
+        values: key.iter().cloned().chain(row).collect::<Vec<_>>().into(),
         key,
         delete: values.is_none(),
         version: pending.incoming_version,

@@ -67,7 +67,7 @@ pub enum SinkError {
 }
 
 impl SinkError {
-    fn record(change: &plan::RowChange, reason: String) -> Self {
+    fn record(change: &plan::RowChange<'_>, reason: String) -> Self {
         SinkError::Record {
             coordinates: change.coordinates.clone(),
             reason,
@@ -138,7 +138,7 @@ pub struct BatchStats {
 
 /// A batch's changes planned per table, ready for [`Sink::write_rows`].
 #[derive(Debug, Default)]
-pub struct Prepared(Vec<(TableName, Vec<TableOp>)>);
+pub struct Prepared<'e>(Vec<(TableName, Vec<TableOp<'e>>)>);
 
 /// The sink of one connector.
 pub struct Sink {
@@ -232,12 +232,12 @@ impl Sink {
     }
 
     /// Plans every change; a change that cannot be planned is a bad record.
-    fn plan(
+    fn plan<'e>(
         &self,
-        events: &[ChangeEvent],
+        events: &'e [ChangeEvent],
         stats: &mut BatchStats,
-    ) -> Result<Vec<(TableName, Vec<TableOp>)>, SinkError> {
-        let mut order: Vec<(TableName, Vec<TableOp>)> = Vec::new();
+    ) -> Result<Vec<(TableName, Vec<TableOp<'e>>)>, SinkError> {
+        let mut order: Vec<(TableName, Vec<TableOp<'e>>)> = Vec::new();
         for event in events {
             match self.planner.plan(event) {
                 Ok(Planned::Skip(reason)) => *stats.skipped.entry(reason.label()).or_default() += 1,
@@ -260,12 +260,12 @@ impl Sink {
 
     /// Plans a batch's changes for [`Sink::write_rows`]: one list of operations per table in
     /// batch order; the changes the late policy holds for review (`review`) are marked.
-    pub fn prepare(
+    pub fn prepare<'e>(
         &self,
-        events: &[ChangeEvent],
+        events: &'e [ChangeEvent],
         review: &std::collections::HashSet<&Coordinates>,
         stats: &mut BatchStats,
-    ) -> Result<Prepared, SinkError> {
+    ) -> Result<Prepared<'e>, SinkError> {
         let mut planned = self.plan(events, stats)?;
         if !review.is_empty() {
             for (_, ops) in &mut planned {
@@ -284,7 +284,7 @@ impl Sink {
     pub async fn write_rows(
         &mut self,
         tx: &mut db::Tx,
-        prepared: &Prepared,
+        prepared: &Prepared<'_>,
         stats: &mut BatchStats,
     ) -> Result<(), SinkError> {
         self.apply_tables(tx, &prepared.0, stats).await
@@ -331,7 +331,7 @@ impl Sink {
     async fn apply_tables(
         &mut self,
         tx: &mut db::Tx,
-        planned: &[(TableName, Vec<TableOp>)],
+        planned: &[(TableName, Vec<TableOp<'_>>)],
         stats: &mut BatchStats,
     ) -> Result<(), SinkError> {
         let dialect = self.db.dialect();
@@ -420,7 +420,7 @@ impl Sink {
         &mut self,
         tx: &mut db::Tx,
         table: &TableName,
-        ops: &[TableOp],
+        ops: &[TableOp<'_>],
         schema_changes: &mut Vec<catalog::SchemaChange>,
     ) -> Result<TableInfo, SinkError> {
         let (wanted, key, first) = catalog::wanted_columns(ops);

@@ -5,18 +5,21 @@ use crate::config::{ConnectorConfig, Dialect, PrimaryKeyMode};
 use crate::event::{ChangeEvent, Coordinates, Field, Op, Row, Value};
 use crate::resolve::conflict::Writer;
 use crate::resolve::{SkipReason, Version};
+use std::borrow::Cow;
 
 /// A change to one row, in target terms.
 #[derive(Debug, Clone)]
-pub struct RowChange {
+pub struct RowChange<'e> {
     /// Kafka coordinates (for errors and the Kafka primary-key mode).
     pub coordinates: Coordinates,
     /// The source operation.
     pub op: Op,
     /// Key columns and values (empty when the table has no key).
     pub key: Vec<Field>,
-    /// Every column to write (key columns included); empty for deletes.
-    pub values: Vec<Field>,
+    /// Every column to write (key columns included); empty for deletes. Borrowed from the
+    /// change event when planning changes nothing (no folded name, no field left out, the key's
+    /// values already there): a batch's values are not copied on their way to the target.
+    pub values: Cow<'e, [Field]>,
     /// Whether this deletes the key.
     pub delete: bool,
     /// The source version.
@@ -33,9 +36,9 @@ pub struct RowChange {
 
 /// A planned write to one table.
 #[derive(Debug, Clone)]
-pub enum TableOp {
+pub enum TableOp<'e> {
     /// A row change.
-    Row(RowChange),
+    Row(RowChange<'e>),
     /// Truncate the table.
     Truncate {
         /// Kafka coordinates.
@@ -51,9 +54,9 @@ pub enum TableOp {
 #[derive(Debug)]
 // Skips are rare and short-lived; boxing every planned write would cost an allocation each.
 #[allow(clippy::large_enum_variant)]
-pub enum Planned {
+pub enum Planned<'e> {
     /// Write to this table.
-    Write(TableName, TableOp),
+    Write(TableName, TableOp<'e>),
     /// Nothing to write; counted with the reason.
     Skip(SkipReason),
 }
@@ -197,7 +200,11 @@ impl Planner {
             && !listed(&self.field_exclude)
     }
 
-    fn fields(&self, topic: &str, row: &Row) -> Vec<Field> {
+    fn fields<'e>(&self, topic: &str, row: &'e Row) -> Cow<'e, [Field]> {
+        let unchanged = |f: &Field| self.keep(topic, &f.name) && self.folds_to_itself(&f.name);
+        if row.fields.iter().all(unchanged) {
+            return Cow::Borrowed(&row.fields);
+        }
         row.fields
             .iter()
             .filter(|f| self.keep(topic, &f.name))
@@ -211,6 +218,11 @@ impl Planner {
             .collect()
     }
 
+    /// Whether [`Planner::fold`] leaves `name` as it is.
+    fn folds_to_itself(&self, name: &str) -> bool {
+        self.quote_identifiers || !name.chars().any(char::is_uppercase)
+    }
+
     /// The source system of a change (`sluice.source.name`, else Debezium's `source.name`)
     /// and its commit time.
     fn writer(&self, event: &ChangeEvent) -> Writer {
@@ -221,7 +233,7 @@ impl Planner {
     }
 
     /// Plans one change event.
-    pub fn plan(&self, event: &ChangeEvent) -> Result<Planned, PlanError> {
+    pub fn plan<'e>(&self, event: &'e ChangeEvent) -> Result<Planned<'e>, PlanError> {
         let table = self.table_name(event).map_err(PlanError::Ident)?;
         let version = Version::of(event);
         let coordinates = event.coordinates.clone();
@@ -249,9 +261,11 @@ impl Planner {
             event.after.as_ref()
         };
         let mut values = if delete {
-            Vec::new()
+            Cow::Borrowed(&[][..])
         } else {
-            image.map(|r| self.fields(topic, r)).unwrap_or_default()
+            image
+                .map(|r| self.fields(topic, r))
+                .unwrap_or(Cow::Borrowed(&[][..]))
         };
         let key = match self.primary_key_mode {
             PrimaryKeyMode::None => Vec::new(),
@@ -311,10 +325,19 @@ impl Planner {
             }
             // Key columns come from the key, as in Kafka Connect's JDBC sinks: a value
             // transform must not make the written key differ from the guarded one.
-            for k in key.iter().rev() {
-                match values.iter_mut().find(|v| v.name == k.name) {
-                    Some(v) => v.value = k.value.clone(),
-                    None => values.insert(0, k.clone()),
+            // Copied only when a key value is missing from the row or differs from it.
+            let agrees = |k: &Field| {
+                values
+                    .iter()
+                    .any(|v| v.name == k.name && v.value == k.value)
+            };
+            if !key.iter().all(agrees) {
+                let owned = values.to_mut();
+                for k in key.iter().rev() {
+                    match owned.iter_mut().find(|v| v.name == k.name) {
+                        Some(v) => v.value = k.value.clone(),
+                        None => owned.insert(0, k.clone()),
+                    }
                 }
             }
         }
@@ -494,5 +517,60 @@ mod tests {
         );
         let names: Vec<&str> = picked.key.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["b"]);
+    }
+
+    #[test]
+    fn a_row_planning_leaves_as_it_is_is_borrowed_and_any_change_makes_a_copy() {
+        let event = change(
+            vec![field("id", Value::Int(5))],
+            vec![field("id", Value::Int(5)), field("n", Value::Int(9))],
+        );
+        let plain = row_change(planner("").plan(&event).expect("plan"));
+        assert!(matches!(plain.values, Cow::Borrowed(_)));
+        assert_eq!(plain.values[..], event.after.as_ref().unwrap().fields[..]);
+        // A field left out, a name folded, a key value differing from the row's or missing
+        // from it: each is written from a copy, and the event stays as it was.
+        let excluded = row_change(
+            planner(r#", "field.exclude.list": "n""#)
+                .plan(&event)
+                .expect("plan"),
+        );
+        assert!(matches!(excluded.values, Cow::Owned(_)));
+        assert_eq!(excluded.values.len(), 1);
+        let upper = change(
+            vec![field("id", Value::Int(5))],
+            vec![field("id", Value::Int(5)), field("Total", Value::Int(9))],
+        );
+        let folded = row_change(
+            planner(r#", "quote.identifiers": "false""#)
+                .plan(&upper)
+                .expect("plan"),
+        );
+        let names: Vec<&str> = folded.values.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["id", "total"]);
+        let quoted = row_change(
+            planner(r#", "quote.identifiers": "true""#)
+                .plan(&upper)
+                .expect("plan"),
+        );
+        assert!(matches!(quoted.values, Cow::Borrowed(_)));
+        let masked = change(
+            vec![field("id", Value::Int(5))],
+            vec![field("id", Value::Int(0)), field("n", Value::Int(9))],
+        );
+        let rekeyed = row_change(planner("").plan(&masked).expect("plan"));
+        assert!(matches!(rekeyed.values, Cow::Owned(_)));
+        assert_eq!(rekeyed.values[0].value, Value::Int(5));
+        assert_eq!(
+            masked.after.as_ref().unwrap().fields[0].value,
+            Value::Int(0)
+        );
+        let keyless_row = change(
+            vec![field("id", Value::Int(5))],
+            vec![field("n", Value::Int(9))],
+        );
+        let inserted = row_change(planner("").plan(&keyless_row).expect("plan"));
+        let names: Vec<&str> = inserted.values.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["id", "n"]);
     }
 }

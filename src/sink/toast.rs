@@ -165,7 +165,7 @@ async fn take_kept(
     tx: &mut Tx,
     info: &TableInfo,
     old_text: &str,
-    change: &super::plan::RowChange,
+    change: &super::plan::RowChange<'_>,
 ) -> Result<Option<Vec<Cell>>, SinkError> {
     let rows = tx
         .query(
@@ -228,7 +228,7 @@ pub(super) async fn read_old(
     info: &TableInfo,
     old_key: &[Field],
     names: &[&String],
-    change: &super::plan::RowChange,
+    change: &super::plan::RowChange<'_>,
 ) -> Result<Vec<(String, Value)>, SinkError> {
     let cells = read_cells(tx, dialect, info, old_key, names, change).await?;
     Ok(cells
@@ -262,7 +262,7 @@ async fn read_cells(
     info: &TableInfo,
     key: &[Field],
     names: &[&String],
-    change: &super::plan::RowChange,
+    change: &super::plan::RowChange<'_>,
 ) -> Result<Option<Vec<Cell>>, SinkError> {
     let columns: Vec<_> = names.iter().filter_map(|n| info.column(n)).collect();
     let key_columns: Vec<_> = info.key.iter().filter_map(|k| info.column(k)).collect();
