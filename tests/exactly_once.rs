@@ -851,3 +851,138 @@ async fn three_workers_share_the_connectors_and_one_is_killed() {
         }
     }
 }
+
+/// The batch checkpoint on PostgreSQL (two statements for any number of partitions): every
+/// partition of a batch moves with its history row; a retry of a batch whose COMMIT answer was
+/// lost is recognised; a stale epoch or a checkpoint moved by someone else is fenced, and then
+/// none of the batch's partitions move, even those that matched.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_checkpoint_moves_all_its_partitions_or_none() {
+    use sluice::checkpoint::{self, CheckpointError, Position, TopicPartition};
+    let url = Postgres::database();
+    let target = sluice::config::TargetUrl::parse(&url).expect("url");
+    let db = sluice::db::Db::connect(&target, None, None)
+        .await
+        .expect("db");
+    sluice::db::schema::ensure(&db).await.expect("schema");
+    let group = "connect-fence";
+    let tps: Vec<TopicPartition> = [("b", 0), ("a", 2), ("a", 1)]
+        .iter()
+        .map(|(t, p)| TopicPartition {
+            topic: t.to_string(),
+            partition: *p,
+        })
+        .collect();
+    let claims = checkpoint::claim(&db, group, "test", &tps)
+        .await
+        .expect("claim");
+    let position = |i: usize, previous: Option<i64>, next: i64| Position {
+        tp: tps[i].clone(),
+        next_offset: next,
+        epoch: claims[i].epoch,
+        previous,
+        watermark_ms: Some(7),
+    };
+    let commit = |positions: Vec<Position>| {
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin().await.expect("begin");
+            let result = checkpoint::commit(&mut tx, group, &positions).await;
+            match result {
+                Ok(()) => tx.commit().await.expect("commit"),
+                Err(_) => tx.rollback().await.expect("rollback"),
+            }
+            result
+        }
+    };
+    let offsets = || async {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("connect");
+        let rows: Vec<(String, i32, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT topic, kafka_partition, next_offset, watermark_ms FROM sluice_offsets \
+             WHERE group_id = 'connect-fence' ORDER BY topic, kafka_partition",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("offsets");
+        let history: Vec<(String, i32, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT topic, kafka_partition, old_offset, new_offset FROM sluice_offsets_history \
+             WHERE group_id = 'connect-fence' AND reason = 'commit' ORDER BY id",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("history");
+        (rows, history)
+    };
+    // First batch: all three partitions move, each with a history row.
+    commit(vec![
+        position(0, None, 10),
+        position(1, None, 5),
+        position(2, None, 3),
+    ])
+    .await
+    .expect("first batch");
+    let (rows, history) = offsets().await;
+    assert_eq!(
+        rows,
+        vec![
+            ("a".into(), 1, Some(3), Some(7)),
+            ("a".into(), 2, Some(5), Some(7)),
+            ("b".into(), 0, Some(10), Some(7)),
+        ]
+    );
+    assert_eq!(history.len(), 3, "{history:?}");
+    assert!(
+        history.contains(&("b".into(), 0, None, Some(10))),
+        "{history:?}"
+    );
+    // Its retry (the COMMIT answer was lost): already committed, nothing moves.
+    let retry = commit(vec![
+        position(0, None, 10),
+        position(1, None, 5),
+        position(2, None, 3),
+    ])
+    .await;
+    assert!(
+        matches!(retry, Err(CheckpointError::AlreadyCommitted { .. })),
+        "{retry:?}"
+    );
+    // A batch where one partition's checkpoint was moved by someone else: fenced, and the
+    // partitions that matched do not move either.
+    let moved_elsewhere = commit(vec![
+        position(0, Some(10), 20),
+        position(1, Some(4), 9),
+        position(2, Some(3), 8),
+    ])
+    .await;
+    assert!(
+        matches!(&moved_elsewhere, Err(CheckpointError::Fenced { topic, partition: 2, .. }) if topic == "a"),
+        "{moved_elsewhere:?}"
+    );
+    // A stale epoch: another worker claimed the partition since.
+    checkpoint::claim(&db, group, "other", &tps[..1])
+        .await
+        .expect("claim again");
+    let stale = commit(vec![position(0, Some(10), 20)]).await;
+    assert!(
+        matches!(&stale, Err(CheckpointError::Fenced { topic, partition: 0, .. }) if topic == "b"),
+        "{stale:?}"
+    );
+    let (after, history_after) = offsets().await;
+    assert_eq!(after, rows, "a refused batch moved a checkpoint");
+    assert_eq!(history_after, history);
+    // The current owner's batch moves it.
+    let owner = checkpoint::claim(&db, group, "third", &tps[..1])
+        .await
+        .expect("claim");
+    commit(vec![Position {
+        epoch: owner[0].epoch,
+        ..position(0, Some(10), 20)
+    }])
+    .await
+    .expect("the owner's batch");
+    let (rows, history) = offsets().await;
+    assert_eq!(rows[2], ("b".into(), 0, Some(20), Some(7)));
+    assert_eq!(history.last(), Some(&("b".into(), 0, Some(10), Some(20))));
+}

@@ -146,12 +146,10 @@ pub async fn commit(
     group: &str,
     positions: &[Position],
 ) -> Result<(), CheckpointError> {
+    if matches!(tx, Tx::Pg(_)) {
+        return commit_pg(tx, group, positions).await;
+    }
     let now = now_ms();
-    // "Is the same value, NULL included": PostgreSQL and SQLite spell it differently.
-    let same = match tx {
-        Tx::Pg(_) => "IS NOT DISTINCT FROM",
-        Tx::Lite(_) => "IS",
-    };
     for p in positions {
         let mut params = tp_params(group, &p.tp);
         params.extend([
@@ -169,7 +167,7 @@ pub async fn commit(
                     "UPDATE sluice_offsets SET next_offset = $4, updated_at_ms = $6, \
                      watermark_ms = CAST($8 AS BIGINT) \
                      WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5 \
-                     AND next_offset {same} CAST($7 AS BIGINT) RETURNING CAST(next_offset AS TEXT) AS next_offset"
+                     AND next_offset IS CAST($7 AS BIGINT) RETURNING CAST(next_offset AS TEXT) AS next_offset"
                 ),
                 &params,
             )
@@ -178,6 +176,106 @@ pub async fn commit(
             return Err(refused(tx, group, p).await?);
         }
         record_history(tx, group, &p.tp, p.previous, Some(p.next_offset), "commit").await?;
+    }
+    Ok(())
+}
+
+/// [`commit`] on PostgreSQL, in two statements whatever the number of partitions: the batch's
+/// checkpoint rows are locked in partition order (`FOR UPDATE`, the order every writer of
+/// `sluice_offsets` locks in) and checked against the claimed epoch and the previous offset
+/// here, then all of them are moved and their history rows written in one statement. A row
+/// locked by this transaction cannot change before it ends, so the check holds for the write.
+async fn commit_pg(
+    tx: &mut Tx,
+    group: &str,
+    positions: &[Position],
+) -> Result<(), CheckpointError> {
+    if positions.is_empty() {
+        return Ok(());
+    }
+    let mut sorted: Vec<&Position> = positions.iter().collect();
+    sorted.sort_by(|a, b| a.tp.cmp(&b.tp));
+    let column = |f: &dyn Fn(&Position) -> Option<String>| {
+        Param::TextArray(sorted.iter().map(|p| f(p)).collect())
+    };
+    let topics = column(&|p| Some(p.tp.topic.clone()));
+    let partitions = column(&|p| Some(p.tp.partition.to_string()));
+    let rows = tx
+        .query(
+            "SELECT o.topic, CAST(o.kafka_partition AS TEXT) AS kafka_partition, \
+             CAST(o.next_offset AS TEXT) AS next_offset, CAST(o.epoch AS TEXT) AS epoch \
+             FROM sluice_offsets o \
+             JOIN UNNEST($2::text[], $3::text[]) AS p(topic, kafka_partition) \
+             ON o.topic = p.topic AND o.kafka_partition = CAST(p.kafka_partition AS INTEGER) \
+             WHERE o.group_id = $1 \
+             ORDER BY o.topic, o.kafka_partition FOR UPDATE OF o",
+            &[
+                Param::Text(Some(group.to_string())),
+                topics.clone(),
+                partitions.clone(),
+            ],
+        )
+        .await?;
+    let stored: HashMap<(&str, i64), (Option<i64>, Option<i64>)> = rows
+        .iter()
+        .filter_map(|r| {
+            let topic = r.text("topic")?;
+            let partition = r.int("kafka_partition")?;
+            Some(((topic, partition), (r.int("next_offset"), r.int("epoch"))))
+        })
+        .collect();
+    for p in &sorted {
+        let current = stored.get(&(p.tp.topic.as_str(), p.tp.partition as i64));
+        match current {
+            Some((next, Some(epoch))) if *epoch == p.epoch && *next == p.previous => {}
+            Some((Some(next), Some(epoch))) if *epoch == p.epoch && *next == p.next_offset => {
+                return Err(CheckpointError::AlreadyCommitted {
+                    topic: p.tp.topic.clone(),
+                    partition: p.tp.partition,
+                })
+            }
+            _ => {
+                return Err(CheckpointError::Fenced {
+                    topic: p.tp.topic.clone(),
+                    partition: p.tp.partition,
+                    epoch: p.epoch,
+                })
+            }
+        }
+    }
+    let moved = tx
+        .execute(
+            "WITH p AS (SELECT topic, CAST(kafka_partition AS INTEGER) AS kafka_partition, \
+             CAST(next_offset AS BIGINT) AS next_offset, CAST(previous AS BIGINT) AS previous, \
+             CAST(watermark_ms AS BIGINT) AS watermark_ms \
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+             AS u(topic, kafka_partition, next_offset, previous, watermark_ms)), \
+             moved AS (UPDATE sluice_offsets o SET next_offset = p.next_offset, \
+             updated_at_ms = $7, watermark_ms = p.watermark_ms FROM p \
+             WHERE o.group_id = $1 AND o.topic = p.topic AND o.kafka_partition = p.kafka_partition \
+             RETURNING o.topic, o.kafka_partition) \
+             INSERT INTO sluice_offsets_history (group_id, topic, kafka_partition, old_offset, \
+             new_offset, reason, changed_at_ms) \
+             SELECT $1, p.topic, p.kafka_partition, p.previous, p.next_offset, 'commit', $7 \
+             FROM p JOIN moved m ON m.topic = p.topic AND m.kafka_partition = p.kafka_partition",
+            &[
+                Param::Text(Some(group.to_string())),
+                topics,
+                partitions,
+                column(&|p| Some(p.next_offset.to_string())),
+                column(&|p| p.previous.map(|n| n.to_string())),
+                column(&|p| p.watermark_ms.map(|n| n.to_string())),
+                Param::Int(now_ms()),
+            ],
+        )
+        .await?;
+    // Every row was locked and checked above; anything else is a broken invariant.
+    if moved != sorted.len() as u64 {
+        return Err(CheckpointError::Fenced {
+            topic: sorted[0].tp.topic.clone(),
+            partition: sorted[0].tp.partition,
+            epoch: sorted[0].epoch,
+        });
     }
     Ok(())
 }
