@@ -3,6 +3,7 @@
 
 use super::message::{Received, SourceMsg};
 use super::trouble::Trouble;
+use super::wake::Wake;
 use crate::checkpoint::{self, Claim, TopicPartition};
 use crate::db::Db;
 use crate::telemetry::{ConnectorHealth, Metrics};
@@ -44,6 +45,8 @@ pub struct SourceContext {
     trouble: Trouble,
     /// Set when the pipeline stops: a claim waiting for the target gives up.
     stop: Arc<AtomicBool>,
+    /// Notified by every queue of the consumer when it gets something (see [`Wake`]).
+    wake: Arc<Wake>,
 }
 
 /// The consumer type of a source.
@@ -79,7 +82,14 @@ impl SourceContext {
             rebalances: AtomicU64::new(0),
             trouble: Trouble::new(health),
             stop,
+            wake: Arc::new(Wake::default()),
         }
+    }
+
+    /// What the consumer's queues notify when they get something: the main queue's callback
+    /// is set where the consumer is created, each partition queue's where it is split.
+    pub fn wake(&self) -> Arc<Wake> {
+        self.wake.clone()
     }
 
     /// The consumer's Kafka trouble (see [`Trouble`]).
@@ -110,7 +120,11 @@ impl SourceContext {
             if queue.is_none() {
                 tracing::warn!(topic = %tp.topic, partition = tp.partition, "no partition queue; its records come through the main queue");
             }
-            queue.map(|q| (tp, q))
+            queue.map(|mut q| {
+                let wake = self.wake.clone();
+                q.set_nonempty_callback(move || wake.notify());
+                (tp, q)
+            })
         });
         if let Ok(mut split) = self.split.lock() {
             split.extend(queues);

@@ -12,6 +12,7 @@ mod ends;
 mod idle;
 mod message;
 mod trouble;
+mod wake;
 
 pub use context::{SluiceConsumer, SourceContext};
 pub use message::{Decoder, Received, RecordError, SourceMsg};
@@ -136,6 +137,10 @@ pub fn to_raw(message: &rdkafka::message::BorrowedMessage<'_>) -> crate::event::
 /// Records taken from one partition queue before the next partition gets its turn.
 const PER_PARTITION_TURN: usize = 64;
 
+/// The longest an idle source thread waits before serving the main queue again (a queue's
+/// callback ends the wait as soon as anything arrives).
+const IDLE_WAIT: Duration = Duration::from_millis(10);
+
 /// Runs the poll loop until `stop` is set. Records and rebalance notices go to `tx`.
 ///
 /// Each assigned partition has its own librdkafka queue (see
@@ -159,6 +164,10 @@ pub fn run(
     let mut settling = false;
     let mut ends = ends::EndWatch::default();
     let mut parking = idle::Parking::default();
+    let wake = consumer.context().wake();
+    // The main queue gave something last time: more may be behind it (its callback fires only
+    // when it goes from empty to non-empty).
+    let mut main_busy = false;
     while !stop.load(Ordering::SeqCst) {
         if !ends.send(&tx) {
             return;
@@ -203,16 +212,21 @@ pub fn run(
                 Err(fatal) => return stop_with(&tx, fatal),
             };
         }
-        // Wait briefly only when there was nothing to move (or no room to move it to).
-        let wait = if moved > 0 {
+        // Wait only when there was nothing to move (or no room to move it to). With nothing
+        // to move, every queue is empty: the first record or event to reach any of them ends
+        // the wait (see `wake.rs`). Without room, the wait is for the pipeline.
+        let wait = if moved > 0 || main_busy {
             Duration::ZERO
         } else if pending.is_empty() && tx.capacity() > 0 {
-            Duration::from_millis(10)
+            wake.wait(IDLE_WAIT);
+            Duration::ZERO
         } else {
             Duration::from_millis(5)
         };
         let rebalances = consumer.context().rebalance_count();
-        match consumer.poll(wait) {
+        let polled = consumer.poll(wait);
+        main_busy = polled.is_some() || consumer.context().rebalance_count() != rebalances;
+        match polled {
             // Empty, and not because a rebalance callback ended the poll early.
             None if consumer.context().rebalance_count() == rebalances => settling = false,
             None => {}
