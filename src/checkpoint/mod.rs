@@ -163,12 +163,10 @@ pub async fn commit(
         ]);
         let rows = tx
             .query(
-                &format!(
-                    "UPDATE sluice_offsets SET next_offset = $4, updated_at_ms = $6, \
-                     watermark_ms = CAST($8 AS BIGINT) \
-                     WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5 \
-                     AND next_offset IS CAST($7 AS BIGINT) RETURNING CAST(next_offset AS TEXT) AS next_offset"
-                ),
+                "UPDATE sluice_offsets SET next_offset = $4, updated_at_ms = $6, \
+                 watermark_ms = CAST($8 AS BIGINT) \
+                 WHERE group_id = $1 AND topic = $2 AND kafka_partition = $3 AND epoch = $5 \
+                 AND next_offset IS CAST($7 AS BIGINT) RETURNING CAST(next_offset AS TEXT) AS next_offset",
                 &params,
             )
             .await?;
@@ -216,7 +214,9 @@ async fn commit_pg(
             ],
         )
         .await?;
-    let stored: HashMap<(&str, i64), (Option<i64>, Option<i64>)> = rows
+    // (topic, partition) → (next offset, epoch) as stored.
+    type Stored<'r> = HashMap<(&'r str, i64), (Option<i64>, Option<i64>)>;
+    let stored: Stored = rows
         .iter()
         .filter_map(|r| {
             let topic = r.text("topic")?;
