@@ -171,11 +171,18 @@ pub enum Value {
     /// Debezium's TOAST placeholder: the source did not send this column, so the target keeps
     /// its current value. Never written.
     Unavailable,
-    /// A value from a schemaless event; its meaning comes from the target column type.
-    Untyped(serde_json::Value),
+    /// A value from a schemaless event; its meaning comes from the target column type. Boxed:
+    /// `serde_json::Value` is twice the size of every other variant, and a value of every
+    /// column of every change is held until its batch commits.
+    Untyped(Box<serde_json::Value>),
 }
 
 impl Value {
+    /// A value from a schemaless event.
+    pub fn untyped(json: serde_json::Value) -> Value {
+        Value::Untyped(Box::new(json))
+    }
+
     /// The text of a value that is held as text (decimals, strings, zoned times, JSON, UUIDs,
     /// bit strings, schemaless strings); `None` for every other kind.
     pub fn as_text(&self) -> Option<&str> {
@@ -186,8 +193,8 @@ impl Value {
             | Value::TimestampTz(s)
             | Value::Json(s)
             | Value::Uuid(s)
-            | Value::Bits(s)
-            | Value::Untyped(serde_json::Value::String(s)) => Some(s),
+            | Value::Bits(s) => Some(s),
+            Value::Untyped(json) => json.as_str(),
             _ => None,
         }
     }

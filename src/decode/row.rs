@@ -199,7 +199,7 @@ fn untyped_field(name: &str, value: &Json) -> Field {
     let value = if is_placeholder(value, true) {
         Value::Unavailable
     } else {
-        Value::Untyped(value.clone())
+        Value::untyped(value.clone())
     };
     Field {
         name: name.to_string(),

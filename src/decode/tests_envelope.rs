@@ -81,15 +81,15 @@ fn schemaless_change() {
     assert_eq!(event.op, Op::Update);
     assert_eq!(event.coordinates.offset, 7);
     assert_eq!(event.kafka_timestamp_ms, Some(1_700_000_000_000));
-    assert_eq!(event.key.fields[0].value, Value::Untyped(json!(1)));
+    assert_eq!(event.key.fields[0].value, Value::untyped(json!(1)));
     let after = event.after.unwrap();
     let value = |n: &str| after.get(n).unwrap().value.clone();
-    assert_eq!(value("name"), Value::Untyped(json!("x")));
+    assert_eq!(value("name"), Value::untyped(json!("x")));
     assert_eq!(value("big"), Value::Unavailable);
     assert_eq!(value("raw"), Value::Unavailable);
     assert_eq!(
         value("n"),
-        Value::Untyped(json!({"scale": 2, "value": "AQ=="}))
+        Value::untyped(json!({"scale": 2, "value": "AQ=="}))
     );
     assert!(after
         .fields
@@ -113,7 +113,7 @@ fn lenient_converter_settings() {
     else {
         panic!()
     };
-    assert_eq!(e.after.unwrap().fields[0].value, Value::Untyped(json!(1)));
+    assert_eq!(e.after.unwrap().fields[0].value, Value::untyped(json!(1)));
     // Schemas disabled but a struct wrapper: decoded typed, key too.
     let key = json!({"schema": {"type": "struct", "fields": [{"type": "int32", "field": "id"}]},
                      "payload": {"id": 1}})

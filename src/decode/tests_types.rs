@@ -241,7 +241,7 @@ fn old_key_header_decodes_on_every_recorded_primary_key_change() {
             .unwrap();
         let id = &old.get("id").unwrap().value;
         assert!(
-            id == &Value::Int(5) || id == &Value::Untyped(json!(5)),
+            id == &Value::Int(5) || id == &Value::untyped(json!(5)),
             "{run} line {line}: {id:?}"
         );
     }
@@ -331,5 +331,5 @@ fn old_key_header_edge_cases() {
     r.headers
         .push((OLD_KEY_HEADER.into(), Some(br#"{"id":3}"#.to_vec())));
     let row = decode_old_key(&r, &cfg).unwrap().unwrap();
-    assert_eq!(row.get("id").unwrap().value, Value::Untyped(json!(3)));
+    assert_eq!(row.get("id").unwrap().value, Value::untyped(json!(3)));
 }

@@ -77,6 +77,15 @@ impl Cast {
 }
 
 /// Casts one value. NULL and TOAST placeholders pass unchanged.
+/// `true`/`false` text (any case, trimmed) as a boolean.
+fn boolean(s: &str) -> Result<Value, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(Value::Bool(true)),
+        "false" => Ok(Value::Bool(false)),
+        _ => Err(format!("{s:?} is not a boolean")),
+    }
+}
+
 fn cast(value: &Value, target: Target) -> Result<Value, String> {
     let number = |v: &Value| -> Option<f64> {
         match v {
@@ -84,14 +93,17 @@ fn cast(value: &Value, target: Target) -> Result<Value, String> {
             Value::Float(f) => Some(*f),
             Value::Bool(b) => Some(f64::from(u8::from(*b))),
             Value::Decimal(d) | Value::Text(d) => d.trim().parse().ok(),
-            Value::Untyped(serde_json::Value::Number(n)) => n.as_f64(),
-            Value::Untyped(serde_json::Value::String(s)) => s.trim().parse().ok(),
-            Value::Untyped(serde_json::Value::Bool(b)) => Some(f64::from(u8::from(*b))),
+            Value::Untyped(json) => match &**json {
+                serde_json::Value::Number(n) => n.as_f64(),
+                serde_json::Value::String(s) => s.trim().parse().ok(),
+                serde_json::Value::Bool(b) => Some(f64::from(u8::from(*b))),
+                _ => None,
+            },
             _ => None,
         }
     };
     if matches!(value, Value::Null | Value::Unavailable)
-        || matches!(value, Value::Untyped(serde_json::Value::Null))
+        || matches!(value, Value::Untyped(json) if json.is_null())
     {
         return Ok(match value {
             Value::Unavailable => Value::Unavailable,
@@ -101,13 +113,8 @@ fn cast(value: &Value, target: Target) -> Result<Value, String> {
     match target {
         Target::String => text(value).map(Value::Text),
         Target::Boolean => match value {
-            Value::Text(s) | Value::Untyped(serde_json::Value::String(s)) => {
-                match s.trim().to_ascii_lowercase().as_str() {
-                    "true" => Ok(Value::Bool(true)),
-                    "false" => Ok(Value::Bool(false)),
-                    _ => Err(format!("{s:?} is not a boolean")),
-                }
-            }
+            Value::Text(s) => boolean(s),
+            Value::Untyped(json) if json.is_string() => boolean(json.as_str().unwrap_or_default()),
             other => number(other)
                 .map(|n| Value::Bool(n != 0.0))
                 .ok_or_else(|| "not a number or boolean".into()),
@@ -126,10 +133,12 @@ fn cast(value: &Value, target: Target) -> Result<Value, String> {
             let whole = match value {
                 Value::Int(i) => Some(*i),
                 // Exact: the integer part of the decimal text, not a trip through f64.
-                Value::Decimal(s)
-                | Value::Text(s)
-                | Value::Untyped(serde_json::Value::String(s)) => integer_part(s.trim()),
-                Value::Untyped(serde_json::Value::Number(n)) => n.as_i64(),
+                Value::Decimal(s) | Value::Text(s) => integer_part(s.trim()),
+                Value::Untyped(json) => match &**json {
+                    serde_json::Value::String(s) => integer_part(s.trim()),
+                    serde_json::Value::Number(n) => n.as_i64(),
+                    _ => None,
+                },
                 _ => None,
             };
             // Connect casts floats and decimals to integers by truncation.

@@ -118,14 +118,14 @@ fn empty(value: &Value) -> Value {
         Value::Uuid(_) => Value::Uuid("00000000-0000-0000-0000-000000000000".into()),
         Value::Bits(b) => Value::Bits("0".repeat(b.len())),
         Value::Array(_) => Value::Array(Vec::new()),
-        Value::Untyped(json) => Value::Untyped(match json {
+        Value::Untyped(json) => Value::Untyped(Box::new(match &**json {
             serde_json::Value::Bool(_) => serde_json::Value::Bool(false),
             serde_json::Value::Number(_) => serde_json::Value::from(0),
             serde_json::Value::String(_) => serde_json::Value::String(String::new()),
             serde_json::Value::Array(_) => serde_json::Value::Array(Vec::new()),
             serde_json::Value::Object(_) => serde_json::Value::Object(Default::default()),
             serde_json::Value::Null => serde_json::Value::Null,
-        }),
+        })),
     }
 }
 
@@ -142,11 +142,11 @@ fn replaced(value: &Value, replacement: &str) -> Option<Value> {
             Value::Decimal(text.to_string())
         }
         Value::Text(_) => Value::Text(replacement.to_string()),
-        Value::Untyped(serde_json::Value::String(_)) => {
-            Value::Untyped(serde_json::Value::String(replacement.to_string()))
+        Value::Untyped(json) if json.is_string() => {
+            Value::Untyped(Box::new(serde_json::Value::String(replacement.to_string())))
         }
-        Value::Untyped(serde_json::Value::Number(_)) => {
-            Value::Untyped(serde_json::from_str(replacement.trim()).ok()?)
+        Value::Untyped(json) if json.is_number() => {
+            Value::Untyped(Box::new(serde_json::from_str(replacement.trim()).ok()?))
         }
         _ => return None,
     })

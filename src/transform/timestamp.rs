@@ -122,11 +122,14 @@ impl Converter {
                 .precision
                 .to_datetime(*n)
                 .ok_or_else(|| format!("{n} is out of range")),
-            Value::Untyped(serde_json::Value::Number(n)) => n
+            Value::Untyped(json) if json.is_number() => json
                 .as_i64()
                 .and_then(|n| self.precision.to_datetime(n))
-                .ok_or_else(|| format!("{n} is not a unix time")),
-            Value::Text(s) | Value::Untyped(serde_json::Value::String(s)) => self.parse(s),
+                .ok_or_else(|| format!("{json} is not a unix time")),
+            Value::Text(s) => self.parse(s),
+            Value::Untyped(json) if json.is_string() => {
+                self.parse(json.as_str().unwrap_or_default())
+            }
             other => Err(format!("a {} is not a timestamp", kind(other))),
         }
     }

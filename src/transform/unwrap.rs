@@ -149,7 +149,7 @@ impl Unwrap {
                 .and_then(|r| r.get(column))
                 .and_then(|f| match &f.value {
                     Value::Text(s) => Some(s.clone()),
-                    Value::Untyped(serde_json::Value::String(s)) => Some(s.clone()),
+                    Value::Untyped(json) => json.as_str().map(str::to_string),
                     _ => None,
                 });
             if let Some(topic) = topic {

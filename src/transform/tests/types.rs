@@ -36,7 +36,7 @@ fn cast_table() {
         (Value::Null, "int32", Ok(Value::Null)),
         (Value::Unavailable, "string", Ok(Value::Unavailable)),
         (
-            Value::Untyped(serde_json::json!(3.9)),
+            Value::untyped(serde_json::json!(3.9)),
             "int16",
             Ok(Value::Int(3)),
         ),
