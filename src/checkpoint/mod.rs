@@ -225,22 +225,11 @@ async fn commit_pg(
         })
         .collect();
     for p in &sorted {
-        let current = stored.get(&(p.tp.topic.as_str(), p.tp.partition as i64));
-        match current {
-            Some((next, Some(epoch))) if *epoch == p.epoch && *next == p.previous => {}
-            Some((Some(next), Some(epoch))) if *epoch == p.epoch && *next == p.next_offset => {
-                return Err(CheckpointError::AlreadyCommitted {
-                    topic: p.tp.topic.clone(),
-                    partition: p.tp.partition,
-                })
-            }
-            _ => {
-                return Err(CheckpointError::Fenced {
-                    topic: p.tp.topic.clone(),
-                    partition: p.tp.partition,
-                    epoch: p.epoch,
-                })
-            }
+        let current = stored
+            .get(&(p.tp.topic.as_str(), p.tp.partition as i64))
+            .copied();
+        if !moves_from(p, current) {
+            return Err(refusal(p, current));
         }
     }
     let moved = tx
@@ -291,7 +280,19 @@ async fn refused(tx: &mut Tx, group: &str, p: &Position) -> Result<CheckpointErr
         )
         .await?;
     let current = rows.first().map(|r| (r.int("next_offset"), r.int("epoch")));
-    Ok(match current {
+    Ok(refusal(p, current))
+}
+
+/// Whether a checkpoint stored as `current` (next offset, epoch) is the one `p` moves from:
+/// this worker's claim, and the offset its batch started at.
+fn moves_from(p: &Position, current: Option<(Option<i64>, Option<i64>)>) -> bool {
+    matches!(current, Some((next, Some(epoch))) if epoch == p.epoch && next == p.previous)
+}
+
+/// Why `p` cannot move a checkpoint stored as `current`: it holds this batch already (its
+/// COMMIT answer was lost), or another worker owns the partition or moved it.
+fn refusal(p: &Position, current: Option<(Option<i64>, Option<i64>)>) -> CheckpointError {
+    match current {
         Some((Some(next), Some(epoch))) if epoch == p.epoch && next == p.next_offset => {
             CheckpointError::AlreadyCommitted {
                 topic: p.tp.topic.clone(),
@@ -303,7 +304,7 @@ async fn refused(tx: &mut Tx, group: &str, p: &Position) -> Result<CheckpointErr
             partition: p.tp.partition,
             epoch: p.epoch,
         },
-    })
+    }
 }
 
 /// Appends a row to `sluice_offsets_history`.
