@@ -184,11 +184,17 @@ impl Planner {
     /// Column and table names are kept as given when quoting; folded to lower case otherwise
     /// (what an unquoted name becomes in PostgreSQL).
     pub fn fold(&self, name: &str) -> String {
-        if self.quote_identifiers {
+        if self.folds_to_itself(name) {
             name.to_string()
         } else {
             name.to_lowercase()
         }
+    }
+
+    /// Whether [`Planner::fold`] leaves `name` as it is (checked without building the folded
+    /// name: every character its own lower case).
+    fn folds_to_itself(&self, name: &str) -> bool {
+        self.quote_identifiers || name.chars().flat_map(char::to_lowercase).eq(name.chars())
     }
 
     fn keep(&self, topic: &str, column: &str) -> bool {
@@ -216,11 +222,6 @@ impl Planner {
                 default: f.default.clone(),
             })
             .collect()
-    }
-
-    /// Whether [`Planner::fold`] leaves `name` as it is.
-    fn folds_to_itself(&self, name: &str) -> bool {
-        self.quote_identifiers || !name.chars().any(char::is_uppercase)
     }
 
     /// The source system of a change (`sluice.source.name`, else Debezium's `source.name`)
@@ -260,12 +261,9 @@ impl Planner {
         } else {
             event.after.as_ref()
         };
-        let mut values = if delete {
-            Cow::Borrowed(&[][..])
-        } else {
-            image
-                .map(|r| self.fields(topic, r))
-                .unwrap_or(Cow::Borrowed(&[][..]))
+        let mut values = match image.filter(|_| !delete) {
+            Some(row) => self.fields(topic, row),
+            None => Cow::default(),
         };
         let key = match self.primary_key_mode {
             PrimaryKeyMode::None => Vec::new(),
