@@ -151,12 +151,10 @@ async fn run_connector(
         health.clone(),
         stop.clone(),
     );
-    let mut consumer: SluiceConsumer = source::consumer_config(worker, &config)
-        .create_with_context(context)
-        .map_err(|e| PipelineError::Kafka(e.to_string()))?;
-    let wake = consumer.context().wake();
-    consumer.set_nonempty_callback(move || wake.notify());
-    let consumer = Arc::new(consumer);
+    let consumer: Arc<SluiceConsumer> = Arc::new(
+        source::consumer(worker, &config, context)
+            .map_err(|e| PipelineError::Kafka(e.to_string()))?,
+    );
     consumer.context().set_consumer(&consumer);
     let topics = source::subscription(&config.topics);
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();

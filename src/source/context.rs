@@ -88,7 +88,7 @@ impl SourceContext {
 
     /// What the consumer's queues notify when they get something: the main queue's callback
     /// is set where the consumer is created, each partition queue's where it is split.
-    pub fn wake(&self) -> Arc<Wake> {
+    pub(super) fn wake(&self) -> Arc<Wake> {
         self.wake.clone()
     }
 

@@ -85,6 +85,21 @@ pub fn consumer_config(worker: &WorkerConfig, connector: &ConnectorConfig) -> Cl
     config
 }
 
+/// The sink's consumer for `context`, with [`consumer_config`]'s settings. Its main queue
+/// wakes an idle source thread when it gets something (see `wake.rs`); each partition queue
+/// gets the same callback where it is split (`SourceContext`).
+pub fn consumer(
+    worker: &WorkerConfig,
+    connector: &ConnectorConfig,
+    context: SourceContext,
+) -> rdkafka::error::KafkaResult<SluiceConsumer> {
+    let mut consumer: SluiceConsumer =
+        consumer_config(worker, connector).create_with_context(context)?;
+    let wake = consumer.context().wake();
+    consumer.set_nonempty_callback(move || wake.notify());
+    Ok(consumer)
+}
+
 /// The consumer's default `fetch.max.bytes`: 2 MB, or `message.max.bytes` when larger.
 fn fetch_max_bytes(config: &ClientConfig) -> u64 {
     const FETCH_MAX_BYTES: u64 = 2 * 1024 * 1024;
