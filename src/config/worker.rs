@@ -16,6 +16,7 @@ use super::properties::read_properties;
 use super::providers::Providers;
 use super::secret::Secret;
 use super::ConnectorConfig;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::ClientConfig;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -313,6 +314,7 @@ impl WorkerConfig {
             tracing::warn!(key = %key, problem = %problem, "client setting left out");
         }
         let mut config = ClientConfig::new();
+        config.set_log_level(librdkafka_log_level());
         config.set("bootstrap.servers", &self.bootstrap_servers);
         for (key, value) in &translated.settings {
             config.set(key, value.expose());
@@ -320,6 +322,22 @@ impl WorkerConfig {
         config
     }
 }
+
+/// The level below which librdkafka drops its own log lines before any callback sees them.
+/// The rdkafka crate derives it from the `log` crate's logger, which sluice does not install
+/// (logs go through `tracing`), so it would be `Error`: the client's warnings lost, and a
+/// `consumer.debug=cgrp` traced nowhere. It follows sluice's filter instead: debug lines when
+/// `SLUICE_LOG` lets the source's client log through at debug, warnings and worse otherwise.
+pub fn librdkafka_log_level() -> RDKafkaLogLevel {
+    if tracing::enabled!(target: CLIENT_LOG_TARGET, tracing::Level::DEBUG) {
+        RDKafkaLogLevel::Debug
+    } else {
+        RDKafkaLogLevel::Warning
+    }
+}
+
+/// The `tracing` target a Kafka client's own log lines are written under.
+pub const CLIENT_LOG_TARGET: &str = "sluice::kafka";
 
 /// The converter side a key configures: `key.converter` or `value.converter` for the key
 /// itself or one of its sub-keys (`value.converter.schemas.enable`), `None` for other keys.

@@ -347,6 +347,7 @@ pub fn mirror(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rdkafka::config::RDKafkaLogLevel;
     use rdkafka::consumer::BaseConsumer;
     use std::collections::BTreeMap;
 
@@ -373,6 +374,63 @@ mod tests {
         // The heartbeat default (3 s) stays below a third of it: librdkafka accepts it.
         let consumer: Result<BaseConsumer, _> = consumer_for(&[]).create();
         assert!(consumer.is_ok(), "{:?}", consumer.err());
+    }
+
+    /// What a client built from the worker's settings hands its context.
+    #[derive(Default)]
+    struct Lines(std::sync::Mutex<Vec<String>>);
+
+    impl rdkafka::ClientContext for Lines {
+        fn log(&self, _: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{facility}: {message}"));
+        }
+    }
+
+    impl rdkafka::consumer::ConsumerContext for Lines {}
+
+    /// The lines a consumer built from `config` hands its context in its first 300 ms
+    /// subscribed to a topic (log lines travel on the main queue: polling serves them).
+    fn client_lines(config: &rdkafka::ClientConfig) -> Vec<String> {
+        let consumer: BaseConsumer<Lines> = config
+            .create_with_context(Lines::default())
+            .expect("consumer");
+        consumer.subscribe(&["t"]).expect("subscribe");
+        let until = std::time::Instant::now() + Duration::from_millis(300);
+        while std::time::Instant::now() < until {
+            let _ = consumer.poll(Duration::from_millis(20));
+        }
+        let lines = consumer.context().0.lock().unwrap().clone();
+        lines
+    }
+
+    /// librdkafka drops its lines below its own log level before any callback sees them
+    /// (the rdkafka crate would set it to errors only: sluice installs no `log` logger). The
+    /// client's warnings always reach sluice's log; its debug lines (`consumer.debug=cgrp`)
+    /// once it runs, when `SLUICE_LOG` shows the client's target at debug.
+    #[test]
+    fn the_clients_warnings_always_and_its_debug_lines_on_demand_reach_the_log() {
+        let config = consumer_for(&[("consumer.debug", "cgrp")]);
+        assert!(matches!(config.log_level, RDKafkaLogLevel::Warning));
+        let lines = client_lines(&config);
+        assert!(
+            !lines.iter().any(|l| l.starts_with("SUBSCRIBE")),
+            "{lines:?}"
+        );
+
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter("warn,sluice::kafka=debug")
+            .with_writer(std::io::sink)
+            .finish();
+        let lines = tracing::subscriber::with_default(subscriber, || {
+            client_lines(&consumer_for(&[("consumer.debug", "cgrp")]))
+        });
+        assert!(
+            lines.iter().any(|l| l.starts_with("SUBSCRIBE")),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use crate::checkpoint::TopicPartition;
 use crate::classify::{self, SourceTrouble};
+use crate::config::worker::CLIENT_LOG_TARGET;
 use crate::telemetry::{ConnectorHealth, Dependency, LogLimiter};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
@@ -81,9 +82,9 @@ impl Trouble {
     /// A log line of librdkafka's own, at a bounded rate per facility.
     pub fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         if (level as i32) > (RDKafkaLogLevel::Warning as i32) {
-            tracing::debug!(facility, "{message}");
+            tracing::debug!(target: CLIENT_LOG_TARGET, facility, "{message}");
         } else if let Some(held) = self.limiter.admit(&format!("log:{facility}")) {
-            tracing::warn!(facility, repeated = held, "librdkafka: {message}");
+            tracing::warn!(target: CLIENT_LOG_TARGET, facility, repeated = held, "librdkafka: {message}");
         }
     }
 
