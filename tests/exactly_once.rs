@@ -8,10 +8,10 @@ mod support;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::generate::{envelope, expected, stream, Change};
-use support::sluice::{connector_file, spawn_run, wait, worker_file};
+use support::sluice::{connector_file, spawn_run, wait, worker_file, Sluice};
 use support::{random_name, Postgres, Tansu};
 
 const PARTITIONS: i32 = 4;
@@ -446,14 +446,29 @@ async fn sigterm_commits_the_in_flight_batch_and_exits_zero() {
     setup.verify("after SIGTERM").await;
 }
 
-/// Waits (up to 4 minutes) until both connectors checkpointed at least `records` records.
-async fn wait_for_progress(url: &str, records: i64) {
-    let what = format!("{records} records checkpointed");
-    wait_until(Duration::from_secs(240), &what, || {
-        let url = url.to_string();
-        async move { checkpointed(&url).await >= records }
-    })
-    .await;
+/// Waits (up to 4 minutes) until both connectors checkpointed at least `records` records;
+/// fails at once, with its exit status and log, when the run ends before that.
+async fn wait_for_progress(child: &mut Sluice, log: &Path, url: &str, records: i64) {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        if checkpointed(url).await >= records {
+            return;
+        }
+        if let Ok(Some(status)) = child.0.try_wait() {
+            // It may have committed the last batch and stopped at the end since the look.
+            assert!(
+                checkpointed(url).await >= records,
+                "sluice exited ({status}) before {records} records were checkpointed; log:\n{}",
+                support::tail(log, 60)
+            );
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {records} records checkpointed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Worker file of `setup` with `/health` on a free port; returns the port.
@@ -493,7 +508,7 @@ async fn a_target_outage_is_retried_without_loss_doubles_or_dead_letters() {
     );
     let dir = setup.dir.path();
     let mut child = spawn_run(dir, &setup.worker, &[&main, &audit], true, "outage.log");
-    wait_for_progress(&url, 1).await;
+    wait_for_progress(&mut child, &dir.join("outage.log"), &url, 1).await;
     pg.stop();
     let stopped = std::time::Instant::now();
     let mut states = Vec::new();
@@ -543,7 +558,8 @@ async fn a_broker_outage_is_retried_without_loss_doubles_or_dead_letters() {
     // Not --stop-at-end: the end offsets a reassignment sees may come before the republish.
     let mut child = spawn_run(&dir, &setup.worker, &[&main, &audit], false, "broker.log");
     let url = setup.url.clone();
-    wait_for_progress(&url, 1).await;
+    let log = dir.join("broker.log");
+    wait_for_progress(&mut child, &log, &url, 1).await;
     setup.tansu.stop();
     let total = setup.events.len() as i64 * 2;
     let at_stop = checkpointed(&url).await;
@@ -557,7 +573,7 @@ async fn a_broker_outage_is_retried_without_loss_doubles_or_dead_letters() {
     let topic = std::fs::read_to_string(dir.join("topic")).expect("topic");
     setup.tansu.create_topic(&topic, PARTITIONS);
     publish(&setup.tansu.bootstrap(), &topic, &setup.events, 0).await;
-    wait_for_progress(&url, total).await;
+    wait_for_progress(&mut child, &log, &url, total).await;
     // SIGTERM: drain, commit, leave the group, exit 0.
     let pid = child.0.id().to_string();
     let _ = std::process::Command::new("kill")
@@ -594,7 +610,7 @@ async fn sigterm_during_a_target_outage_stops_in_bounded_time_and_restart_is_exa
     let dir = setup.dir.path();
     let log = dir.join("term.log");
     let mut child = spawn_run(dir, &setup.worker, &[&main, &audit], false, "term.log");
-    wait_for_progress(&url, 1).await;
+    wait_for_progress(&mut child, &log, &url, 1).await;
     pg.stop();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !std::fs::read_to_string(&log)
