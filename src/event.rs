@@ -260,7 +260,9 @@ pub struct SourcePosition {
     pub ts_ms: Option<i64>,
     /// Whether this is a snapshot read.
     pub snapshot: bool,
-    /// Every `source` field as text, for `${source.<field>}` table name placeholders.
+    /// `source` fields as text, for `${source.<field>}` table name placeholders and an
+    /// unwrap's `add.fields`: in the pipeline only those the connector reads
+    /// ([`crate::decode::SourceFields`]), elsewhere every field.
     pub fields: Vec<(String, String)>,
 }
 

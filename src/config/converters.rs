@@ -5,7 +5,9 @@
 use super::errors::ErrorsConfig;
 use super::values::{parse, parse_bool};
 use crate::decode::AVRO_CONVERTER;
-use crate::decode::{strip_user_info, AvroConverter, DecodeConfig, Registry, RegistrySettings};
+use crate::decode::{
+    strip_user_info, AvroConverter, DecodeConfig, Registry, RegistrySettings, SourceFields,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -117,6 +119,8 @@ pub fn decode_config(
         value_schemas_enable,
         key_avro,
         value_avro,
+        // The pipeline narrows it to what the connector's names and transforms read.
+        source_fields: SourceFields::All,
     }
 }
 

@@ -102,7 +102,7 @@ fn change(
         key: key(record, config)?,
         before,
         after,
-        source: source::position(object.get("source"))?,
+        source: source::position(object.get("source"), &config.source_fields)?,
         tx: source::transaction(object.get("transaction"))?,
         kafka_timestamp_ms: record.timestamp_ms,
         // Only the create half of a primary-key change carries the old key.

@@ -1,13 +1,14 @@
 //! The `source` block (where the change happened) and the `transaction` block.
 //!
 //! The source block differs per connector; the fields the resolve stage orders by (PostgreSQL
-//! `lsn`, MySQL `file`/`pos`/`row`, `ts_ms`) are lifted out, and every field is also kept as
-//! text for `${source.<field>}` placeholders. Position fields of an unexpected type are left
+//! `lsn`, MySQL `file`/`pos`/`row`, `ts_ms`) are lifted out, and the fields the connector
+//! reads by name (`${source.<field>}` placeholders, an unwrap's `add.fields`; every field when
+//! [`SourceFields::All`]) are also kept as text. Position fields of an unexpected type are left
 //! unset rather than failing the record: the version guard then falls back to `ts_ms` and the
 //! Kafka offset, as DESIGN.md describes.
 
 use super::object::{Node, Object};
-use super::DecodeError;
+use super::{DecodeError, SourceFields};
 use crate::event::{SourcePosition, TxInfo};
 use serde_json::Value as Json;
 
@@ -25,8 +26,12 @@ fn block<'p>(node: Option<Node<'p>>, name: &str) -> Result<Option<Object<'p>>, D
     }
 }
 
-/// Reads the `source` block; an absent or null block gives an empty position.
-pub(crate) fn position(source: Option<Node<'_>>) -> Result<SourcePosition, DecodeError> {
+/// Reads the `source` block; an absent or null block gives an empty position. Of its fields
+/// as text, only those `keep` names.
+pub(crate) fn position(
+    source: Option<Node<'_>>,
+    keep: &SourceFields,
+) -> Result<SourcePosition, DecodeError> {
     let Some(object) = block(source, "source")? else {
         return Ok(SourcePosition::default());
     };
@@ -45,6 +50,7 @@ pub(crate) fn position(source: Option<Node<'_>>) -> Result<SourcePosition, Decod
         snapshot: object.get("snapshot").is_some_and(|s| snapshot(&s.json())),
         fields: object
             .iter()
+            .filter(|(k, _)| keep.keeps(k))
             .filter_map(|(k, v)| render(&v.json()).map(|t| (k.to_string(), t)))
             .collect(),
     })
@@ -118,7 +124,7 @@ mod tests {
         let src = json!({"connector": "mysql", "name": "db1", "file": "binlog.000003",
             "pos": 154, "row": 2, "ts_ms": 1700000000000_i64, "snapshot": "false",
             "gtid": null, "server_id": 223344, "flag": true});
-        let p = position(Some(Node::Json(&src))).unwrap();
+        let p = position(Some(Node::Json(&src)), &SourceFields::All).unwrap();
         assert_eq!(p.binlog_file.as_deref(), Some("binlog.000003"));
         assert_eq!(
             (p.binlog_pos, p.binlog_row, p.lsn),
@@ -155,6 +161,6 @@ mod tests {
         assert_eq!(transaction(Some(Node::Json(&json!(null)))), Ok(None));
         let err = transaction(Some(Node::Json(&json!({"id": "x"})))).unwrap_err();
         assert!(err.to_string().contains("transaction.total_order"));
-        assert!(position(Some(Node::Json(&json!("x")))).is_err());
+        assert!(position(Some(Node::Json(&json!("x"))), &SourceFields::All).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! the typed (json-schemas) and untyped (json-noschemas) runs agree value by value.
 
 use super::test_support::{corpus_dir, record_from_jsonl};
-use super::{decode, DecodeConfig};
+use super::{decode, DecodeConfig, SourceFields};
 use crate::event::{ChangeEvent, Decoded, Row, Value};
 use base64::Engine as _;
 use chrono::NaiveDate;
@@ -21,6 +21,7 @@ fn decode_run(scenario: &str, format: &str) -> Vec<Decoded> {
         value_schemas_enable: schemas,
         key_avro: None,
         value_avro: None,
+        source_fields: SourceFields::All,
     };
     text.lines()
         .enumerate()

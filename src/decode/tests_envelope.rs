@@ -1,7 +1,7 @@
 //! Envelope-level tests: record kinds, schemaless events, converter leniency and malformed input.
 
 use super::test_support::record;
-use super::{decode, DecodeConfig, DecodeError};
+use super::{decode, DecodeConfig, DecodeError, SourceFields};
 use crate::event::{Decoded, Op, Value};
 use serde_json::json;
 
@@ -10,6 +10,7 @@ const NO_SCHEMAS: DecodeConfig = DecodeConfig {
     value_schemas_enable: false,
     key_avro: None,
     value_avro: None,
+    source_fields: SourceFields::All,
 };
 
 fn run(topic: &str, key: Option<&str>, value: Option<&str>) -> Result<Decoded, DecodeError> {

@@ -3,7 +3,9 @@
 //! `__debezium.oldkey` header of primary-key changes decodes in every recorded scenario.
 
 use super::test_support::{corpus_dir, record, record_from_jsonl, run_file};
-use super::{decode, decode_old_key, DecodeConfig, DecodeError, NEW_KEY_HEADER, OLD_KEY_HEADER};
+use super::{
+    decode, decode_old_key, DecodeConfig, DecodeError, SourceFields, NEW_KEY_HEADER, OLD_KEY_HEADER,
+};
 use crate::event::{ChangeEvent, Decoded, RawRecord, Row, Value};
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
@@ -22,6 +24,7 @@ fn config(schemas: bool) -> DecodeConfig {
         value_schemas_enable: schemas,
         key_avro: None,
         value_avro: None,
+        source_fields: SourceFields::All,
     }
 }
 

@@ -25,6 +25,7 @@ use crate::checkpoint::{Claim, Position, TopicPartition};
 use crate::config::{ConnectorConfig, ErrorTolerance, WorkerConfig};
 use crate::deadletter::publish::Publisher;
 use crate::deadletter::DeadLetter;
+use crate::decode::SourceFields;
 use crate::event::{ChangeEvent, Decoded, RawRecord};
 use crate::resolve::late::{self, LatePolicy, LateRecord};
 use crate::resolve::Outcome;
@@ -166,8 +167,13 @@ async fn run_connector(
         // Records that come through the main queue (before a partition's queue is split, or
         // when it cannot be) before those partitions are paused.
         let max = (config.max_inflight / 4).max(1);
+        // Of the `source` block's fields, only those a name or a transform reads are kept.
+        let mut decode = config.decode.clone();
+        let mut named = crate::sink::plan::source_placeholders(&config.table_name_format);
+        named.extend(config.transforms.source_fields());
+        decode.source_fields = SourceFields::Named(named);
         let decoder = source::Decoder {
-            config: config.decode.clone(),
+            config: decode,
             transforms: config.transforms.clone(),
             // Any record may have to be dead-lettered whole.
             keep_raw: config.errors_tolerance == ErrorTolerance::All

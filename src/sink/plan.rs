@@ -72,6 +72,17 @@ enum NamePart {
     Source(String),
 }
 
+/// The `source` block fields a table-name format's `${source.<field>}` placeholders read.
+pub fn source_placeholders(format: &str) -> Vec<String> {
+    NamePart::split(format)
+        .into_iter()
+        .filter_map(|part| match part {
+            NamePart::Source(field) => Some(field),
+            _ => None,
+        })
+        .collect()
+}
+
 impl NamePart {
     /// Splits a format at its placeholders, once per connector instead of once per change.
     fn split(format: &str) -> Vec<NamePart> {
@@ -412,6 +423,17 @@ pub enum PlanError {
 mod tests {
     use super::*;
     use crate::event::{ColumnType, SourcePosition};
+
+    /// What the pipeline keeps of each change's `source` block for its names.
+    #[test]
+    fn a_name_format_reads_the_source_fields_of_its_placeholders() {
+        assert_eq!(
+            source_placeholders("${source.schema}.${topic}_${source.table}"),
+            ["schema", "table"]
+        );
+        assert!(source_placeholders("${topic}").is_empty());
+        assert!(source_placeholders("${source.table").is_empty());
+    }
 
     fn field(name: &str, value: Value) -> Field {
         Field {

@@ -97,6 +97,18 @@ impl Chain {
         self.steps.is_empty()
     }
 
+    /// The `source` block fields the transforms read as text (an unwrap's `add.fields`).
+    pub fn source_fields(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .filter_map(|step| match &step.transform {
+                Transform::Unwrap(unwrap) => Some(unwrap.source_fields()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
     /// The configured `type` of the transform `alias`.
     pub fn class_of(&self, alias: &str) -> Option<&str> {
         self.steps

@@ -137,6 +137,19 @@ pub(super) struct Unwrap {
 const DELETED: &str = "__deleted";
 
 impl Unwrap {
+    /// The `source` block fields `add.fields` reads: `source.<field>`, and a bare name that
+    /// is not one of the change's own (`op`, `ts_ms`) or the transaction's.
+    pub(super) fn source_fields(&self) -> impl Iterator<Item = String> + '_ {
+        self.add_fields
+            .iter()
+            .filter(|f| match f.scope.as_deref() {
+                Some("source") => true,
+                None => !matches!(f.field.as_str(), "op" | "ts_ms" | "id" | "total_order"),
+                _ => false,
+            })
+            .map(|f| f.field.clone())
+    }
+
     pub(super) fn apply(&self, mut event: ChangeEvent) -> Option<ChangeEvent> {
         if event.op == Op::Truncate {
             return Some(event);

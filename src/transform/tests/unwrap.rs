@@ -131,3 +131,74 @@ fn extract_new_record_state_add_fields_and_route() {
         .get("cdc_op")
         .is_some());
 }
+
+/// The pipeline decodes of a change's `source` block only the fields its names and transforms
+/// read as text: an unwrap adds the same columns from a change decoded with just the fields
+/// it asks for as from one decoded whole.
+#[test]
+fn an_unwrap_adds_the_same_columns_from_a_change_decoded_with_only_its_source_fields() {
+    use crate::decode::{decode, DecodeConfig, SourceFields};
+    use crate::event::{Decoded, RawRecord};
+    const U: &str = "io.debezium.transforms.ExtractNewRecordState";
+    let chain = one(
+        U,
+        &[(
+            "add.fields",
+            "op,table,lsn,source.ts_ms,ts_ms:EVENT_TS,transaction.id,version,db",
+        )],
+    );
+    assert_eq!(
+        chain.source_fields(),
+        ["table", "lsn", "ts_ms", "version", "db"]
+    );
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/corpus/inventory/default.json-schemas.jsonl");
+    let text = std::fs::read_to_string(path).expect("corpus");
+    let line: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .find(|l: &serde_json::Value| {
+            l["value"]
+                .as_str()
+                .is_some_and(|v| v.contains("\"op\":\"u\""))
+        })
+        .expect("an update in the corpus");
+    let bytes = |part: &str| line[part].as_str().map(|s| s.as_bytes().to_vec());
+    let record = RawRecord {
+        coordinates: Coordinates {
+            topic: line["topic"].as_str().expect("topic").into(),
+            partition: 0,
+            offset: line["offset"].as_i64().expect("offset"),
+        },
+        key: bytes("key"),
+        value: bytes("value"),
+        headers: Vec::new(),
+        timestamp_ms: None,
+    };
+    let decoded = |source_fields: SourceFields| {
+        let config = DecodeConfig {
+            source_fields,
+            ..DecodeConfig::default()
+        };
+        match decode(&record, &config) {
+            Ok(Decoded::Change(event)) => *event,
+            other => panic!("not a change: {other:?}"),
+        }
+    };
+    let whole = decoded(SourceFields::All);
+    let narrowed = decoded(SourceFields::Named(chain.source_fields()));
+    let names = |e: &ChangeEvent| -> Vec<String> {
+        e.source.fields.iter().map(|(k, _)| k.clone()).collect()
+    };
+    assert_eq!(names(&narrowed), ["version", "ts_ms", "db", "table", "lsn"]);
+    assert!(names(&whole).len() > names(&narrowed).len());
+    // The typed position is whole either way (the version guard orders by it).
+    assert_eq!(narrowed.source.lsn, whole.source.lsn);
+    assert_eq!(narrowed.source.ts_ms, whole.source.ts_ms);
+    let (whole, narrowed) = (run(&chain, whole).unwrap(), run(&chain, narrowed).unwrap());
+    assert_eq!(narrowed.after, whole.after);
+    assert_eq!(
+        value(narrowed.after.as_ref().unwrap(), "__db"),
+        Some(&Value::Text("inventory".into()))
+    );
+}
