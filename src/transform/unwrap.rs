@@ -69,21 +69,29 @@ impl AddField {
         })
     }
 
+    /// What of the change this field reads.
+    fn reads(&self) -> Reads<'_> {
+        match (self.scope.as_deref(), self.field.as_str()) {
+            (None, "op") => Reads::Op,
+            (None, "ts_ms") => Reads::TsMs,
+            // `id` and `total_order` without a struct are the transaction's, as in Debezium.
+            (None | Some("transaction"), "id") => Reads::TxId,
+            (None | Some("transaction"), "total_order") => Reads::TxOrder,
+            (None | Some("source"), field) => Reads::Source(field),
+            _ => Reads::Nothing,
+        }
+    }
+
     /// The value of this field for `event`, `None` when the event does not have it.
     fn value(&self, event: &ChangeEvent) -> Option<(Value, ColumnType)> {
         let text = |s: String| Some((Value::Text(s), ColumnType::Text { max_len: None }));
         let int = |n: i64| Some((Value::Int(n), ColumnType::Int64));
-        match (self.scope.as_deref(), self.field.as_str()) {
-            (None, "op") => text(event.op.code().to_string()),
-            (None, "ts_ms") => event.ts_ms.and_then(int),
-            // `id` and `total_order` without a struct are the transaction's, as in Debezium.
-            (None | Some("transaction"), "id") => {
-                event.tx.as_ref().and_then(|t| text(t.id.clone()))
-            }
-            (None | Some("transaction"), "total_order") => {
-                event.tx.as_ref().and_then(|t| int(t.total_order))
-            }
-            (None | Some("source"), field) => {
+        match self.reads() {
+            Reads::Op => text(event.op.code().to_string()),
+            Reads::TsMs => event.ts_ms.and_then(int),
+            Reads::TxId => event.tx.as_ref().and_then(|t| text(t.id.clone())),
+            Reads::TxOrder => event.tx.as_ref().and_then(|t| int(t.total_order)),
+            Reads::Source(field) => {
                 let raw = event
                     .source
                     .fields
@@ -96,9 +104,20 @@ impl AddField {
                     _ => text(raw),
                 }
             }
-            _ => None,
+            Reads::Nothing => None,
         }
     }
+}
+
+/// What an `add.fields` entry reads of a change.
+enum Reads<'a> {
+    Op,
+    TsMs,
+    TxId,
+    TxOrder,
+    /// A field of the `source` block, by name.
+    Source(&'a str),
+    Nothing,
 }
 
 /// Source block fields Debezium declares as integers.
@@ -137,17 +156,12 @@ pub(super) struct Unwrap {
 const DELETED: &str = "__deleted";
 
 impl Unwrap {
-    /// The `source` block fields `add.fields` reads: `source.<field>`, and a bare name that
-    /// is not one of the change's own (`op`, `ts_ms`) or the transaction's.
+    /// The `source` block fields `add.fields` reads.
     pub(super) fn source_fields(&self) -> impl Iterator<Item = String> + '_ {
-        self.add_fields
-            .iter()
-            .filter(|f| match f.scope.as_deref() {
-                Some("source") => true,
-                None => !matches!(f.field.as_str(), "op" | "ts_ms" | "id" | "total_order"),
-                _ => false,
-            })
-            .map(|f| f.field.clone())
+        self.add_fields.iter().filter_map(|f| match f.reads() {
+            Reads::Source(field) => Some(field.to_string()),
+            _ => None,
+        })
     }
 
     pub(super) fn apply(&self, mut event: ChangeEvent) -> Option<ChangeEvent> {
