@@ -206,6 +206,32 @@ async fn tombstones_past_the_retention_are_purged() {
 /// `sluice_rekeyed_rows` until then); a kept row whose create never comes is purged with the
 /// tombstones.
 #[tokio::test]
+async fn a_toast_placeholder_takes_the_value_an_earlier_change_of_the_same_batch_wrote() {
+    let mut t = target(0).await;
+    let placeholder = Some("__debezium_unavailable_value");
+    t.apply(&[
+        event("t", "v", "c", 5, Some("first"), 100, 0),
+        event("t", "v", "u", 5, placeholder, 101, 1),
+        event("t", "v", "c", 6, Some("six"), 102, 2),
+        event("t", "v", "u", 6, Some("six, updated"), 103, 3),
+    ])
+    .await;
+    assert_eq!(
+        t.rows("t", "v").await,
+        vec![(5, Some("first".into())), (6, Some("six, updated".into()))]
+    );
+    // Across batches the placeholder keeps what the target holds.
+    t.apply(&[
+        event("t", "v", "u", 5, Some("second"), 200, 4),
+        event("t", "v", "u", 5, placeholder, 201, 5),
+    ])
+    .await;
+    t.apply(&[event("t", "v", "u", 5, placeholder, 300, 6)])
+        .await;
+    assert_eq!(t.rows("t", "v").await[0], (5, Some("second".into())));
+}
+
+#[tokio::test]
 async fn a_primary_key_change_across_batches_keeps_the_unchanged_toast_value() {
     let mut t = target(0).await;
     let key = |id: i64| json!({"schema": {"type": "struct", "fields": [{"field": "id", "type": "int32", "optional": false}]}, "payload": {"id": id}});
