@@ -54,7 +54,8 @@
 //! `SLUICE_BENCH_CONSUMER_PROPS` / `SLUICE_BENCH_CONNECTOR_PROPS` (`key=value,...` added to the
 //! worker file as `consumer.<key>` / to the connector config),
 //! `SLUICE_BENCH_SKEW` (unset: `10,25,30,35`, one weight per partition; `0`: Kafka's
-//! partitioner, about equal partitions), `SLUICE_BENCH_PYTHON` (a python with confluent-kafka
+//! partitioner, about equal partitions; `1,1,1,97`: one busy partition, like a Debezium topic
+//! of one partition), `SLUICE_BENCH_PYTHON` (a python with confluent-kafka
 //! and psycopg 3 for part 3b; `.ci/test` installs one and exports it; without it part 3b is
 //! skipped with a message, or fails under `CI=true`),
 //! `SLUICE_BENCH_IN_PROCESS` (`1`; `0` skips part 4), `SLUICE_BENCH_LOG` (the child's
