@@ -201,10 +201,8 @@ async fn tombstones_past_the_retention_are_purged() {
     assert_eq!(t.rows("t", "v").await, vec![(1, Some("old".into()))]);
 }
 
-/// A primary-key change (2 -> 20) whose delete and create come in different batches: the
-/// create's TOAST placeholder takes the value of the row the delete removed (kept in
-/// `sluice_rekeyed_rows` until then); a kept row whose create never comes is purged with the
-/// tombstones.
+/// Debezium's TOAST placeholder in an update keeps the column's value: the value an earlier
+/// change of the same batch wrote (the batch compacts them into one row), else the target's.
 #[tokio::test]
 async fn a_toast_placeholder_takes_the_value_an_earlier_change_of_the_same_batch_wrote() {
     let mut t = target(0).await;
@@ -231,6 +229,10 @@ async fn a_toast_placeholder_takes_the_value_an_earlier_change_of_the_same_batch
     assert_eq!(t.rows("t", "v").await[0], (5, Some("second".into())));
 }
 
+/// A primary-key change (2 -> 20) whose delete and create come in different batches: the
+/// create's TOAST placeholder takes the value of the row the delete removed (kept in
+/// `sluice_rekeyed_rows` until then); a kept row whose create never comes is purged with the
+/// tombstones.
 #[tokio::test]
 async fn a_primary_key_change_across_batches_keeps_the_unchanged_toast_value() {
     let mut t = target(0).await;
