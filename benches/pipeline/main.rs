@@ -55,7 +55,9 @@
 //! worker file as `consumer.<key>` / to the connector config),
 //! `SLUICE_BENCH_SKEW` (unset: `10,25,30,35`, one weight per partition; `0`: Kafka's
 //! partitioner, about equal partitions; `1,1,1,97`: one busy partition, like a Debezium topic
-//! of one partition), `SLUICE_BENCH_PYTHON` (a python with confluent-kafka
+//! of one partition), `SLUICE_BENCH_HOT_KEYS` (unset: ~70 % creates of new keys; a number:
+//! creates until that many keys are live, then ~95 % updates and ~5 % deletes of them),
+//! `SLUICE_BENCH_PYTHON` (a python with confluent-kafka
 //! and psycopg 3 for part 3b; `.ci/test` installs one and exports it; without it part 3b is
 //! skipped with a message, or fails under `CI=true`),
 //! `SLUICE_BENCH_IN_PROCESS` (`1`; `0` skips part 4), `SLUICE_BENCH_LOG` (the child's
@@ -130,6 +132,8 @@ struct Settings {
     connector_props: Vec<(String, String)>,
     /// How keys are spread over the partitions (`SLUICE_BENCH_SKEW`).
     partitioning: Partitioning,
+    /// An update-heavy stream over this many keys (`SLUICE_BENCH_HOT_KEYS`).
+    hot_keys: Option<usize>,
     /// `cargo bench` (targets checked) rather than the `cargo test` smoke run.
     bench: bool,
     /// Part 5: records per second and seconds (`SLUICE_BENCH_LATENCY`).
@@ -182,6 +186,13 @@ impl Settings {
                 "SLUICE_BENCH_CONNECTOR_PROPS",
             ),
             partitioning: partitioning(var("SLUICE_BENCH_SKEW")),
+            hot_keys: var("SLUICE_BENCH_HOT_KEYS").map(|v| {
+                v.trim()
+                    .parse()
+                    .ok()
+                    .filter(|&k: &usize| k > 0)
+                    .expect("SLUICE_BENCH_HOT_KEYS: a number above 0")
+            }),
             latency: latency_setting(var("SLUICE_BENCH_LATENCY"), bench),
             bench,
         }
@@ -230,7 +241,7 @@ fn main() {
 
     // Generate and publish.
     let t = Instant::now();
-    let events = generate(n);
+    let events = generate(n, s.hot_keys);
     let expected = final_state(&events);
     let schema = envelope_schema();
     let mut records: Vec<Record> = events
@@ -566,7 +577,7 @@ fn main() {
         "ceiling_events_per_s": ceiling,
         "consumer_props": s.consumer_props.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         "connector_props": s.connector_props.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
-        "partitioning": format!("{:?}", s.partitioning), "per_partition": per_partition,
+        "partitioning": format!("{:?}", s.partitioning), "hot_keys": s.hot_keys, "per_partition": per_partition,
         "sluice": json_runs, "baseline_script": json_baseline, "in_process": json_inproc,
         "latency": latency.as_ref().map(Latency::json),
         "best_ratio": best / ceiling,

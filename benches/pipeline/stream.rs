@@ -38,15 +38,21 @@ pub(crate) fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// ~70% creates of new keys, ~25% updates and ~5% deletes of random live keys.
-pub(crate) fn generate(n: usize) -> Vec<Event> {
+/// ~70% creates of new keys, ~25% updates and ~5% deletes of random live keys; with `hot`
+/// keys, creates only while fewer keys than that are live, then ~95% updates and ~5% deletes
+/// of random live keys (an update-heavy table).
+pub(crate) fn generate(n: usize, hot: Option<usize>) -> Vec<Event> {
     let mut rng = Rng(0x5eed_2024);
     let mut live: Vec<i64> = Vec::new();
     let mut last: Vec<i64> = vec![0]; // last write's seq per id; ids are 1, 2, ...
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let seq = i as i64 + 1;
-        let r = rng.below(100);
+        let r = match hot {
+            Some(keys) if live.len() < keys => 0,
+            Some(_) => 70 + rng.below(30),
+            None => rng.below(100),
+        };
         if r < 70 || live.is_empty() {
             let id = last.len() as i64;
             last.push(seq);
