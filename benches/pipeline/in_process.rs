@@ -33,6 +33,10 @@ pub(crate) fn statement_kind(sql: &str) -> String {
     if s.starts_with("UPDATE sluice_offsets SET mirror") {
         return format!("{verb} {table} (mirror)");
     }
+    // The version upsert that runs before any lookup (`versions::store_guarded`).
+    if s.starts_with("WITH truncated AS") {
+        return format!("INSERT {table} (guarded)");
+    }
     format!("{verb} {table}")
 }
 

@@ -205,10 +205,27 @@ async fn apply_rows(
     for change in changes {
         keyed.push((key_text(info, &change.key, dialect, change)?, *change));
     }
-    let mut key_list: Vec<String> = keyed.iter().map(|(k, _)| k.clone()).collect();
+    // PostgreSQL: the keys whose stored version cannot change what the batch does to them have
+    // their versions written first, in one statement, and are not read (see `guarded`).
+    let written = match dialect {
+        Dialect::Postgres => {
+            let entries = guarded(&keyed, policy);
+            versions::store_guarded(tx, &label, &entries).await?
+        }
+        Dialect::Sqlite => HashMap::new(),
+    };
+    let mut key_list: Vec<String> = keyed
+        .iter()
+        .filter(|(k, _)| !written.contains_key(k))
+        .map(|(k, _)| k.clone())
+        .collect();
     key_list.sort();
     key_list.dedup();
-    let stored = versions::load(tx, &label, &key_list).await?;
+    let stored = if key_list.is_empty() {
+        HashMap::new()
+    } else {
+        versions::load(tx, &label, &key_list).await?
+    };
     let truncate = stored.get(versions::TRUNCATE_KEY).cloned();
     let mut states: Vec<KeyState> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -216,11 +233,12 @@ async fn apply_rows(
     for (key_text, change) in keyed {
         let slot = *index.entry(key_text.clone()).or_insert_with(|| {
             let prior = stored.get(&key_text).cloned();
+            let existed = written.get(&key_text).copied().unwrap_or(false);
             states.push(KeyState {
                 key_text,
                 version: prior.as_ref().map(|p| p.0),
                 writer: prior.as_ref().map(|p| p.1.clone()),
-                existed: prior.is_some_and(|p| !p.0.deleted),
+                existed: existed || prior.is_some_and(|p| !p.0.deleted),
                 applied: None,
                 last_row: None,
             });
@@ -326,6 +344,7 @@ async fn apply_rows(
     write_groups(tx, dialect, info, &rows, WriteKind::Upsert, mode).await?;
     let entries: Vec<(String, StoredVersion, Writer)> = applied
         .iter()
+        .filter(|s| !written.contains_key(&s.key_text))
         .filter_map(|s| {
             Some((
                 s.key_text.clone(),
@@ -336,6 +355,60 @@ async fn apply_rows(
         .collect();
     versions::store(tx, &label, &entries).await?;
     Ok(())
+}
+
+/// The keys of a table's batch whose version can be written before the stored one is read
+/// (`versions::store_guarded`, which writes a key only where the stored version and the
+/// table's last truncate let its first change apply).
+///
+/// A key qualifies when every change to it in the batch comes from one source and one clock,
+/// none is held for review, and the version it ends the batch at is its first change's. Then,
+/// once the first change applies, every later decision for the key compares changes of the
+/// batch with each other only, and is the one the loop in [`apply_rows`] makes with the stored
+/// version in hand: a change older than what is stored is also older than the first change.
+fn guarded(keyed: &[(String, &RowChange<'_>)], policy: &ConflictPolicy) -> Vec<versions::Guarded> {
+    // The changes in key order (the order rows are locked in), each key's in batch order.
+    let mut order: Vec<usize> = (0..keyed.len()).collect();
+    order.sort_by(|&a, &b| keyed[a].0.cmp(&keyed[b].0));
+    order
+        .chunk_by(|&a, &b| keyed[a].0 == keyed[b].0)
+        .filter_map(|run| {
+            let changes = run.iter().map(|&i| keyed[i].1);
+            let (key, first) = &keyed[*run.first()?];
+            if changes.clone().any(|c| {
+                c.review
+                    || c.writer.source != first.writer.source
+                    || c.version.kind != first.version.kind
+            }) {
+                return None;
+            }
+            let mut current: Option<(StoredVersion, &Writer)> = None;
+            for change in changes.clone() {
+                let decision = policy.decide(&change.writer, current.map(|(_, w)| w));
+                if decision != Decision::SameSource {
+                    return None;
+                }
+                let previous = current.as_ref().map(|(v, _)| v);
+                if resolve::decide(false, decision, false, &change.version, previous, None)
+                    == Outcome::Apply
+                {
+                    let version = StoredVersion {
+                        version: change.version,
+                        deleted: change.delete,
+                    };
+                    current = Some((version, &change.writer));
+                }
+            }
+            let (version, writer) = current?;
+            let least = changes.map(|c| c.version).min_by_key(|v| (v.hi, v.lo))?;
+            (version.version == first.version).then(|| versions::Guarded {
+                key: key.clone(),
+                version,
+                writer: writer.clone(),
+                least,
+            })
+        })
+        .collect()
 }
 
 /// Whether two writers are the same source for version comparison (an unrecorded source

@@ -168,6 +168,85 @@ pub async fn store(tx: &mut Tx, table: &str, entries: &[Entry]) -> Result<(), sq
     Ok(())
 }
 
+/// [`store_guarded`]'s statement (`$1` the table; `$2`–`$6`, `$8`, `$9` the versions as
+/// [`store`] writes them; `$7` the time; `$10`, `$11` each key's oldest version in the batch).
+const STORE_GUARDED_PG: &str = "WITH truncated AS MATERIALIZED (SELECT version_kind, version_hi, version_lo, source_name \
+     FROM sluice_row_versions WHERE table_name = $1 AND row_key = '') \
+     INSERT INTO sluice_row_versions AS r (table_name, row_key, version_kind, version_hi, version_lo, \
+     deleted, updated_at_ms, source_name, source_ts_ms) \
+     SELECT $1, u.k, CAST(u.kind AS SMALLINT), CAST(u.hi AS BIGINT), CAST(u.lo AS BIGINT), \
+     CAST(u.del AS BOOLEAN), $7, u.src, CAST(u.ts AS BIGINT) \
+     FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[], $9::text[], \
+     $10::text[], $11::text[]) AS u(k, kind, hi, lo, del, src, ts, least_hi, least_lo) \
+     WHERE NOT EXISTS (SELECT 1 FROM truncated t WHERE t.version_kind = CAST(u.kind AS SMALLINT) \
+     AND (t.source_name IS NULL OR u.src IS NULL OR t.source_name = u.src) \
+     AND (t.version_hi, t.version_lo) > (CAST(u.least_hi AS BIGINT), CAST(u.least_lo AS BIGINT))) \
+     ON CONFLICT (table_name, row_key) DO UPDATE SET version_kind = excluded.version_kind, \
+     version_hi = excluded.version_hi, version_lo = excluded.version_lo, deleted = excluded.deleted, \
+     updated_at_ms = excluded.updated_at_ms, source_name = excluded.source_name, \
+     source_ts_ms = excluded.source_ts_ms \
+     WHERE NOT r.deleted \
+     AND (r.source_name IS NULL OR excluded.source_name IS NULL OR r.source_name = excluded.source_name) \
+     AND (r.version_kind <> excluded.version_kind \
+     OR (r.version_hi, r.version_lo) <= (excluded.version_hi, excluded.version_lo)) \
+     RETURNING r.row_key, CASE WHEN r.xmax = 0 THEN 't' ELSE 'f' END AS fresh";
+
+/// A version to write before the stored one is read (PostgreSQL): see [`store_guarded`].
+#[derive(Debug, Clone)]
+pub struct Guarded {
+    /// The row key.
+    pub key: String,
+    /// The version the key ends the batch at; also the version of the key's first change in
+    /// the batch (no later change moved it).
+    pub version: StoredVersion,
+    /// The source that wrote it (every change of the key in the batch is this source's).
+    pub writer: Writer,
+    /// The oldest version among the key's changes in the batch (for the truncate check).
+    pub least: Version,
+}
+
+/// Writes the versions of keys whose stored version cannot change what the batch does to them,
+/// and says which keys those were, each with whether it existed before (`true`: a live stored
+/// version was updated; `false`: no version was stored).
+///
+/// A key is written only when the version guard would apply its first change against what is
+/// stored, and from there on the batch decides alone: no version, or a live one that is not
+/// newer than the change and was not written by another named source (a row whose writer is
+/// unrecorded may be adopted rather than compared, `Decision::Newer`, which applies the change
+/// all the same), and no truncate of that source newer than any of its changes. Every other
+/// key (a newer stored version, a tombstone, another source's row, a truncate in the way) is
+/// left untouched and not returned: the caller reads and decides those as before. One
+/// statement instead of a version lookup and an upsert per key, and the same decisions.
+pub async fn store_guarded(
+    tx: &mut Tx,
+    table: &str,
+    entries: &[Guarded],
+) -> Result<HashMap<String, bool>, sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let column =
+        |f: &dyn Fn(&Guarded) -> Option<String>| Param::TextArray(entries.iter().map(f).collect());
+    let params = [
+        Param::Text(Some(table.into())),
+        column(&|e| Some(e.key.clone())),
+        column(&|e| Some((e.version.version.kind as i64).to_string())),
+        column(&|e| Some(e.version.version.hi.to_string())),
+        column(&|e| Some(e.version.version.lo.to_string())),
+        column(&|e| Some(e.version.deleted.to_string())),
+        Param::Int(now_ms()),
+        column(&|e| e.writer.source.clone()),
+        column(&|e| e.writer.ts_ms.map(|t| t.to_string())),
+        column(&|e| Some(e.least.hi.to_string())),
+        column(&|e| Some(e.least.lo.to_string())),
+    ];
+    let rows = tx.query(STORE_GUARDED_PG, &params).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| Some((row.string("row_key")?, row.text("fresh") == Some("f"))))
+        .collect())
+}
+
 /// Forgets every version of a table (after a truncate), keeping only the truncate marker.
 pub async fn clear(tx: &mut Tx, table: &str) -> Result<(), sqlx::Error> {
     tx.execute(
