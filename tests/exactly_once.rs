@@ -322,8 +322,10 @@ async fn zombie_commit_is_fenced_and_nothing_is_doubled() {
     let setup = Setup::with_stream(6000, 3000).await;
     let dir = setup.dir.path();
     let topic = std::fs::read_to_string(dir.join("topic")).expect("topic");
-    // A commits a partial batch only after 4 s of linger, so it can be frozen holding records.
-    let (a_main, a_audit) = setup.connectors("a", ("100000", "100000"), "4000");
+    // A commits a partial batch only after 8 s of linger, so it can be frozen holding records
+    // (4 s was not always enough: with another test beside it on 2 cores, publishing the second
+    // half and the 1.5 s wait below took longer, and A committed before it was frozen).
+    let (a_main, a_audit) = setup.connectors("a", ("100000", "100000"), "8000");
     let (b_main, b_audit) = setup.connectors("b", ("200", "200"), "100");
     let mut a = spawn_run(dir, &setup.worker, &[&a_main, &a_audit], false, "a.log");
     let url = setup.url.clone();
