@@ -1,10 +1,11 @@
 //! Multi-source conflict edge cases through the sink's library API on SQLite (fast): two
 //! connectors (sources `crm` and `legacy`, far-apart LSNs) share table `people`.
 
+mod support;
+
 use serde_json::json;
 use sluice::config::ConnectorConfig;
-use sluice::decode::{decode, DecodeConfig};
-use sluice::event::{ChangeEvent, Coordinates, Decoded, RawRecord};
+use sluice::event::{ChangeEvent, Coordinates, RawRecord};
 use sluice::sink::Sink;
 use sqlx::{Connection, SqliteConnection};
 
@@ -54,10 +55,7 @@ fn event(
         headers: Vec::new(),
         timestamp_ms: None,
     };
-    match decode(&record, &DecodeConfig::default()).expect("decodes") {
-        Decoded::Change(e) => *e,
-        other => panic!("not a change: {other:?}"),
-    }
+    support::sink::change(&record)
 }
 
 /// A sink for one source on the shared file; `source: None` leaves sources unrecorded.

@@ -2,11 +2,12 @@
 //! event from resurrecting a deleted key until the retention passes, and hostile table and
 //! column names are quoted, never interpolated.
 
+mod support;
+
 use serde_json::json;
 use sluice::checkpoint::{self, Position, TopicPartition};
 use sluice::config::ConnectorConfig;
-use sluice::decode::{decode, DecodeConfig};
-use sluice::event::{ChangeEvent, Coordinates, Decoded, RawRecord};
+use sluice::event::{ChangeEvent, Coordinates, RawRecord};
 use sluice::pipeline::transaction::apply;
 use sluice::sink::Sink;
 use sqlx::{Connection, SqliteConnection};
@@ -67,18 +68,27 @@ fn event_with_headers(
             .collect(),
         timestamp_ms: None,
     };
-    match decode(&record, &DecodeConfig::default()).expect("decodes") {
-        Decoded::Change(e) => *e,
-        other => panic!("not a change: {other:?}"),
-    }
+    support::sink::change(&record)
 }
 
+/// A SQLite target through the sink (`Deref`s to it), with the file to read rows back from.
 struct Target {
     _dir: tempfile::TempDir,
     path: String,
-    sink: Sink,
-    epoch: i64,
-    committed: Option<i64>,
+    target: support::sink::Target,
+}
+
+impl std::ops::Deref for Target {
+    type Target = support::sink::Target;
+    fn deref(&self) -> &Self::Target {
+        &self.target
+    }
+}
+
+impl std::ops::DerefMut for Target {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.target
+    }
 }
 
 async fn target(retention_ms: i64) -> Target {
@@ -100,47 +110,14 @@ async fn target_with(retention_ms: i64, mode: &str) -> Target {
         "sluice.delete.tombstone.retention.ms": retention_ms.to_string(),
         "sluice.offsets.history.retention.ms": retention_ms.to_string()}});
     let config = ConnectorConfig::from_json(&config.to_string(), "t", &|_| None).expect("config");
-    let sink = Sink::open(&config).await.expect("open");
-    let tp = TopicPartition {
-        topic: TOPIC.into(),
-        partition: 0,
-    };
-    let claims = checkpoint::claim(sink.db(), &config.group_id(), "test", &[tp])
-        .await
-        .expect("claim");
     Target {
         _dir: dir,
         path,
-        sink,
-        epoch: claims[0].epoch,
-        committed: None,
+        target: support::sink::Target::open(&config, TOPIC).await,
     }
 }
 
 impl Target {
-    async fn apply(&mut self, events: &[ChangeEvent]) {
-        let next = events
-            .iter()
-            .map(|e| e.coordinates.offset)
-            .max()
-            .unwrap_or(0)
-            + 1;
-        let position = Position {
-            tp: TopicPartition {
-                topic: TOPIC.into(),
-                partition: 0,
-            },
-            next_offset: next,
-            epoch: self.epoch,
-            previous: self.committed,
-            watermark_ms: None,
-        };
-        apply(&mut self.sink, events, &[position])
-            .await
-            .expect("apply");
-        self.committed = Some(next);
-    }
-
     async fn rows(&self, table: &str, column: &str) -> Vec<(i64, Option<String>)> {
         let mut conn = SqliteConnection::connect(&format!("sqlite:{}", self.path))
             .await

@@ -11,12 +11,8 @@
 mod support;
 
 use serde_json::json;
-use sluice::checkpoint::{self, Position, TopicPartition};
 use sluice::config::ConnectorConfig;
-use sluice::decode::{decode, DecodeConfig};
-use sluice::event::{ChangeEvent, Coordinates, Decoded, RawRecord};
-use sluice::pipeline::transaction::apply;
-use sluice::sink::{BatchStats, Sink};
+use sluice::event::{ChangeEvent, Coordinates, RawRecord};
 use std::collections::BTreeMap;
 use support::postgres::Postgres;
 
@@ -77,10 +73,7 @@ fn record(change: &Change, offset: i64) -> ChangeEvent {
         headers: Vec::new(),
         timestamp_ms: None,
     };
-    match decode(&record, &DecodeConfig::default()).expect("decodes") {
-        Decoded::Change(e) => *e,
-        other => panic!("not a change: {other:?}"),
-    }
+    support::sink::change(&record)
 }
 
 /// A batch of 1–12 changes to keys 1–6. Positions mostly move forward and sometimes step back
@@ -123,11 +116,8 @@ fn batch(rng: &mut Rng, clock: &mut i64) -> Vec<Change> {
         .collect()
 }
 
-struct Target {
-    sink: Sink,
-    epoch: i64,
-    committed: Option<i64>,
-}
+/// A target database through the sink, with `select` to read it back.
+struct Target(support::sink::Target);
 
 impl Target {
     async fn open(url: &str, policy: &[(&str, &str)]) -> Target {
@@ -142,47 +132,11 @@ impl Target {
         let config = json!({"name": "g", "config": config});
         let config =
             ConnectorConfig::from_json(&config.to_string(), "t", &|_| None).expect("config");
-        let sink = Sink::open(&config).await.expect("open");
-        let tp = TopicPartition {
-            topic: TOPIC.into(),
-            partition: 0,
-        };
-        let claims = checkpoint::claim(sink.db(), &config.group_id(), "test", &[tp])
-            .await
-            .expect("claim");
-        Target {
-            sink,
-            epoch: claims[0].epoch,
-            committed: None,
-        }
-    }
-
-    async fn apply(&mut self, events: &[ChangeEvent]) -> BatchStats {
-        let next = events
-            .iter()
-            .map(|e| e.coordinates.offset)
-            .max()
-            .unwrap_or(0)
-            + 1;
-        let position = Position {
-            tp: TopicPartition {
-                topic: TOPIC.into(),
-                partition: 0,
-            },
-            next_offset: next,
-            epoch: self.epoch,
-            previous: self.committed,
-            watermark_ms: None,
-        };
-        let stats = apply(&mut self.sink, events, &[position])
-            .await
-            .expect("apply");
-        self.committed = Some(next);
-        stats
+        Target(support::sink::Target::open(&config, TOPIC).await)
     }
 
     async fn select(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        match self.sink.db().query(sql, &[]).await {
+        match self.0.sink.db().query(sql, &[]).await {
             Ok(rows) => rows.into_iter().map(|r| r.into_cells()).collect(),
             // Before the first row change the table does not exist.
             Err(e)
@@ -235,7 +189,7 @@ async fn compare(
                 record(c, offset)
             })
             .collect();
-        let (a, b) = (lite.apply(&events).await, pg.apply(&events).await);
+        let (a, b) = (lite.0.apply(&events).await, pg.0.apply(&events).await);
         let at = format!("{what}, batch {n}: {changes:#?}");
         assert_eq!(
             format!("{:?} {:?}", a.tables, a.skipped),

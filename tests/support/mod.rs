@@ -31,6 +31,7 @@ pub mod poison;
 pub mod postgres;
 pub mod prometheus;
 pub mod registry;
+pub mod sink;
 pub mod sluice;
 pub mod tansu;
 pub mod tls;
