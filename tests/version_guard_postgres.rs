@@ -269,3 +269,95 @@ async fn a_change_before_the_truncate_behind_a_newer_one_of_its_key_is_counted_a
     let skipped = compare("scripted", &batches, &[]).await;
     assert_eq!(skipped.get("before_truncate"), Some(&1), "{skipped:?}");
 }
+
+/// The guarded statement by itself: it writes a key only where the stored version lets the
+/// key's first change apply, and says whether the key existed.
+#[tokio::test]
+async fn the_guarded_write_takes_only_the_keys_the_stored_version_lets_through() {
+    use sluice::resolve::conflict::Writer;
+    use sluice::resolve::{StoredVersion, Version, VersionKind};
+    use sluice::sink::versions::{self, Guarded};
+    let version = |kind, n| Version { kind, hi: n, lo: 0 };
+    let lsn = |n| version(VersionKind::PgLsn, n);
+    let writer = |source: Option<&str>| Writer {
+        source: source.map(str::to_string),
+        ts_ms: Some(1),
+    };
+    let stored = |key: &str, n, deleted, source| {
+        let version = StoredVersion {
+            version: lsn(n),
+            deleted,
+        };
+        (key.to_string(), version, writer(source))
+    };
+    let change = |key: &str, v: Version, least: i64, source| Guarded {
+        key: key.into(),
+        version: StoredVersion {
+            version: v,
+            deleted: false,
+        },
+        writer: writer(source),
+        least: version(v.kind, least),
+    };
+    let target = Target::open(&Postgres::database(), &[]).await;
+    let mut tx = target.0.sink.db().begin().await.expect("begin");
+    versions::store(
+        &mut tx,
+        "t",
+        &[
+            stored("live", 5, false, Some("a")),
+            stored("equal", 5, false, Some("a")),
+            stored("newer", 5, false, Some("a")),
+            stored("tombstone", 5, true, Some("a")),
+            stored("other", 5, false, Some("b")),
+            stored("unnamed", 5, false, None),
+            stored("clock", 5, false, Some("a")),
+            stored(versions::TRUNCATE_KEY, 3, true, Some("a")),
+        ],
+    )
+    .await
+    .expect("store");
+    let written = versions::store_guarded(
+        &mut tx,
+        "t",
+        &[
+            change("fresh", lsn(6), 6, Some("a")),
+            change("live", lsn(6), 6, Some("a")),
+            change("equal", lsn(5), 5, Some("a")),
+            change("newer", lsn(4), 4, Some("a")),
+            change("tombstone", lsn(6), 6, Some("a")),
+            change("other", lsn(6), 6, Some("a")),
+            change("unnamed", lsn(6), 6, Some("a")),
+            change(
+                "clock",
+                version(VersionKind::TimestampOffset, 1),
+                1,
+                Some("a"),
+            ),
+            change("truncated", lsn(6), 2, Some("a")),
+            change("truncated elsewhere", lsn(6), 2, Some("b")),
+        ],
+    )
+    .await
+    .expect("guarded");
+    let mut got: Vec<(&str, bool)> = written.iter().map(|(k, e)| (k.as_str(), *e)).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("clock", true),
+            ("equal", true),
+            ("fresh", false),
+            ("live", true),
+            ("truncated elsewhere", false),
+            ("unnamed", true),
+        ]
+    );
+    // What was not taken is as it was.
+    let kept = versions::load(&mut tx, "t", &["newer".into(), "tombstone".into()])
+        .await
+        .expect("load");
+    assert_eq!(kept["newer"].0.version, lsn(5));
+    assert!(kept["tombstone"].0.deleted);
+    assert!(!kept.contains_key("truncated"));
+}

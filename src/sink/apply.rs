@@ -319,6 +319,22 @@ async fn apply_rows(
     let referred = super::toast::carry_over(tx, dialect, info, &mut states, &index).await?;
     super::toast::keep_rekeyed(tx, dialect, info, &states, &referred).await?;
     let applied: Vec<&KeyState> = states.iter().filter(|s| s.applied.is_some()).collect();
+    // The versions the guarded statement did not write, before the rows and in key order: every
+    // writer of the table locks a key's version row before its row (concurrent connectors on
+    // one table would otherwise wait on each other in opposite orders).
+    let mut entries: Vec<(String, StoredVersion, Writer)> = applied
+        .iter()
+        .filter(|s| !written.contains_key(&s.key_text))
+        .filter_map(|s| {
+            Some((
+                s.key_text.clone(),
+                s.version?,
+                s.writer.clone().unwrap_or_default(),
+            ))
+        })
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    versions::store(tx, &label, &entries).await?;
     let deletes: Vec<&RowChange> = applied
         .iter()
         .filter_map(|s| {
@@ -342,18 +358,6 @@ async fn apply_rows(
         }
     }
     write_groups(tx, dialect, info, &rows, WriteKind::Upsert, mode).await?;
-    let entries: Vec<(String, StoredVersion, Writer)> = applied
-        .iter()
-        .filter(|s| !written.contains_key(&s.key_text))
-        .filter_map(|s| {
-            Some((
-                s.key_text.clone(),
-                s.version?,
-                s.writer.clone().unwrap_or_default(),
-            ))
-        })
-        .collect();
-    versions::store(tx, &label, &entries).await?;
     Ok(())
 }
 

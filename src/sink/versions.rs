@@ -217,6 +217,11 @@ pub struct Guarded {
 /// key (a newer stored version, a tombstone, another source's row, a truncate in the way) is
 /// left untouched and not returned: the caller reads and decides those as before. One
 /// statement instead of a version lookup and an upsert per key, and the same decisions.
+///
+/// `xmax = 0` tells a fresh row from an updated one: `ON CONFLICT DO UPDATE` locks the row
+/// before updating it, and the new row version keeps that lock's transaction id. PostgreSQL
+/// does not document this; `tests/version_guard_postgres.rs` compares the inserted / updated
+/// counts with SQLite's after every batch.
 pub async fn store_guarded(
     tx: &mut Tx,
     table: &str,
