@@ -291,12 +291,14 @@ async fn the_guarded_write_takes_only_the_keys_the_stored_version_lets_through()
         (key.to_string(), version, writer(source))
     };
     let change = |key: &str, v: Version, least: i64, source| Guarded {
-        key: key.into(),
-        version: StoredVersion {
-            version: v,
-            deleted: false,
-        },
-        writer: writer(source),
+        entry: (
+            key.into(),
+            StoredVersion {
+                version: v,
+                deleted: false,
+            },
+            writer(source),
+        ),
         least: version(v.kind, least),
     };
     let target = Target::open(&Postgres::database(), &[]).await;

@@ -406,9 +406,7 @@ fn guarded(keyed: &[(String, &RowChange<'_>)], policy: &ConflictPolicy) -> Vec<v
             let (version, writer) = current?;
             let least = changes.map(|c| c.version).min_by_key(|v| (v.hi, v.lo))?;
             (version.version == first.version).then(|| versions::Guarded {
-                key: key.clone(),
-                version,
-                writer: writer.clone(),
+                entry: (key.clone(), version, writer.clone()),
                 least,
             })
         })

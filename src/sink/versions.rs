@@ -112,20 +112,7 @@ pub async fn store(tx: &mut Tx, table: &str, entries: &[Entry]) -> Result<(), sq
                 source_name, source_ts_ms)";
     match tx {
         Tx::Pg(_) => {
-            let column = |f: &dyn Fn(&Entry) -> Option<String>| {
-                Param::TextArray(entries.iter().map(f).collect())
-            };
-            let params = [
-                Param::Text(Some(table.into())),
-                column(&|e| Some(e.0.clone())),
-                column(&|e| Some((e.1.version.kind as i64).to_string())),
-                column(&|e| Some(e.1.version.hi.to_string())),
-                column(&|e| Some(e.1.version.lo.to_string())),
-                column(&|e| Some(e.1.deleted.to_string())),
-                Param::Int(now),
-                column(&|e| e.2.source.clone()),
-                column(&|e| e.2.ts_ms.map(|t| t.to_string())),
-            ];
+            let params = upsert_params(table, entries.iter(), now);
             tx.execute(
                 &format!(
                     "INSERT INTO sluice_row_versions {cols} SELECT $1, u.k, CAST(u.kind AS SMALLINT), CAST(u.hi AS BIGINT), \
@@ -168,8 +155,30 @@ pub async fn store(tx: &mut Tx, table: &str, entries: &[Entry]) -> Result<(), sq
     Ok(())
 }
 
-/// [`store_guarded`]'s statement (`$1` the table; `$2`–`$6`, `$8`, `$9` the versions as
-/// [`store`] writes them; `$7` the time; `$10`, `$11` each key's oldest version in the batch).
+/// The PostgreSQL parameters of a version upsert: `$1` the table, `$2`–`$6` each entry's key,
+/// clock, position and delete flag, `$7` the time, `$8`, `$9` its writer (one text array each).
+fn upsert_params<'e>(
+    table: &str,
+    entries: impl Iterator<Item = &'e Entry> + Clone,
+    now: i64,
+) -> Vec<Param> {
+    let column =
+        |f: &dyn Fn(&Entry) -> Option<String>| Param::TextArray(entries.clone().map(f).collect());
+    vec![
+        Param::Text(Some(table.into())),
+        column(&|e| Some(e.0.clone())),
+        column(&|e| Some((e.1.version.kind as i64).to_string())),
+        column(&|e| Some(e.1.version.hi.to_string())),
+        column(&|e| Some(e.1.version.lo.to_string())),
+        column(&|e| Some(e.1.deleted.to_string())),
+        Param::Int(now),
+        column(&|e| e.2.source.clone()),
+        column(&|e| e.2.ts_ms.map(|t| t.to_string())),
+    ]
+}
+
+/// [`store_guarded`]'s statement (`$1`–`$9` as [`upsert_params`] lays them out; `$10`, `$11`
+/// each key's oldest version in the batch).
 const STORE_GUARDED_PG: &str = "WITH truncated AS MATERIALIZED (SELECT version_kind, version_hi, version_lo, source_name \
      FROM sluice_row_versions WHERE table_name = $1 AND row_key = '') \
      INSERT INTO sluice_row_versions AS r (table_name, row_key, version_kind, version_hi, version_lo, \
@@ -194,13 +203,10 @@ const STORE_GUARDED_PG: &str = "WITH truncated AS MATERIALIZED (SELECT version_k
 /// A version to write before the stored one is read (PostgreSQL): see [`store_guarded`].
 #[derive(Debug, Clone)]
 pub struct Guarded {
-    /// The row key.
-    pub key: String,
-    /// The version the key ends the batch at; also the version of the key's first change in
-    /// the batch (no later change moved it).
-    pub version: StoredVersion,
-    /// The source that wrote it (every change of the key in the batch is this source's).
-    pub writer: Writer,
+    /// The row key, the version the key ends the batch at (also its first change's version:
+    /// no later change moved it) and the source that wrote it (every change of the key in the
+    /// batch is this source's).
+    pub entry: Entry,
     /// The oldest version among the key's changes in the batch (for the truncate check).
     pub least: Version,
 }
@@ -230,21 +236,16 @@ pub async fn store_guarded(
     if entries.is_empty() {
         return Ok(HashMap::new());
     }
-    let column =
-        |f: &dyn Fn(&Guarded) -> Option<String>| Param::TextArray(entries.iter().map(f).collect());
-    let params = [
-        Param::Text(Some(table.into())),
-        column(&|e| Some(e.key.clone())),
-        column(&|e| Some((e.version.version.kind as i64).to_string())),
-        column(&|e| Some(e.version.version.hi.to_string())),
-        column(&|e| Some(e.version.version.lo.to_string())),
-        column(&|e| Some(e.version.deleted.to_string())),
-        Param::Int(now_ms()),
-        column(&|e| e.writer.source.clone()),
-        column(&|e| e.writer.ts_ms.map(|t| t.to_string())),
-        column(&|e| Some(e.least.hi.to_string())),
-        column(&|e| Some(e.least.lo.to_string())),
-    ];
+    let mut params = upsert_params(table, entries.iter().map(|g| &g.entry), now_ms());
+    let least = |f: fn(&Version) -> i64| {
+        Param::TextArray(
+            entries
+                .iter()
+                .map(|g| Some(f(&g.least).to_string()))
+                .collect(),
+        )
+    };
+    params.extend([least(|v| v.hi), least(|v| v.lo)]);
     let rows = tx.query(STORE_GUARDED_PG, &params).await?;
     Ok(rows
         .into_iter()
